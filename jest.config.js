@@ -1,0 +1,24 @@
+// Jest on Node 20 cannot load @kubernetes/client-node 1.x (ESM-only) by itself: these four
+// packages are transformed to CommonJS with everything else we own.
+const esmOnly = ['@kubernetes/client-node', 'openid-client', 'jose', 'oauth4webapi'];
+const transform = {
+  '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+};
+const transformIgnorePatterns = [`node_modules/(?!(${esmOnly.join('|')})/)`];
+
+const base = { testEnvironment: 'node', transform, transformIgnorePatterns };
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...base,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/integration/global-setup.ts',
+      globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
+      testTimeout: 120_000,
+    },
+  ],
+};

@@ -1,0 +1,185 @@
+/**
+ * The vocabulary of the product (SEMANTICS.md §3, §4, §8). Pure types and closed sets only:
+ * imported by the workflow sandbox, activities, adapters and the CLI alike.
+ */
+
+/** Routing checks in the order they are evaluated (SEMANTICS §4); the first hit wins. */
+export const BlockReason = {
+  /** Fingerprint failed ≥ N remediations in a row within the cooldown (temporary, half-open after). */
+  ConsecutiveFailures: 'ConsecutiveFailures',
+  /** Another remediation of the same fingerprint (same namespace/cluster) is active (terminal). */
+  DuplicateInProgress: 'DuplicateInProgress',
+  /** The target's last failure was an execution failure: an operator must clear it (manual). */
+  PreviousExecutionFailed: 'PreviousExecutionFailed',
+  /** The target had too many pre-execution failures in a row (manual). */
+  ExhaustedRetries: 'ExhaustedRetries',
+  /** Another running remediation holds the target lock (waits FIFO, woken on release). */
+  ResourceBusy: 'ResourceBusy',
+  /** The same action succeeded on this target within the cooldown (temporary). */
+  RecentlyRemediated: 'RecentlyRemediated',
+  /** The target's next allowed execution lies in the future (temporary). */
+  ExponentialBackoff: 'ExponentialBackoff',
+} as const;
+export type BlockReason = (typeof BlockReason)[keyof typeof BlockReason];
+
+/** How a block is lifted. */
+export const BlockKind = {
+  /** Ends at a known time (`blockedUntil`); an operator override may skip it once. */
+  Temporary: 'temporary',
+  /** Ends when an operator clears the target, or at the deadline. */
+  Manual: 'manual',
+  /** Ends when the lock holder releases the target, or at the deadline. */
+  Lock: 'lock',
+  /** Ends the remediation at once. */
+  Terminal: 'terminal',
+} as const;
+export type BlockKind = (typeof BlockKind)[keyof typeof BlockKind];
+
+/** Lifecycle of one remediation (SEMANTICS §8). */
+export const Phase = {
+  Pending: 'Pending',
+  Routing: 'Routing',
+  Blocked: 'Blocked',
+  Executing: 'Executing',
+  Completed: 'Completed',
+  Failed: 'Failed',
+  Skipped: 'Skipped',
+  Cancelled: 'Cancelled',
+} as const;
+export type Phase = (typeof Phase)[keyof typeof Phase];
+export const terminalPhases: readonly Phase[] = [Phase.Completed, Phase.Failed, Phase.Skipped, Phase.Cancelled];
+
+/** Why a remediation ended, beyond the block reasons (which are also valid end reasons). */
+export const EndReason = {
+  Succeeded: 'Succeeded',
+  ExecutionFailed: 'ExecutionFailed',
+  DeadlineExceeded: 'DeadlineExceeded',
+  Cancelled: 'Cancelled',
+} as const;
+export type EndReason = (typeof EndReason)[keyof typeof EndReason] | BlockReason;
+
+/** A failed PipelineRun's cause. Pre-execution categories mean no user step ever ran. */
+export const FailureCategory = {
+  // pre-execution
+  PipelineNotFound: 'PipelineNotFound',
+  TaskNotFound: 'TaskNotFound',
+  ValidationFailed: 'ValidationFailed',
+  ParameterInvalid: 'ParameterInvalid',
+  WorkspaceInvalid: 'WorkspaceInvalid',
+  ImagePullFailed: 'ImagePullFailed',
+  ResourceQuotaExceeded: 'ResourceQuotaExceeded',
+  ContainerConfigError: 'ContainerConfigError',
+  PodCreationFailed: 'PodCreationFailed',
+  PodAdmissionFailed: 'PodAdmissionFailed',
+  CreateRejected: 'CreateRejected',
+  NotStarted: 'NotStarted',
+  // execution
+  StepFailed: 'StepFailed',
+  OutOfMemory: 'OutOfMemory',
+  TimedOut: 'TimedOut',
+  Cancelled: 'Cancelled',
+  Evicted: 'Evicted',
+  ResultInvalid: 'ResultInvalid',
+} as const;
+export type FailureCategory = (typeof FailureCategory)[keyof typeof FailureCategory];
+
+export interface Failure {
+  category: FailureCategory;
+  wasExecutionFailure: boolean;
+  /** The Tekton reason string verbatim, e.g. `TaskRunImagePullFailed`, or `HTTP 422`. */
+  reason: string;
+  message: string;
+}
+
+// ---------------------------------------------------------------- persisted state (SEMANTICS §3)
+
+/** ISO-8601 UTC timestamp string; persisted state never holds Date objects. */
+export type Timestamp = string;
+
+export interface AuditEntry {
+  action: 'override' | 'clear' | 'lockTakeover';
+  by: string;
+  reason: string;
+  at: Timestamp;
+  remediationId?: string;
+  details?: Record<string, string | number | boolean | null>;
+}
+
+export interface TargetLock {
+  remediationId: string;
+  /** Temporal workflow id and run id of the holder: used to detect a stale (closed) holder. */
+  workflowId: string;
+  runId: string;
+  acquiredAt: Timestamp;
+  fencingToken: number;
+}
+
+export interface LockWaiter {
+  remediationId: string;
+  workflowId: string;
+  since: Timestamp;
+}
+
+export interface TargetState {
+  key: string;
+  /** Optimistic-concurrency version (Kubernetes resourceVersion); null when never persisted. */
+  version: string | null;
+  consecutiveFailures: number;
+  nextAllowedExecution: Timestamp | null;
+  lastFailure: {
+    category: FailureCategory;
+    wasExecutionFailure: boolean;
+    reason: string;
+    message: string;
+    pipelineRun: string | null;
+    remediationId: string;
+    at: Timestamp;
+  } | null;
+  lastSuccess: { actionId: string; remediationId: string; pipelineRun: string; at: Timestamp } | null;
+  manualReview: { required: boolean; reason: string; since: Timestamp; remediationId: string } | null;
+  lock: TargetLock | null;
+  /** Highest fencing token ever issued for this target; the next acquisition gets +1. */
+  fencingToken: number;
+  /** FIFO queue of remediations waiting for the lock (SEMANTICS S11). */
+  waiters: LockWaiter[];
+  audit: AuditEntry[];
+}
+
+export interface FingerprintState {
+  /** `[cluster::]namespace/fingerprint` (namespace empty for cluster-scoped targets). */
+  key: string;
+  version: string | null;
+  fingerprint: string;
+  consecutiveFailedRemediations: number;
+  lastFailureAt: Timestamp | null;
+  active: { remediationId: string; workflowId: string; since: Timestamp } | null;
+  duplicates: { count: number; lastAt: Timestamp | null };
+}
+
+export function emptyTargetState(key: string): TargetState {
+  return {
+    key,
+    version: null,
+    consecutiveFailures: 0,
+    nextAllowedExecution: null,
+    lastFailure: null,
+    lastSuccess: null,
+    manualReview: null,
+    lock: null,
+    fencingToken: 0,
+    waiters: [],
+    audit: [],
+  };
+}
+
+export function emptyFingerprintState(key: string, fingerprint: string): FingerprintState {
+  return {
+    key,
+    version: null,
+    fingerprint,
+    consecutiveFailedRemediations: 0,
+    lastFailureAt: null,
+    active: null,
+    duplicates: { count: 0, lastAt: null },
+  };
+}
