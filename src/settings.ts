@@ -1,0 +1,94 @@
+/**
+ * Worker settings: where Temporal and Kubernetes are, and the policy (SEMANTICS §9).
+ * Sources, later wins: defaults ← `.stack/stack.json` (local stack) ← REMEDIATION_CONFIG file
+ * (JSON or YAML) ← environment. Every field is validated with zod; errors name the field.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { InvalidConfigError, parsePolicyConfig, type PolicyConfig } from './domain/config';
+import { toFieldErrors } from './domain/request';
+import { DEFAULT_TASK_QUEUE } from './shared';
+
+export const WorkerSettingsSchema = z.strictObject({
+  temporalAddress: z.string().min(1).default('127.0.0.1:7233'),
+  temporalNamespace: z.string().min(1).default('default'),
+  taskQueue: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+  /** Path of a kubeconfig; in-cluster config is used when absent. */
+  kubeconfig: z.string().min(1).optional(),
+  executionNamespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label')
+    .default('remediation-runs'),
+  controlNamespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label')
+    .default('remediation-system'),
+  /** Prometheus exporter port on 0.0.0.0 (SDK runtime metrics and our counters); 0 turns it off. */
+  metricsPort: z.number().int().min(0).max(65535).default(9464),
+  maxConcurrentActivities: z.number().int().min(1).default(200),
+});
+export type WorkerSettings = z.output<typeof WorkerSettingsSchema>;
+
+const settingKeys = new Set(Object.keys(WorkerSettingsSchema.shape));
+
+export interface StackInfo {
+  temporal: { address: string; namespace: string; uiUrl: string; cli: string };
+  kubeconfig: string;
+  executionNamespace: string;
+  controlNamespace: string;
+}
+
+export function readStackInfo(path = resolve('.stack/stack.json')): StackInfo | null {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as StackInfo) : null;
+}
+
+/** Reads a JSON or YAML config file: its policy keys (§9) and its worker settings keys. */
+export function readConfigFile(path: string): Record<string, unknown> {
+  const text = readFileSync(path, 'utf8');
+  const value: unknown = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidConfigError([{ field: '(root)', rule: 'type', message: `${path} must hold an object` }]);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function loadWorkerConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  stack: StackInfo | null = env.TEMPORAL_ADDRESS || env.KUBECONFIG ? null : readStackInfo(),
+): { settings: WorkerSettings; policy: PolicyConfig } {
+  const file = env.REMEDIATION_CONFIG ? readConfigFile(env.REMEDIATION_CONFIG) : {};
+  const fileSettings: Record<string, unknown> = {};
+  const filePolicy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(file))
+    (settingKeys.has(key) ? fileSettings : filePolicy)[key] = value;
+
+  const merged: Record<string, unknown> = {
+    ...(stack
+      ? {
+          temporalAddress: stack.temporal.address,
+          temporalNamespace: stack.temporal.namespace,
+          kubeconfig: stack.kubeconfig,
+          executionNamespace: stack.executionNamespace,
+          controlNamespace: stack.controlNamespace,
+        }
+      : {}),
+    ...fileSettings,
+    ...definedOnly({
+      temporalAddress: env.TEMPORAL_ADDRESS,
+      temporalNamespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.REMEDIATION_TASK_QUEUE,
+      kubeconfig: env.KUBECONFIG,
+      metricsPort: env.METRICS_PORT === undefined ? undefined : Number(env.METRICS_PORT),
+    }),
+  };
+  const parsed = WorkerSettingsSchema.safeParse(merged);
+  if (!parsed.success) throw new InvalidConfigError(toFieldErrors(parsed.error));
+  return { settings: parsed.data, policy: parsePolicyConfig(filePolicy) };
+}
+
+function definedOnly(values: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined && v !== ''));
+}

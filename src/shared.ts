@@ -1,0 +1,115 @@
+/**
+ * Everything the workflow, the worker, the client, the CLI and `temporal` CLI users agree on:
+ * names of workflows, task queue, messages (queries, updates, signals), search attributes and the
+ * status JSON (INTERFACES.md "Temporal-level contract"). Safe to import in the workflow sandbox.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { RemediationRequest } from './domain/request';
+import type { BlockKind, BlockReason, EndReason, Failure, Phase } from './domain/model';
+
+export const DEFAULT_TASK_QUEUE = 'remediation';
+export const REMEDIATION_WORKFLOW = 'remediation';
+export const CLEAR_TARGET_WORKFLOW = 'clearTarget';
+
+/** Workflow id of a remediation: the idempotency key (SEMANTICS S3). */
+export function remediationWorkflowId(remediationId: string): string {
+  return `remediation-${remediationId}`;
+}
+
+export function remediationIdFromWorkflowId(workflowId: string): string {
+  return workflowId.startsWith('remediation-') ? workflowId.slice('remediation-'.length) : workflowId;
+}
+
+// ------------------------------------------------------------------ search attributes
+
+export const SearchAttributes = {
+  phase: defineSearchAttributeKey('RemediationPhase', SearchAttributeType.KEYWORD),
+  blockReason: defineSearchAttributeKey('BlockReason', SearchAttributeType.KEYWORD),
+  target: defineSearchAttributeKey('TargetResource', SearchAttributeType.KEYWORD),
+  fingerprint: defineSearchAttributeKey('SignalFingerprint', SearchAttributeType.KEYWORD),
+  action: defineSearchAttributeKey('RemediationAction', SearchAttributeType.KEYWORD),
+  blockedUntil: defineSearchAttributeKey('BlockedUntil', SearchAttributeType.DATETIME),
+} as const;
+
+/** For `temporal server start-dev --search-attribute` and `temporal operator search-attribute create`. */
+export const searchAttributeDefinitions: readonly { name: string; type: 'Keyword' | 'Datetime' }[] = [
+  { name: 'RemediationPhase', type: 'Keyword' },
+  { name: 'BlockReason', type: 'Keyword' },
+  { name: 'TargetResource', type: 'Keyword' },
+  { name: 'SignalFingerprint', type: 'Keyword' },
+  { name: 'RemediationAction', type: 'Keyword' },
+  { name: 'BlockedUntil', type: 'Datetime' },
+];
+
+// ------------------------------------------------------------------ workflow inputs and status
+
+export interface RemediationInput {
+  /** Defaults to `request.id`, then to the workflow id without its `remediation-` prefix. */
+  remediationId?: string;
+  request: RemediationRequest;
+}
+
+export interface ClearTargetInput {
+  target: string;
+  reason: string;
+  by: string;
+}
+
+export interface ClearTargetResult {
+  target: string;
+  cleared: {
+    manualReviewRequired: boolean;
+    consecutiveFailures: number;
+    nextAllowedExecution: string | null;
+  };
+  woken: string[];
+}
+
+export interface TimelineEntry {
+  at: string;
+  phase: Phase;
+  event: string;
+  message: string;
+}
+
+/** `status` query and `remediate status --json` (INTERFACES.md). */
+export interface RemediationStatus {
+  id: string;
+  phase: Phase;
+  blockReason: BlockReason | null;
+  blockKind: BlockKind | null;
+  blockedUntil: string | null;
+  message: string;
+  reason: EndReason | null;
+  duplicateOf: string | null;
+  duplicates: number;
+  attempts: number;
+  pipelineRuns: string[];
+  target: string;
+  fingerprint: string;
+  action: string;
+  deadline: string;
+  failure: Failure | null;
+  override: { by: string; reason: string; at: string } | null;
+  timeline: TimelineEntry[];
+}
+
+export interface OverrideRequest {
+  reason: string;
+  by?: string;
+}
+
+export interface OverrideResult {
+  accepted: true;
+  skips: BlockReason;
+  message: string;
+}
+
+export const statusQuery = defineQuery<RemediationStatus>('status');
+/** Lets one remediation skip its temporary blocks once (SEMANTICS §7); the validator refuses the rest. */
+export const overrideUpdate = defineUpdate<OverrideResult, [OverrideRequest]>('override');
+/** Internal: the world changed (lock released, target cleared); re-run routing now. */
+export const wakeSignal = defineSignal<[{ cause: string }]>('wake');
+/** Internal: a later remediation of the same fingerprint was skipped as a duplicate of this one. */
+export const duplicateSignal = defineSignal<[{ remediationId: string; at: string }]>('duplicate');

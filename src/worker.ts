@@ -1,0 +1,80 @@
+/**
+ * The worker: runs remediation workflows and their activities. `npm run worker`.
+ * Wires the real adapters (Kubernetes ledger and PipelineRuns, Temporal client for wake-ups);
+ * tests wire fakes or the same adapters through `createRemediationWorker`.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from './activities';
+import { KubernetesLedger } from './adapters/kubernetes-ledger';
+import { KubernetesPipelineRuns } from './adapters/kubernetes-pipeline-runs';
+import { TemporalRemediations } from './adapters/temporal-remediations';
+import { loadKubeConfig } from './k8s/kube';
+import { loadWorkerConfig } from './settings';
+
+export const workflowsPath = require.resolve('./workflows');
+
+export interface RemediationWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** Pre-bundled workflow code (tests bundle once per file); bundled from source otherwise. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  maxConcurrentActivityTaskExecutions?: number;
+  shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+}
+
+export async function createRemediationWorker(options: RemediationWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    activities: createActivities(options.deps),
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 200,
+    shutdownGraceTime: options.shutdownGraceTime ?? '30s',
+  });
+}
+
+async function main(): Promise<void> {
+  const { settings, policy } = loadWorkerConfig();
+  if (settings.metricsPort > 0) {
+    Runtime.install({
+      telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${settings.metricsPort}` } } },
+    });
+  }
+  const kubeConfig = loadKubeConfig(settings.kubeconfig);
+  const connection = await NativeConnection.connect({ address: settings.temporalAddress });
+  const clientConnection = await Connection.connect({ address: settings.temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: settings.temporalNamespace });
+  const worker = await createRemediationWorker({
+    connection,
+    namespace: settings.temporalNamespace,
+    taskQueue: settings.taskQueue,
+    maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivities,
+    deps: {
+      ledger: new KubernetesLedger(kubeConfig, settings.controlNamespace),
+      pipelineRuns: new KubernetesPipelineRuns(kubeConfig),
+      remediations: new TemporalRemediations(client),
+      policy,
+      executionNamespace: settings.executionNamespace,
+    },
+  });
+  console.log(
+    `worker: task queue ${settings.taskQueue} on ${settings.temporalAddress} (namespace ${settings.temporalNamespace}); ` +
+      `PipelineRuns in ${settings.executionNamespace}, ledger in ${settings.controlNamespace}` +
+      (settings.metricsPort > 0 ? `; metrics on :${settings.metricsPort}/metrics` : ''),
+  );
+  // The SDK shuts down on SIGINT/SIGTERM by default: in-flight activities get the grace time.
+  await worker.run();
+  await clientConnection.close();
+  await connection.close();
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,2 @@
+export { remediation } from './remediation';
+export { clearTarget } from './clear-target';

@@ -1,0 +1,260 @@
+/**
+ * One remediation = one workflow (SEMANTICS §1). It reads like the spec:
+ *   loop { routing checks (one atomic activity) → run | durable wait | end }
+ *   run: create PipelineRun → await it → record outcome (releases the lock)
+ *        success → Completed; execution failure → Failed; pre-execution failure → route again (backoff)
+ * Handlers first, main loop below. Time and randomness come from the workflow sandbox (replay-safe).
+ */
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { RemediationActivities, RemediationRef } from '../activities';
+import { formatDuration } from '../domain/duration';
+import { BlockKind, EndReason, Phase, type Failure } from '../domain/model';
+import { fingerprintKey, parseRemediationRequest, resolveDeadline, targetKey } from '../domain/request';
+import {
+  SearchAttributes,
+  duplicateSignal,
+  overrideUpdate,
+  remediationIdFromWorkflowId,
+  statusQuery,
+  wakeSignal,
+  type RemediationInput,
+  type RemediationStatus,
+} from '../shared';
+import { RemediationTracker } from './tracker';
+
+const retry = {
+  initialInterval: '1s',
+  maximumInterval: '10s',
+  backoffCoefficient: 2,
+  nonRetryableErrorTypes: ['InvalidRequestError'],
+};
+const ledger = proxyActivities<RemediationActivities>({ startToCloseTimeout: '1m', retry });
+const tekton = proxyActivities<RemediationActivities>({
+  startToCloseTimeout: '3h',
+  heartbeatTimeout: '30s',
+  // Wait for the watch to stop before cleaning up, so nothing races the PipelineRun cancel.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry,
+});
+
+export async function remediation(input: RemediationInput): Promise<RemediationStatus> {
+  const info = workflowInfo();
+  const request = validate(input.request);
+  const remediationId = input.remediationId ?? request.id ?? remediationIdFromWorkflowId(info.workflowId);
+  const { policy } = await ledger.loadPolicy.executeWithOptions({ summary: 'Load remediation policy' }, []);
+  const deadline = resolveDeadline(request.deadline, info.startTime.getTime(), policy.defaultDeadlineMs);
+  const ref: RemediationRef = {
+    remediationId,
+    workflowId: info.workflowId,
+    targetKey: targetKey(request.target),
+    fingerprintKey: fingerprintKey(request),
+    fingerprint: request.signal.fingerprint,
+  };
+  const tracker = new RemediationTracker({
+    id: remediationId,
+    target: ref.targetKey,
+    fingerprint: ref.fingerprintKey,
+    action: request.action.id,
+    deadline,
+    at: Date.now(),
+  });
+
+  let wakeups = 0;
+  let overrideActive = false;
+  setHandler(statusQuery, () => tracker.status());
+  setHandler(wakeSignal, () => void wakeups++);
+  setHandler(duplicateSignal, ({ remediationId: duplicate }) =>
+    tracker.duplicateRecorded(Date.now(), duplicate),
+  );
+  setHandler(
+    overrideUpdate,
+    async ({ reason, by }) => {
+      const skips = tracker.blockReason!;
+      await ledger.recordOverride.executeWithOptions({ summary: `Audit override by ${by ?? 'unknown'}` }, [
+        { targetKey: ref.targetKey, remediationId, by: by ?? 'unknown', reason, skips },
+      ]);
+      tracker.overridden(Date.now(), by ?? 'unknown', reason);
+      overrideActive = true;
+      wakeups++;
+      return { accepted: true, skips, message: `override accepted: skipping ${skips} once` };
+    },
+    {
+      // SEMANTICS §7: only temporary blocks (1, 6, 7) can be overridden; never Duplicate or ResourceBusy.
+      validator: ({ reason }) => {
+        if (typeof reason !== 'string' || reason.trim() === '')
+          throw new Error('reason: an override needs a non-empty reason');
+        if (tracker.isTerminal) throw new Error(`remediation already ended (${tracker.phase})`);
+        if (tracker.phase !== Phase.Blocked)
+          throw new Error(`nothing to override: remediation is ${tracker.phase}, not blocked`);
+        if (tracker.blockKind !== BlockKind.Temporary) {
+          throw new Error(
+            `override refused: ${tracker.blockReason} is a ${tracker.blockKind} block; overrides skip only temporary blocks ` +
+              '(ConsecutiveFailures, RecentlyRemediated, ExponentialBackoff)',
+          );
+        }
+      },
+    },
+  );
+
+  const publish = (): void => {
+    const status = tracker.status();
+    upsertSearchAttributes([
+      { key: SearchAttributes.phase, value: status.phase },
+      { key: SearchAttributes.blockReason, value: status.blockReason ?? status.reason },
+      {
+        key: SearchAttributes.blockedUntil,
+        value: status.blockedUntil ? new Date(status.blockedUntil) : null,
+      },
+      { key: SearchAttributes.target, value: ref.targetKey },
+      { key: SearchAttributes.fingerprint, value: request.signal.fingerprint },
+      { key: SearchAttributes.action, value: request.action.id },
+    ]);
+    setCurrentDetails(
+      `**${status.phase}**${status.blockReason ? ` — ${status.blockReason}` : ''}: ${status.message}`,
+    );
+  };
+
+  let executing: string | null = null;
+  try {
+    for (let pass = 1; ; pass++) {
+      tracker.routing(Date.now(), pass);
+      publish();
+      const { verdict, fencingToken } = await ledger.route.executeWithOptions(
+        { summary: `Routing checks, pass ${pass}${overrideActive ? ' (override active)' : ''}` },
+        [{ ...ref, runId: info.runId, actionId: request.action.id, deadline, overrideActive }],
+      );
+
+      if (verdict.kind === 'end') {
+        const phase = tracker.ranPipelineRun ? Phase.Failed : Phase.Skipped;
+        tracker.end(Date.now(), phase, verdict.reason, verdict.message, {
+          duplicateOf: verdict.duplicateOf,
+          blockedUntil: verdict.blockedUntil,
+        });
+        break;
+      }
+
+      if (verdict.kind === 'wait') {
+        tracker.blocked(Date.now(), verdict);
+        publish();
+        // Temporary blocks end at a known time; manual and lock blocks end on a wake signal, and
+        // re-check now and then in case a wake was lost, never sleeping past the deadline.
+        const until = verdict.until ?? Math.min(deadline, Date.now() + policy.lockRecheckIntervalMs);
+        const seen = wakeups;
+        const summary =
+          verdict.until !== null
+            ? `${verdict.reason} until ${timeOfDay(verdict.until)} (attempt ${tracker.status().attempts + 1})`
+            : `${verdict.reason}: wait for ${verdict.blockKind === BlockKind.Manual ? 'an operator to clear the target' : 'the target lock'} (re-check at ${timeOfDay(until)})`;
+        await condition(() => wakeups !== seen, Math.max(until - Date.now(), 1), { summary });
+        continue;
+      }
+
+      // run: this remediation holds the target lock with `fencingToken`.
+      overrideActive = false;
+      const attempt = tracker.status().attempts + 1;
+      tracker.executing(Date.now(), attempt);
+      publish();
+      const start = await tekton.startPipelineRun.executeWithOptions(
+        { summary: `Create PipelineRun for ${request.action.pipeline} (attempt ${attempt})` },
+        [{ ref, request, attempt, fencingToken: fencingToken! }],
+      );
+      let failure: Failure | null = null;
+      if (start.kind === 'rejected') {
+        failure = start.failure;
+      } else {
+        executing = start.name;
+        tracker.pipelineRun(Date.now(), start.name, start.created);
+        const outcome = await tekton.awaitPipelineRun.executeWithOptions(
+          { summary: `Watch PipelineRun ${start.name}` },
+          [{ name: start.name }],
+        );
+        if (outcome.state === 'failed') failure = outcome.failure;
+      }
+      const recorded = await ledger.recordOutcome.executeWithOptions(
+        { summary: `Record outcome of ${start.name}` },
+        [
+          {
+            ...ref,
+            actionId: request.action.id,
+            pipelineRun: start.name,
+            fencingToken: fencingToken!,
+            outcome: failure ? { succeeded: false, failure } : { succeeded: true },
+            jitterSample: Math.random(), // replay-safe: the sandbox seeds Math.random per execution
+          },
+        ],
+      );
+      executing = null;
+
+      if (!failure) {
+        tracker.end(Date.now(), Phase.Completed, EndReason.Succeeded, `PipelineRun ${start.name} succeeded`);
+        break;
+      }
+      if (failure.wasExecutionFailure) {
+        tracker.end(
+          Date.now(),
+          Phase.Failed,
+          EndReason.ExecutionFailed,
+          `PipelineRun ${start.name} failed after user steps ran (${failure.category}); target needs manual review`,
+          { failure },
+        );
+        break;
+      }
+      // Pre-execution failure: retried in this remediation once the backoff allows (SEMANTICS §5).
+      tracker.preExecutionFailure(
+        Date.now(),
+        failure,
+        `target failures ${recorded.consecutiveFailures}` +
+          (recorded.backoffMs !== null ? `, backoff ${formatDuration(recorded.backoffMs)}` : ''),
+      );
+    }
+  } catch (error) {
+    if (!isCancellation(error)) throw error;
+    await CancellationScope.nonCancellable(async () => {
+      if (executing) {
+        await tekton.cancelPipelineRun.executeWithOptions({ summary: `Cancel PipelineRun ${executing}` }, [
+          { name: executing },
+        ]);
+      }
+      tracker.end(Date.now(), Phase.Cancelled, EndReason.Cancelled, 'cancelled by an operator');
+      await finish();
+    });
+    throw error;
+  }
+  await finish();
+  return tracker.status();
+
+  async function finish(): Promise<void> {
+    publish();
+    await CancellationScope.nonCancellable(() =>
+      ledger.finishRemediation.executeWithOptions(
+        { summary: `Release target and fingerprint (${tracker.phase})` },
+        [{ ...ref, phase: tracker.phase }],
+      ),
+    );
+    await condition(allHandlersFinished);
+  }
+}
+
+/** The client validates before starting; this guards starts from the plain `temporal` CLI. */
+function validate(request: unknown): RemediationInput['request'] {
+  try {
+    return parseRemediationRequest(request);
+  } catch (error) {
+    throw ApplicationFailure.nonRetryable((error as Error).message, 'InvalidRequestError');
+  }
+}
+
+function timeOfDay(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 19);
+}

@@ -1,0 +1,154 @@
+/**
+ * Per-remediation state as the `status` query and the Web UI show it (INTERFACES.md `status --json`).
+ * Pure: the workflow passes in its replay-safe time.
+ */
+import { Phase, terminalPhases, type BlockReason, type EndReason, type Failure } from '../domain/model';
+import type { RoutingVerdict } from '../domain/routing';
+import type { RemediationStatus, TimelineEntry } from '../shared';
+
+const TIMELINE_LIMIT = 200;
+
+export class RemediationTracker {
+  private readonly state: RemediationStatus;
+
+  constructor(init: {
+    id: string;
+    target: string;
+    fingerprint: string;
+    action: string;
+    deadline: number;
+    at: number;
+  }) {
+    this.state = {
+      id: init.id,
+      phase: Phase.Pending,
+      blockReason: null,
+      blockKind: null,
+      blockedUntil: null,
+      message: 'accepted; routing checks pending',
+      reason: null,
+      duplicateOf: null,
+      duplicates: 0,
+      attempts: 0,
+      pipelineRuns: [],
+      target: init.target,
+      fingerprint: init.fingerprint,
+      action: init.action,
+      deadline: iso(init.deadline),
+      failure: null,
+      override: null,
+      timeline: [],
+    };
+    this.note(init.at, 'started', `deadline ${iso(init.deadline)}`);
+  }
+
+  get phase(): Phase {
+    return this.state.phase;
+  }
+
+  get blockKind(): RemediationStatus['blockKind'] {
+    return this.state.blockKind;
+  }
+
+  get blockReason(): BlockReason | null {
+    return this.state.blockReason;
+  }
+
+  get blockedUntil(): string | null {
+    return this.state.blockedUntil;
+  }
+
+  get message(): string {
+    return this.state.message;
+  }
+
+  get isTerminal(): boolean {
+    return terminalPhases.includes(this.state.phase);
+  }
+
+  get ranPipelineRun(): boolean {
+    return this.state.attempts > 0;
+  }
+
+  status(): RemediationStatus {
+    return { ...this.state, pipelineRuns: [...this.state.pipelineRuns], timeline: [...this.state.timeline] };
+  }
+
+  routing(at: number, pass: number): void {
+    this.move(at, Phase.Routing, 'routing', `routing pass ${pass}`);
+  }
+
+  blocked(at: number, verdict: Extract<RoutingVerdict, { kind: 'wait' }>): void {
+    this.state.blockReason = verdict.reason;
+    this.state.blockKind = verdict.blockKind;
+    this.state.blockedUntil = verdict.until === null ? null : iso(verdict.until);
+    this.move(at, Phase.Blocked, `blocked:${verdict.reason}`, verdict.message);
+  }
+
+  executing(at: number, attempt: number): void {
+    this.clearBlock();
+    this.state.attempts = attempt;
+    this.move(at, Phase.Executing, 'executing', `attempt ${attempt}: creating PipelineRun`);
+  }
+
+  pipelineRun(at: number, name: string, created: boolean): void {
+    if (!this.state.pipelineRuns.includes(name)) this.state.pipelineRuns.push(name);
+    this.note(at, created ? 'pipelineRunCreated' : 'pipelineRunAdopted', `PipelineRun ${name}`);
+  }
+
+  preExecutionFailure(at: number, failure: Failure, detail: string): void {
+    this.state.failure = failure;
+    this.note(
+      at,
+      'preExecutionFailure',
+      `${failure.category} (${failure.reason}): ${failure.message}; ${detail}`,
+    );
+  }
+
+  duplicateRecorded(at: number, remediationId: string): void {
+    this.state.duplicates += 1;
+    this.note(at, 'duplicate', `${remediationId} was skipped as a duplicate of this remediation`);
+  }
+
+  overridden(at: number, by: string, reason: string): void {
+    this.state.override = { by, reason, at: iso(at) };
+    this.note(at, 'override', `override by ${by}: ${reason}`);
+  }
+
+  end(
+    at: number,
+    phase: Phase,
+    reason: EndReason,
+    message: string,
+    extra: { failure?: Failure; duplicateOf?: string | null; blockedUntil?: number | null } = {},
+  ): void {
+    this.clearBlock();
+    if (extra.blockedUntil) this.state.blockedUntil = iso(extra.blockedUntil);
+    if (extra.failure) this.state.failure = extra.failure;
+    if (extra.duplicateOf) this.state.duplicateOf = extra.duplicateOf;
+    this.state.reason = reason;
+    this.move(at, phase, `ended:${reason}`, message);
+  }
+
+  private clearBlock(): void {
+    this.state.blockReason = null;
+    this.state.blockKind = null;
+    this.state.blockedUntil = null;
+  }
+
+  private move(at: number, phase: Phase, event: string, message: string): void {
+    this.state.phase = phase;
+    this.state.message = message;
+    this.note(at, event, message);
+  }
+
+  private note(at: number, event: string, message: string): void {
+    const entry: TimelineEntry = { at: iso(at), phase: this.state.phase, event, message };
+    this.state.timeline.push(entry);
+    if (this.state.timeline.length > TIMELINE_LIMIT) this.state.timeline.shift();
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
