@@ -1,0 +1,113 @@
+/**
+ * Policy knobs (SEMANTICS §9), read from REMEDIATION_CONFIG. Input durations are strings such as
+ * `"90s"` or milliseconds; the resolved {@link PolicyConfig} holds milliseconds in fields ending
+ * in `Ms`. Unknown keys are errors so a typo never silently leaves a safety default in place.
+ * Pure: importable in the workflow sandbox.
+ */
+import { z } from 'zod';
+import { durationSchema } from './duration';
+import { toFieldErrors, type FieldError } from './request';
+
+export interface BackoffConfig {
+  baseMs: number;
+  maxMs: number;
+  /** Fraction of the backoff value used as ± jitter, 0..1 (SEMANTICS §6). */
+  jitter: number;
+}
+
+/** The resolved policy; every duration in milliseconds. */
+export interface PolicyConfig {
+  /** Failed remediations in a row per fingerprint that trigger ConsecutiveFailures. */
+  consecutiveFailureThreshold: number;
+  /** How long ConsecutiveFailures blocks after the fingerprint's last failure. */
+  fingerprintCooldownMs: number;
+  /** RecentlyRemediated window after the same action succeeded on the target. */
+  recentlyRemediatedCooldownMs: number;
+  backoff: BackoffConfig;
+  /** Pre-execution failures per target that trigger ExhaustedRetries. */
+  maxConsecutiveFailures: number;
+  /** Deadline of a remediation whose request gives none. */
+  defaultDeadlineMs: number;
+  /** PipelineRun timeout when the request gives none. */
+  pipelineRunTimeoutMs: number;
+  /** Safety-net re-check while waiting for a lock or a manual clearance (wake-ups may be lost). */
+  lockRecheckIntervalMs: number;
+}
+
+export const defaultPolicyConfig: PolicyConfig = {
+  consecutiveFailureThreshold: 3,
+  fingerprintCooldownMs: 3_600_000,
+  recentlyRemediatedCooldownMs: 300_000,
+  backoff: { baseMs: 60_000, maxMs: 600_000, jitter: 0.1 },
+  maxConsecutiveFailures: 5,
+  defaultDeadlineMs: 3_600_000,
+  pipelineRunTimeoutMs: 1_800_000,
+  lockRecheckIntervalMs: 30_000,
+};
+
+const positiveDuration = durationSchema.refine((ms) => ms > 0, {
+  message: 'must be longer than 0',
+  params: { rule: 'min' },
+});
+const threshold = z.number().int('must be a whole number').min(1, 'must be at least 1');
+const d = defaultPolicyConfig;
+
+export const PolicyConfigSchema = z
+  .strictObject({
+    consecutiveFailureThreshold: threshold.default(d.consecutiveFailureThreshold),
+    // 0 disables the cooldown; that is a legitimate (if brave) operator choice.
+    fingerprintCooldown: durationSchema.default(d.fingerprintCooldownMs),
+    recentlyRemediatedCooldown: durationSchema.default(d.recentlyRemediatedCooldownMs),
+    backoff: z
+      .strictObject({
+        base: positiveDuration.default(d.backoff.baseMs),
+        max: positiveDuration.default(d.backoff.maxMs),
+        jitter: z
+          .number()
+          .min(0, 'must be between 0 and 1')
+          .max(1, 'must be between 0 and 1')
+          .default(d.backoff.jitter),
+      })
+      .default({ base: d.backoff.baseMs, max: d.backoff.maxMs, jitter: d.backoff.jitter })
+      .superRefine((b, ctx) => {
+        if (b.base > b.max) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['base'],
+            message: `must not exceed backoff.max (${b.base}ms > ${b.max}ms)`,
+            params: { rule: 'baseNotAboveMax' },
+          });
+        }
+      }),
+    maxConsecutiveFailures: threshold.default(d.maxConsecutiveFailures),
+    defaultDeadline: positiveDuration.default(d.defaultDeadlineMs),
+    pipelineRunTimeout: positiveDuration.default(d.pipelineRunTimeoutMs),
+    // 0 would turn the safety-net re-check into a busy loop.
+    lockRecheckInterval: positiveDuration.default(d.lockRecheckIntervalMs),
+  })
+  .transform((c): PolicyConfig => ({
+    consecutiveFailureThreshold: c.consecutiveFailureThreshold,
+    fingerprintCooldownMs: c.fingerprintCooldown,
+    recentlyRemediatedCooldownMs: c.recentlyRemediatedCooldown,
+    backoff: { baseMs: c.backoff.base, maxMs: c.backoff.max, jitter: c.backoff.jitter },
+    maxConsecutiveFailures: c.maxConsecutiveFailures,
+    defaultDeadlineMs: c.defaultDeadline,
+    pipelineRunTimeoutMs: c.pipelineRunTimeout,
+    lockRecheckIntervalMs: c.lockRecheckInterval,
+  }));
+/** The config file's shape (durations as strings or ms). */
+export type PolicyConfigInput = z.input<typeof PolicyConfigSchema>;
+
+export class InvalidConfigError extends Error {
+  override readonly name = 'InvalidConfigError';
+  constructor(readonly errors: FieldError[]) {
+    super(`invalid remediation config: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`);
+  }
+}
+
+/** Validates a config object (already parsed from JSON/YAML); `undefined` means all defaults. */
+export function parsePolicyConfig(input: unknown): PolicyConfig {
+  const result = PolicyConfigSchema.safeParse(input ?? {}, { reportInput: true });
+  if (!result.success) throw new InvalidConfigError(toFieldErrors(result.error));
+  return result.data;
+}
