@@ -180,6 +180,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
           [{ name: start.name }],
         );
         if (outcome.state === 'failed') failure = outcome.failure;
+        tracker.pipelineRunFinished(Date.now(), start.name, failure);
       }
       const recorded = await ledger.recordOutcome.executeWithOptions(
         { summary: `Record outcome of ${start.name}` },

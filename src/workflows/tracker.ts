@@ -96,6 +96,16 @@ export class RemediationTracker {
     this.note(at, created ? 'pipelineRunCreated' : 'pipelineRunAdopted', `PipelineRun ${name}`);
   }
 
+  pipelineRunFinished(at: number, name: string, failure: Failure | null): void {
+    this.note(
+      at,
+      'pipelineRunFinished',
+      failure
+        ? `PipelineRun ${name} failed: ${failure.category} (${failure.reason})`
+        : `PipelineRun ${name} succeeded`,
+    );
+  }
+
   preExecutionFailure(at: number, failure: Failure, detail: string): void {
     this.state.failure = failure;
     this.note(
