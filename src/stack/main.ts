@@ -1,0 +1,105 @@
+/**
+ * `npm run stack`: the local stack in the foreground. Progress on stderr; exactly one line
+ * `stack ready` on stdout once `.stack/stack.json` is written. SIGINT/SIGTERM stop every child.
+ *
+ * Flags (env): --dir (STACK_DIR), --temporal-port (STACK_TEMPORAL_PORT, default 7233),
+ * --temporal-ui-port (STACK_TEMPORAL_UI_PORT, default port+1000), --etcd-port (STACK_ETCD_PORT),
+ * --api-port (STACK_API_PORT), --no-simulator (STACK_NO_SIMULATOR=1).
+ */
+import { parseArgs } from 'node:util';
+import { startStack, type Stack, type StackOptions } from './stack';
+
+const log = (line: string): void => {
+  process.stderr.write(`[stack] ${line}\n`);
+};
+
+function port(flag: string | undefined, env: string): number | undefined {
+  const raw = flag ?? process.env[env];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0 || n > 65535)
+    throw new Error(`invalid port ${JSON.stringify(raw)} (${env})`);
+  return n;
+}
+
+function options(argv: string[]): StackOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dir: { type: 'string' },
+      'temporal-port': { type: 'string' },
+      'temporal-ui-port': { type: 'string' },
+      'etcd-port': { type: 'string' },
+      'api-port': { type: 'string' },
+      'no-simulator': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stderr.write(
+      'usage: npm run stack -- [--dir D] [--temporal-port P] [--temporal-ui-port P] [--etcd-port P] [--api-port P] [--no-simulator]\n',
+    );
+    process.exit(0);
+  }
+  return {
+    dir: values.dir ?? (process.env.STACK_DIR || undefined),
+    temporalPort: port(values['temporal-port'], 'STACK_TEMPORAL_PORT'),
+    temporalUiPort: port(values['temporal-ui-port'], 'STACK_TEMPORAL_UI_PORT'),
+    etcdPort: port(values['etcd-port'], 'STACK_ETCD_PORT'),
+    apiPort: port(values['api-port'], 'STACK_API_PORT'),
+    withSimulator: !(values['no-simulator'] || process.env.STACK_NO_SIMULATOR === '1'),
+    log,
+  };
+}
+
+async function main(): Promise<void> {
+  let opts: StackOptions;
+  try {
+    opts = options(process.argv.slice(2));
+  } catch (err) {
+    log(err instanceof Error ? err.message : String(err));
+    process.exit(2);
+  }
+
+  let stack: Stack | undefined;
+  let shuttingDown = false;
+  const shutdown = (signal: string): void => {
+    if (shuttingDown) {
+      // Second Ctrl-C: the synchronous exit hook in proc.ts SIGKILLs every child.
+      log(`${signal} again: killing now`);
+      process.exit(130);
+    }
+    shuttingDown = true;
+    log(`${signal}: stopping…`);
+    // Before `stack` exists startStack is still running; it is stopped once it returns below.
+    if (stack) void stack.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGHUP', () => shutdown('SIGHUP'));
+  // `kill <npm pid>` does not reach us (npm's `sh -c` dies without forwarding): when our parent
+  // goes away we are re-parented, so stop rather than leave servers behind.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent && !shuttingDown) shutdown('parent exited');
+  }, 1000).unref();
+
+  try {
+    stack = await startStack(opts);
+  } catch (err) {
+    log(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+  if (shuttingDown) {
+    await stack.stop();
+    process.exit(0);
+  }
+  const { info } = stack;
+  log(`Temporal:   ${info.temporal.address} (namespace ${info.temporal.namespace})`);
+  log(`Web UI:     ${info.temporal.uiUrl}`);
+  log(`KUBECONFIG: ${info.kubeconfig}`);
+  log(`try: ${info.temporal.cli} workflow list --address ${info.temporal.address}`);
+  process.stdout.write('stack ready\n');
+}
+
+void main();
