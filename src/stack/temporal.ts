@@ -56,7 +56,13 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   mkdirSync(dirname(dbFile), { recursive: true });
 
   // Fail fast and clearly instead of timing out against somebody else's server.
-  for (const [what, p] of [['gRPC', port], ...(opts.headless ? [] : [['UI', uiPort]])] as const) {
+  const wanted: [string, number][] = opts.headless
+    ? [['gRPC', port]]
+    : [
+        ['gRPC', port],
+        ['UI', uiPort],
+      ];
+  for (const [what, p] of wanted) {
     if (!(await portIsFree(p))) {
       throw new Error(
         `Temporal ${what} port ${p} is already in use (another Temporal server?); choose another port`,
