@@ -10,6 +10,9 @@ import { z } from 'zod';
 import { InvalidConfigError, parsePolicyConfig, type PolicyConfig } from './domain/config';
 import { toFieldErrors } from './domain/request';
 import { DEFAULT_TASK_QUEUE } from './shared';
+import type { StackInfo } from './stack/stack';
+
+export type { StackInfo };
 
 export const WorkerSettingsSchema = z.strictObject({
   temporalAddress: z.string().min(1).default('127.0.0.1:7233'),
@@ -32,13 +35,6 @@ export const WorkerSettingsSchema = z.strictObject({
 export type WorkerSettings = z.output<typeof WorkerSettingsSchema>;
 
 const settingKeys = new Set(Object.keys(WorkerSettingsSchema.shape));
-
-export interface StackInfo {
-  temporal: { address: string; namespace: string; uiUrl: string; cli: string };
-  kubeconfig: string;
-  executionNamespace: string;
-  controlNamespace: string;
-}
 
 export function readStackInfo(path = resolve('.stack/stack.json')): StackInfo | null {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as StackInfo) : null;

@@ -37,7 +37,8 @@ export async function createRemediationWorker(options: RemediationWorkerOptions)
   });
 }
 
-async function main(): Promise<void> {
+/** `npm run worker`: settings from env / REMEDIATION_CONFIG / .stack/stack.json; runs until SIGINT/SIGTERM. */
+export async function runWorker(): Promise<void> {
   const { settings, policy } = loadWorkerConfig();
   if (settings.metricsPort > 0) {
     Runtime.install({
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error: unknown) => {
+  runWorker().catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
     process.exit(1);
   });

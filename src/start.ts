@@ -1,0 +1,90 @@
+/**
+ * `npm start`, the main job. With TEMPORAL_ADDRESS or KUBECONFIG set it runs the worker against
+ * them; otherwise it first brings up the embedded local stack (Temporal dev server with SQLite and
+ * the Web UI, etcd + API server with the CRDs, the Tekton simulator), adds two demo Pipelines and
+ * prints how to use it. Ctrl-C stops the worker, then the stack.
+ */
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { isConflict, loadKubeConfig } from './k8s/kube';
+import { startStack, type StackInfo } from './stack/stack';
+import { runWorker } from './worker';
+
+const log = (line: string): void => void process.stderr.write(`[start] ${line}\n`);
+
+/** Pipelines the simulator plays, so the printed examples work on a fresh machine. */
+const demoPipelines = [
+  { name: 'restart-deployment', script: { outcome: 'succeed', durationMs: 3000 } },
+  { name: 'broken-remediation', script: { outcome: 'fail-step', durationMs: 2000 } },
+];
+
+async function ensureDemoPipelines(info: StackInfo): Promise<void> {
+  const api = loadKubeConfig(info.kubeconfig).makeApiClient(CustomObjectsApi);
+  for (const p of demoPipelines) {
+    try {
+      await api.createNamespacedCustomObject({
+        group: 'tekton.dev',
+        version: 'v1',
+        namespace: info.executionNamespace,
+        plural: 'pipelines',
+        body: {
+          apiVersion: 'tekton.dev/v1',
+          kind: 'Pipeline',
+          metadata: {
+            name: p.name,
+            annotations: { 'simulator.remediation.dev/script': JSON.stringify(p.script) },
+          },
+          spec: {
+            tasks: [
+              {
+                name: 'fix',
+                taskSpec: { steps: [{ name: 'apply', image: 'bitnami/kubectl', script: 'true' }] },
+              },
+            ],
+          },
+        },
+      });
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
+  }
+}
+
+function usage(info: StackInfo): string {
+  return [
+    '',
+    `Temporal Web UI: ${info.temporal.uiUrl}`,
+    `stack: .stack/stack.json (kubeconfig ${info.kubeconfig})`,
+    '',
+    'Try, in another terminal:',
+    '  npx remediate start --fingerprint demo-1 --target prod/Deployment/api --action restart-deployment --pipeline restart-deployment --wait',
+    '  npx remediate start --fingerprint demo-2 --target prod/Deployment/web --action restart-deployment --pipeline broken-remediation --wait',
+    '  npx remediate target prod/Deployment/web            # manual review required after the execution failure',
+    '  npx remediate start --fingerprint demo-3 --target prod/Deployment/web --action restart-deployment --pipeline restart-deployment',
+    '  npx remediate list --phase Blocked',
+    '  npx remediate clear prod/Deployment/web --reason "fixed by hand"',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  if (process.env.TEMPORAL_ADDRESS || process.env.KUBECONFIG) {
+    await runWorker();
+    return;
+  }
+  log(
+    'no TEMPORAL_ADDRESS or KUBECONFIG: starting the embedded local stack (first run provisions tools, see progress)',
+  );
+  const stack = await startStack({ log: (line) => process.stderr.write(`[stack] ${line}\n`) });
+  try {
+    await ensureDemoPipelines(stack.info);
+    process.stdout.write(usage(stack.info) + '\n');
+    await runWorker();
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
