@@ -1,0 +1,207 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  classifyCreateError,
+  classifyPipelineRun,
+  taskRunExecutedUserCode,
+} from '../../../src/domain/classifier';
+import type { PipelineRun, TaskRun } from '../../../src/k8s/tekton-types';
+import type { PipelineRunOutcome } from '../../../src/ports/pipeline-runs';
+
+interface Fixture {
+  pipelineRun: PipelineRun;
+  taskRuns: TaskRun[];
+  expect: PipelineRunOutcome;
+}
+
+const dir = join(__dirname, '../../fixtures/tekton');
+const fixtures = readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .map((f) => [f.replace(/\.json$/, ''), JSON.parse(readFileSync(join(dir, f), 'utf8')) as Fixture] as const);
+
+const scenario = (f: Fixture): string => {
+  if (f.expect.state !== 'failed') return '';
+  return f.expect.failure.wasExecutionFailure ? 'S15 ' : 'S14 ';
+};
+
+describe('classifyPipelineRun over real Tekton v1 status shapes (test/fixtures/tekton)', () => {
+  it('has fixtures for every reason row of tekton-status.md', () => {
+    expect(fixtures.length).toBeGreaterThanOrEqual(70);
+  });
+
+  it.each(fixtures.map(([name, f]) => [`${scenario(f)}${name}`, f] as const))('%s', (_name, f) => {
+    expect(classifyPipelineRun(f.pipelineRun, f.taskRuns)).toEqual(f.expect);
+  });
+});
+
+function load(name: string): Fixture {
+  return JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as Fixture;
+}
+
+describe('taskRunExecutedUserCode (the trap in tekton-status.md)', () => {
+  const base = load('taskrun-false-TaskRunTimeout-after-steps').taskRuns[0] as TaskRun;
+  const withSteps = (
+    steps: NonNullable<TaskRun['status']>['steps'],
+    creationTimestamp = '2026-01-01T10:00:01Z',
+  ): TaskRun => ({
+    ...base,
+    metadata: { ...base.metadata, creationTimestamp },
+    status: { ...base.status, steps },
+  });
+  const overlay = (startedAt?: string) => ({
+    exitCode: 1,
+    reason: 'TaskRunTimeout',
+    ...(startedAt ? { startedAt } : {}),
+  });
+
+  it.each<[string, TaskRun, boolean]>([
+    [
+      'S14: a waiting step overlaid with exit code 1 and startedAt = creationTimestamp did not run',
+      withSteps([{ name: 'fix', terminated: overlay('2026-01-01T10:00:01Z') }]),
+      false,
+    ],
+    [
+      'S14: the same instant written differently still counts as creationTimestamp',
+      withSteps([{ name: 'fix', terminated: overlay('2026-01-01T10:00:01.000Z') }]),
+      false,
+    ],
+    [
+      'S15: a running step overlaid keeps its real startedAt and did run',
+      withSteps([{ name: 'fix', terminated: overlay('2026-01-01T10:00:05Z') }]),
+      true,
+    ],
+    [
+      'S15: a running step ran',
+      withSteps([{ name: 'fix', running: { startedAt: '2026-01-01T10:00:05Z' } }]),
+      true,
+    ],
+    [
+      'S15: a step terminated Completed ran',
+      withSteps([{ name: 'a', terminated: { exitCode: 0, reason: 'Completed' } }]),
+      true,
+    ],
+    [
+      'S15: a step terminated Error ran',
+      withSteps([{ name: 'a', terminated: { exitCode: 2, reason: 'Error' } }]),
+      true,
+    ],
+    [
+      'S15: a step terminated OOMKilled ran',
+      withSteps([{ name: 'a', terminated: { exitCode: 137, reason: 'OOMKilled' } }]),
+      true,
+    ],
+    [
+      'S14: a waiting step did not run',
+      withSteps([{ name: 'a', waiting: { reason: 'ImagePullBackOff' } }]),
+      false,
+    ],
+    [
+      'S14: an overlay without startedAt did not run',
+      withSteps([{ name: 'a', terminated: overlay() }]),
+      false,
+    ],
+    ['S14: no steps at all (no pod) did not run', withSteps(undefined), false],
+  ])('%s', (_title, tr, expected) => {
+    expect(taskRunExecutedUserCode(tr)).toBe(expected);
+  });
+});
+
+describe('classifyPipelineRun: safety and edge cases', () => {
+  it('S15: when a child TaskRun listed in childReferences was not supplied then it is assumed to have run', () => {
+    const f = load('pipelinerun-false-Cancelled-before-steps');
+    const outcome = classifyPipelineRun(f.pipelineRun, []);
+    expect(outcome).toMatchObject({
+      state: 'failed',
+      failure: { category: 'Cancelled', wasExecutionFailure: true, reason: 'Cancelled' },
+    });
+  });
+
+  it('when TaskRuns of another PipelineRun are passed then they are ignored', () => {
+    const f = load('taskrun-false-Failed');
+    const foreign = {
+      ...f.taskRuns[0],
+      metadata: {
+        ...f.taskRuns[0]?.metadata,
+        name: 'other-fix',
+        labels: { 'tekton.dev/pipelineRun': 'other' },
+      },
+    } as TaskRun;
+    const own = load('pipelinerun-false-Cancelled-before-steps');
+    expect(classifyPipelineRun(own.pipelineRun, [...own.taskRuns, foreign])).toEqual(own.expect);
+  });
+
+  it('S15: when one TaskRun failed and a sibling was cancelled as a consequence then the failure explains it', () => {
+    const failed = load('taskrun-false-StepOOM');
+    const cancelled = load('taskrun-false-TaskRunCancelled-after-steps').taskRuns[0] as TaskRun;
+    const sibling = { ...cancelled, metadata: { ...cancelled.metadata, name: 'rem-7f3a9c-1-verify' } };
+    const pr = {
+      ...failed.pipelineRun,
+      status: {
+        ...failed.pipelineRun.status,
+        childReferences: [
+          {
+            apiVersion: 'tekton.dev/v1',
+            kind: 'TaskRun',
+            name: 'rem-7f3a9c-1-verify',
+            pipelineTaskName: 'verify',
+          },
+          ...(failed.pipelineRun.status?.childReferences ?? []),
+        ],
+      },
+    };
+    expect(classifyPipelineRun(pr, [sibling, ...failed.taskRuns])).toEqual(failed.expect);
+  });
+
+  it('when the PipelineRun has no condition yet then it is running', () => {
+    const f = load('pipelinerun-unknown-Started');
+    const pr = { ...f.pipelineRun, status: {} };
+    expect(classifyPipelineRun(pr, [])).toEqual({ state: 'running', reason: '', message: '' });
+  });
+
+  it('S14: when a quota-stuck TaskRun is still Unknown then the running outcome surfaces it early', () => {
+    const f = load('taskrun-unknown-ExceededResourceQuota');
+    expect(classifyPipelineRun(f.pipelineRun, f.taskRuns)).toMatchObject({
+      state: 'running',
+      stuckReason: 'ExceededResourceQuota',
+    });
+  });
+
+  it('S14: when a TaskRun timed out with a similar but different marker then it is not read as quota', () => {
+    const f = load('taskrun-false-TaskRunTimeout-after-ExceededResourceQuota');
+    const tr = f.taskRuns[0] as TaskRun;
+    const cond = {
+      type: 'Succeeded',
+      status: 'False' as const,
+      reason: 'TaskRunTimeout',
+      message: 'TaskRun "x" failed to finish within "30m0s". ExceededResourceQuota was mentioned here',
+    };
+    const outcome = classifyPipelineRun(f.pipelineRun, [
+      { ...tr, status: { ...tr.status, conditions: [cond] } },
+    ]);
+    expect(outcome).toMatchObject({
+      state: 'failed',
+      failure: { category: 'NotStarted', wasExecutionFailure: false },
+    });
+  });
+});
+
+describe('classifyCreateError', () => {
+  it.each([
+    [404, 'the server could not find the requested resource (post pipelineruns.tekton.dev)'],
+    [400, 'admission webhook "validation.webhook.pipeline.tekton.dev" denied the request'],
+    [422, 'PipelineRun.tekton.dev "x" is invalid: metadata.name: Invalid value'],
+    [
+      403,
+      'pipelineruns.tekton.dev is forbidden: User "system:serviceaccount:remediation-system:worker" cannot create resource',
+    ],
+    [500, 'Internal error occurred: failed calling webhook "webhook.pipeline.tekton.dev"'],
+  ])('S14: when the API server answers %p then it is a pre-execution CreateRejected', (status, message) => {
+    expect(classifyCreateError(status, message)).toEqual({
+      category: 'CreateRejected',
+      wasExecutionFailure: false,
+      reason: `HTTP ${status}`,
+      message,
+    });
+  });
+});
