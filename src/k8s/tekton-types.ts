@@ -5,6 +5,21 @@
 
 export const TEKTON_GROUP = 'tekton.dev';
 export const TEKTON_VERSION = 'v1';
+export const TEKTON_API_VERSION = 'tekton.dev/v1';
+
+/** Resource plurals, as in the CRDs' `spec.names.plural`. */
+export const TektonPlural = {
+  Pipeline: 'pipelines',
+  PipelineRun: 'pipelineruns',
+  TaskRun: 'taskruns',
+} as const;
+
+/** Labels Tekton puts on every child TaskRun. */
+export const PIPELINE_RUN_LABEL = 'tekton.dev/pipelineRun';
+export const PIPELINE_TASK_LABEL = 'tekton.dev/pipelineTask';
+
+/** `spec.status` value that cancels a PipelineRun (merge patch). */
+export const PIPELINE_RUN_CANCELLED = 'Cancelled';
 
 export interface ObjectMeta {
   name?: string;
@@ -37,8 +52,16 @@ export interface Pipeline {
   metadata: ObjectMeta;
   spec: {
     params?: { name: string; type?: string; default?: unknown }[];
-    tasks?: { name: string; taskSpec?: unknown; taskRef?: { name: string }; params?: Param[] }[];
+    tasks?: PipelineTask[];
   };
+}
+
+export interface PipelineTask {
+  name: string;
+  taskRef?: { name: string };
+  /** Embedded Task spec; the CRD keeps it as free-form JSON. */
+  taskSpec?: { steps?: { name?: string; image?: string }[] } & Record<string, unknown>;
+  params?: Param[];
 }
 
 export interface ChildReference {
@@ -60,12 +83,14 @@ export interface PipelineRun {
     timeouts?: { pipeline?: string; tasks?: string; finally?: string };
     taskRunTemplate?: { serviceAccountName?: string };
   };
-  status?: {
-    conditions?: Condition[];
-    startTime?: string;
-    completionTime?: string;
-    childReferences?: ChildReference[];
-  };
+  status?: PipelineRunStatus;
+}
+
+export interface PipelineRunStatus {
+  conditions?: Condition[];
+  startTime?: string;
+  completionTime?: string;
+  childReferences?: ChildReference[];
 }
 
 export interface StepState {
@@ -87,14 +112,26 @@ export interface TaskRun {
   apiVersion: 'tekton.dev/v1';
   kind: 'TaskRun';
   metadata: ObjectMeta;
-  spec: { params?: Param[]; taskRef?: { name: string }; taskSpec?: unknown; status?: string };
-  status?: {
-    conditions?: Condition[];
-    podName?: string;
-    startTime?: string;
-    completionTime?: string;
-    steps?: StepState[];
+  spec: {
+    params?: Param[];
+    taskRef?: { name: string };
+    taskSpec?: unknown;
+    serviceAccountName?: string;
+    timeout?: string;
+    /** `TaskRunCancelled` cancels the TaskRun; `statusMessage` says why. */
+    status?: string;
+    statusMessage?: string;
   };
+  status?: TaskRunStatus;
+}
+
+export interface TaskRunStatus {
+  conditions?: Condition[];
+  /** Required by the CRD schema on write; empty when no pod was ever created (quota, admission). */
+  podName?: string;
+  startTime?: string;
+  completionTime?: string;
+  steps?: StepState[];
 }
 
 /** The `Succeeded` condition of a PipelineRun or TaskRun, if any. */

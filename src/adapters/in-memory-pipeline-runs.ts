@@ -1,0 +1,290 @@
+/**
+ * PipelineRuns fake for unit tests. It plays the same scripts as the Tekton simulator through the
+ * same pure plan (src/simulator/plan.ts), so it holds the very PipelineRun and TaskRun objects the
+ * simulator would write, classified by the same classifier. Time comes from an injectable timer.
+ */
+import { classifyPipelineRun } from '../domain/classifier';
+import {
+  PIPELINE_RUN_CANCELLED,
+  TEKTON_API_VERSION,
+  type Pipeline,
+  type PipelineRun,
+  type TaskRun,
+} from '../k8s/tekton-types';
+import {
+  PipelineRunRejectedError,
+  type PipelineRunCreated,
+  type PipelineRunOutcome,
+  type PipelineRunRequest,
+  type PipelineRuns,
+} from '../ports/pipeline-runs';
+import { cancelRun, isoSeconds, newTaskRun, planRun } from '../simulator/plan';
+import { SCRIPT_ANNOTATION, type Script } from '../simulator/script';
+
+/** Time as the fake sees it; {@link VirtualTimer} makes tests instant and deterministic. */
+export interface Timer {
+  now(): number;
+  /** Returns a function that cancels the callback. */
+  setTimeout(callback: () => void, ms: number): () => void;
+}
+
+export const realTimer: Timer = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => {
+    const handle = setTimeout(callback, ms);
+    return () => clearTimeout(handle);
+  },
+};
+
+/**
+ * Virtual time that only moves when something waits: each scheduled callback fires on the next
+ * macrotask, the clock jumping to its due time (earliest first). `advance` moves it explicitly.
+ */
+export class VirtualTimer implements Timer {
+  private current: number;
+  private readonly due: { at: number; seq: number; callback: () => void }[] = [];
+  private seq = 0;
+
+  constructor(start = Date.parse('2026-01-01T00:00:00Z')) {
+    this.current = start;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  setTimeout(callback: () => void, ms: number): () => void {
+    const entry = { at: this.current + Math.max(0, ms), seq: this.seq++, callback };
+    this.due.push(entry);
+    setImmediate(() => this.fireNext());
+    return () => {
+      const i = this.due.indexOf(entry);
+      if (i >= 0) this.due.splice(i, 1);
+    };
+  }
+
+  advance(ms: number): void {
+    this.current += ms;
+  }
+
+  private fireNext(): void {
+    this.due.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    const next = this.due.shift();
+    if (!next) return;
+    this.current = Math.max(this.current, next.at);
+    next.callback();
+  }
+}
+
+interface StoredRun {
+  pr: PipelineRun;
+  /** The Pipeline as the first reconcile saw it (undefined: missing). */
+  pipeline: Pipeline | undefined;
+  /** Final objects once cancelled: Tekton's overlay taken at the moment of the cancel. */
+  cancelled?: { pipelineRun: PipelineRun; taskRuns: TaskRun[] };
+}
+
+const key = (namespace: string, name: string) => `${namespace}/${name}`;
+
+export class InMemoryPipelineRuns implements PipelineRuns {
+  private readonly pipelines = new Map<string, Pipeline>();
+  private readonly runs = new Map<string, StoredRun>();
+  private readonly rejections = new Map<string, { status: number; message: string }>();
+  private readonly waiters = new Set<() => void>();
+  private uids = 0;
+
+  constructor(private readonly timer: Timer = realTimer) {}
+
+  /** Declares a Pipeline whose runs follow `script` (INTERFACES.md "Tekton simulator scripts"). */
+  definePipeline(
+    namespace: string,
+    name: string,
+    script: { outcome: Script['outcome'] | string; durationMs?: number },
+  ): void {
+    this.pipelines.set(key(namespace, name), {
+      apiVersion: TEKTON_API_VERSION,
+      kind: 'Pipeline',
+      metadata: { name, namespace, annotations: { [SCRIPT_ANNOTATION]: JSON.stringify(script) } },
+      spec: {
+        tasks: [
+          {
+            name: 'run',
+            taskSpec: { steps: [{ name: 'run', image: 'registry.example.com/remediation/run:1.0' }] },
+          },
+        ],
+      },
+    });
+  }
+
+  /** Makes the API server refuse every create of a run of `pipeline` (webhook, RBAC, missing CRD…). */
+  rejectCreates(pipeline: string, status: number, message: string): void {
+    this.rejections.set(pipeline, { status, message });
+  }
+
+  /** The Tekton objects as they are now, for assertions (start/finish times, steps…). */
+  snapshot(namespace: string, name: string): { pipelineRun: PipelineRun; taskRuns: TaskRun[] } | undefined {
+    const run = this.runs.get(key(namespace, name));
+    return run ? this.materialize(run) : undefined;
+  }
+
+  async create(request: PipelineRunRequest): Promise<PipelineRunCreated> {
+    const existing = this.runs.get(key(request.namespace, request.name));
+    if (existing) return { name: request.name, created: false, uid: existing.pr.metadata.uid ?? '' };
+    const rejection = this.rejections.get(request.pipeline);
+    if (rejection) throw new PipelineRunRejectedError(rejection.status, rejection.message);
+    const now = isoSeconds(this.timer.now());
+    const uid = `uid-${++this.uids}`;
+    const pr: PipelineRun = {
+      apiVersion: TEKTON_API_VERSION,
+      kind: 'PipelineRun',
+      metadata: {
+        name: request.name,
+        namespace: request.namespace,
+        uid,
+        creationTimestamp: now,
+        labels: { ...request.labels },
+        ...(request.annotations ? { annotations: { ...request.annotations } } : {}),
+      },
+      spec: {
+        pipelineRef: { name: request.pipeline },
+        params: Object.entries(request.params).map(([name, value]) => ({ name, value })),
+        ...(request.serviceAccountName
+          ? { taskRunTemplate: { serviceAccountName: request.serviceAccountName } }
+          : {}),
+        ...(request.timeout ? { timeouts: { pipeline: request.timeout } } : {}),
+      },
+      // The first reconcile happens at once: startTime anchors the scripted timeline.
+      status: { startTime: now },
+    };
+    this.runs.set(key(request.namespace, request.name), {
+      pr,
+      pipeline: this.pipelines.get(key(request.namespace, request.pipeline)),
+    });
+    this.notify();
+    return { name: request.name, created: true, uid };
+  }
+
+  async observe(namespace: string, name: string): Promise<PipelineRunOutcome | null> {
+    const run = this.runs.get(key(namespace, name));
+    if (!run) return null;
+    const { pipelineRun, taskRuns } = this.materialize(run);
+    return classifyPipelineRun(pipelineRun, taskRuns);
+  }
+
+  async waitForCompletion(
+    namespace: string,
+    name: string,
+    options: {
+      signal?: AbortSignal;
+      heartbeatMs?: number;
+      onProgress?: (outcome: PipelineRunOutcome) => void;
+    },
+  ): Promise<PipelineRunOutcome> {
+    const heartbeatMs = options.heartbeatMs ?? 10_000;
+    for (;;) {
+      if (options.signal?.aborted) throw abortError(namespace, name);
+      const run = this.runs.get(key(namespace, name));
+      if (!run) throw new Error(`PipelineRun ${namespace}/${name} not found`);
+      const outcome = await this.observe(namespace, name);
+      if (!outcome) throw new Error(`PipelineRun ${namespace}/${name} not found`);
+      if (outcome.state !== 'running') return outcome;
+      options.onProgress?.(outcome);
+      await this.sleep(Math.min(heartbeatMs, this.untilNextTransition(run)), namespace, name, options.signal);
+    }
+  }
+
+  async cancel(namespace: string, name: string): Promise<void> {
+    const run = this.runs.get(key(namespace, name));
+    if (!run || run.cancelled) return;
+    const current = this.materialize(run);
+    const finished = current.pipelineRun.status?.conditions?.some(
+      (c) => c.type === 'Succeeded' && c.status !== 'Unknown',
+    );
+    if (finished) return;
+    const overlay = cancelRun(current.pipelineRun, current.taskRuns, this.timer.now());
+    run.pr = { ...run.pr, spec: { ...run.pr.spec, status: PIPELINE_RUN_CANCELLED } };
+    run.cancelled = {
+      pipelineRun: { ...current.pipelineRun, spec: run.pr.spec, status: overlay.pipelineRun },
+      taskRuns: current.taskRuns.map((tr) => {
+        const status = overlay.taskRuns.find((c) => c.name === tr.metadata.name)?.status;
+        return status ? { ...tr, status } : tr;
+      }),
+    };
+    this.notify();
+  }
+
+  async list(namespace: string, labels: Record<string, string>): Promise<string[]> {
+    return [...this.runs.values()]
+      .filter(({ pr }) => pr.metadata.namespace === namespace)
+      .filter(({ pr }) => Object.entries(labels).every(([k, v]) => pr.metadata.labels?.[k] === v))
+      .map(({ pr }) => pr.metadata.name ?? '');
+  }
+
+  // ------------------------------------------------------------------------------ internals
+
+  private plan(run: StoredRun) {
+    return planRun({
+      pipelineRun: run.pr,
+      pipeline: run.pipeline,
+      startTime: run.pr.status?.startTime ?? '',
+    });
+  }
+
+  /** The objects at the timer's now: the last due transition of the plan (or the cancel overlay). */
+  private materialize(run: StoredRun): { pipelineRun: PipelineRun; taskRuns: TaskRun[] } {
+    if (run.cancelled) return structuredClone(run.cancelled);
+    const plan = this.plan(run);
+    const elapsed = this.timer.now() - Date.parse(run.pr.status?.startTime ?? '');
+    const due = plan.filter((t) => t.atMs <= elapsed);
+    const current = due[due.length - 1];
+    const created = run.pr.status?.startTime;
+    const taskRuns = (current?.taskRuns ?? []).map((planned): TaskRun => {
+      const task = run.pipeline?.spec.tasks?.find((t) => t.name === planned.pipelineTask) ?? {
+        name: planned.pipelineTask,
+      };
+      const tr = newTaskRun(run.pr, task);
+      return { ...tr, metadata: { ...tr.metadata, creationTimestamp: created }, status: planned.status };
+    });
+    return structuredClone({
+      pipelineRun: { ...run.pr, status: current?.pipelineRun ?? run.pr.status },
+      taskRuns,
+    });
+  }
+
+  private untilNextTransition(run: StoredRun): number {
+    const elapsed = this.timer.now() - Date.parse(run.pr.status?.startTime ?? '');
+    const next = this.plan(run).find((t) => t.atMs > elapsed);
+    return next ? next.atMs - elapsed : Infinity;
+  }
+
+  /** Sleeps `ms` of timer time, waking early on any change (cancel) and rejecting on abort. */
+  private sleep(ms: number, namespace: string, name: string, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let cancelTimer = () => {};
+      const done = () => {
+        cancelTimer();
+        this.waiters.delete(wake);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        done();
+        reject(abortError(namespace, name));
+      };
+      const wake = () => {
+        done();
+        resolve();
+      };
+      cancelTimer = this.timer.setTimeout(wake, ms);
+      this.waiters.add(wake);
+      signal?.addEventListener('abort', onAbort);
+    });
+  }
+
+  private notify(): void {
+    for (const wake of [...this.waiters]) wake();
+  }
+}
+
+function abortError(namespace: string, name: string): DOMException {
+  return new DOMException(`stopped waiting for PipelineRun ${namespace}/${name}`, 'AbortError');
+}

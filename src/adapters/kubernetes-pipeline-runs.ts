@@ -1,0 +1,274 @@
+/**
+ * PipelineRuns on a real Kubernetes API server with Tekton's CRDs (SEMANTICS §5): create-or-adopt
+ * by deterministic name, classified observation of the run and its child TaskRuns, a watch that
+ * survives 410 Gone and API-server restarts, cancel by merge patch.
+ */
+import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { classifyPipelineRun } from '../domain/classifier';
+import { apiMessage, apiStatus, isConflict, isNotFound, mergePatch } from '../k8s/kube';
+import {
+  PIPELINE_RUN_CANCELLED,
+  PIPELINE_RUN_LABEL,
+  succeededCondition,
+  TEKTON_API_VERSION,
+  TEKTON_GROUP,
+  TEKTON_VERSION,
+  TektonPlural,
+  type PipelineRun,
+  type TaskRun,
+} from '../k8s/tekton-types';
+import {
+  PipelineRunRejectedError,
+  type PipelineRunCreated,
+  type PipelineRunOutcome,
+  type PipelineRunRequest,
+  type PipelineRuns,
+} from '../ports/pipeline-runs';
+
+export interface KubernetesPipelineRunsOptions {
+  /** Server-side end of one watch request; the watch is then re-established. */
+  watchTimeoutSeconds?: number;
+  /** First and largest delay before re-listing after a failed watch or list. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+const base = { group: TEKTON_GROUP, version: TEKTON_VERSION, plural: TektonPlural.PipelineRun };
+
+/** Statuses that mean the API server will never accept this create, whatever we retry. */
+const REJECTED = new Set([400, 403, 404, 422]);
+
+function isRejection(e: unknown): number | undefined {
+  const status = apiStatus(e);
+  if (status === undefined) return undefined;
+  if (REJECTED.has(status)) return status;
+  // An admission webhook that cannot be reached or errors out refuses every create.
+  if (status === 500 && apiMessage(e).startsWith('Internal error occurred: failed calling webhook'))
+    return status;
+  return undefined;
+}
+
+function isFinished(pr: PipelineRun): boolean {
+  const c = succeededCondition(pr);
+  return c !== undefined && c.status !== 'Unknown';
+}
+
+export class KubernetesPipelineRuns implements PipelineRuns {
+  private readonly api: CustomObjectsApi;
+
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly opts: KubernetesPipelineRunsOptions = {},
+  ) {
+    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
+  }
+
+  async create(request: PipelineRunRequest): Promise<PipelineRunCreated> {
+    const body: PipelineRun = {
+      apiVersion: TEKTON_API_VERSION,
+      kind: 'PipelineRun',
+      metadata: {
+        name: request.name,
+        namespace: request.namespace,
+        labels: request.labels,
+        ...(request.annotations ? { annotations: request.annotations } : {}),
+      },
+      spec: {
+        pipelineRef: { name: request.pipeline },
+        params: Object.entries(request.params).map(([name, value]) => ({ name, value })),
+        ...(request.serviceAccountName
+          ? { taskRunTemplate: { serviceAccountName: request.serviceAccountName } }
+          : {}),
+        ...(request.timeout ? { timeouts: { pipeline: request.timeout } } : {}),
+      },
+    };
+    try {
+      const created = (await this.api.createNamespacedCustomObject({
+        ...base,
+        namespace: request.namespace,
+        body,
+      })) as PipelineRun;
+      return { name: request.name, created: true, uid: created.metadata.uid ?? '' };
+    } catch (e) {
+      if (isConflict(e)) {
+        // A retry after a crash: the run we created last time is the one to follow (S19).
+        const existing = await this.get(request.namespace, request.name);
+        if (existing) return { name: request.name, created: false, uid: existing.metadata.uid ?? '' };
+      }
+      const rejected = isRejection(e);
+      if (rejected !== undefined) throw new PipelineRunRejectedError(rejected, apiMessage(e));
+      throw e;
+    }
+  }
+
+  async observe(namespace: string, name: string): Promise<PipelineRunOutcome | null> {
+    const pr = await this.get(namespace, name);
+    return pr ? classifyPipelineRun(pr, await this.taskRuns(pr)) : null;
+  }
+
+  waitForCompletion(
+    namespace: string,
+    name: string,
+    options: {
+      signal?: AbortSignal;
+      heartbeatMs?: number;
+      onProgress?: (outcome: PipelineRunOutcome) => void;
+    },
+  ): Promise<PipelineRunOutcome> {
+    const { signal, onProgress } = options;
+    const minBackoff = this.opts.minBackoffMs ?? 250;
+    const maxBackoff = this.opts.maxBackoffMs ?? 5_000;
+    const fieldSelector = `metadata.name=${name}`;
+    const path = `/apis/${TEKTON_GROUP}/${TEKTON_VERSION}/namespaces/${namespace}/${TektonPlural.PipelineRun}`;
+
+    return new Promise<PipelineRunOutcome>((resolve, reject) => {
+      let finished = false;
+      let failures = 0;
+      let latest: PipelineRun | undefined;
+      // Until the first observation (API server down at start) heartbeats still flow.
+      let last: PipelineRunOutcome = {
+        state: 'running',
+        reason: 'Unknown',
+        message: `waiting to observe PipelineRun ${namespace}/${name}`,
+      };
+      let watch: AbortController | undefined;
+      let retry: NodeJS.Timeout | undefined;
+      // Refreshes are serialized so a stale TaskRun list never overwrites a newer one.
+      let refreshing: Promise<void> = Promise.resolve();
+      let queued = 0;
+
+      const finish = (settle: () => void) => {
+        if (finished) return;
+        finished = true;
+        clearInterval(heartbeat);
+        clearTimeout(retry);
+        signal?.removeEventListener('abort', onAbort);
+        watch?.abort();
+        settle();
+      };
+      const onAbort = () =>
+        finish(() =>
+          reject(new DOMException(`stopped waiting for PipelineRun ${namespace}/${name}`, 'AbortError')),
+        );
+      const notFound = () => finish(() => reject(new Error(`PipelineRun ${namespace}/${name} not found`)));
+
+      // Re-reading the TaskRuns on every PipelineRun change (and heartbeat) surfaces stuck reasons
+      // like ExceededResourceQuota, which Tekton does not copy onto the PipelineRun.
+      const refresh = (pr: PipelineRun) => {
+        latest = pr;
+        queued++;
+        refreshing = refreshing.then(async () => {
+          queued--;
+          if (finished) return;
+          try {
+            const outcome = classifyPipelineRun(pr, await this.taskRuns(pr));
+            if (finished) return;
+            last = outcome;
+            if (outcome.state !== 'running') finish(() => resolve(outcome));
+            else onProgress?.(outcome);
+          } catch {
+            // The watch or the next heartbeat retries; an outage must not end the wait.
+          }
+        });
+      };
+
+      const heartbeat = setInterval(() => {
+        onProgress?.(last);
+        if (latest && queued === 0) refresh(latest);
+      }, options.heartbeatMs ?? 10_000);
+
+      const schedule = (delay: number) => {
+        retry = setTimeout(() => {
+          cycle().catch(() => {
+            if (!finished) schedule(Math.min(maxBackoff, minBackoff * 2 ** failures++));
+          });
+        }, delay);
+      };
+
+      // One list (fresh state and resourceVersion) then one watch from there; any end re-lists.
+      const cycle = async () => {
+        if (finished) return;
+        const list = (await this.api.listNamespacedCustomObject({ ...base, namespace, fieldSelector })) as {
+          metadata?: { resourceVersion?: string };
+          items: PipelineRun[];
+        };
+        const pr = list.items[0];
+        if (!pr) return notFound();
+        failures = 0;
+        refresh(pr);
+        await refreshing;
+        if (finished) return;
+        watch = await new Watch(this.kubeConfig).watch(
+          path,
+          {
+            fieldSelector,
+            resourceVersion: list.metadata?.resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: this.opts.watchTimeoutSeconds ?? 60,
+          },
+          (type: string, obj: PipelineRun) => {
+            if (type === 'ADDED' || type === 'MODIFIED') refresh(obj);
+            else if (type === 'DELETED') notFound();
+            // ERROR (410 Gone included) is followed by the end of the stream, handled below.
+          },
+          (err: unknown) => {
+            if (finished) return;
+            schedule(err ? Math.min(maxBackoff, minBackoff * 2 ** failures++) : 0);
+          },
+        );
+      };
+
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort);
+      schedule(0);
+    });
+  }
+
+  async cancel(namespace: string, name: string): Promise<void> {
+    const pr = await this.get(namespace, name);
+    if (!pr || isFinished(pr) || pr.spec.status === PIPELINE_RUN_CANCELLED) return;
+    try {
+      await this.api.patchNamespacedCustomObject(
+        { ...base, namespace, name, body: { spec: { status: PIPELINE_RUN_CANCELLED } } },
+        mergePatch,
+      );
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+
+  async list(namespace: string, labels: Record<string, string>): Promise<string[]> {
+    const labelSelector = Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const list = (await this.api.listNamespacedCustomObject({ ...base, namespace, labelSelector })) as {
+      items: PipelineRun[];
+    };
+    return list.items
+      .sort(
+        (a, b) =>
+          (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') ||
+          (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''),
+      )
+      .map((pr) => pr.metadata.name ?? '');
+  }
+
+  private async get(namespace: string, name: string): Promise<PipelineRun | undefined> {
+    try {
+      return (await this.api.getNamespacedCustomObject({ ...base, namespace, name })) as PipelineRun;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  private async taskRuns(pr: PipelineRun): Promise<TaskRun[]> {
+    const list = (await this.api.listNamespacedCustomObject({
+      ...base,
+      plural: TektonPlural.TaskRun,
+      namespace: pr.metadata.namespace ?? '',
+      labelSelector: `${PIPELINE_RUN_LABEL}=${pr.metadata.name ?? ''}`,
+    })) as { items: TaskRun[] };
+    return list.items;
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * What every PipelineRuns adapter must do (src/ports/pipeline-runs.ts, SEMANTICS §5), run against
+ * the in-memory fake (unit) and the Kubernetes adapter with the Tekton simulator (integration).
+ * Every test uses fresh names, so the suite also runs against a namespace other tests share.
+ */
+import { randomBytes } from 'node:crypto';
+
+import type { PipelineRunOutcome, PipelineRunRequest, PipelineRuns } from '../../src/ports/pipeline-runs';
+
+export interface PipelineRunsUnderTest {
+  runs: PipelineRuns;
+  namespace: string;
+  /** A Pipeline in `namespace` whose runs follow the simulator script. */
+  definePipeline(name: string, script: { outcome: string; durationMs?: number }): Promise<void>;
+  /** Lets time pass for the runs (default: real sleep). */
+  elapse?(ms: number): Promise<void>;
+  teardown?(): Promise<void>;
+}
+
+const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function pipelineRunsContract(name: string, setup: () => Promise<PipelineRunsUnderTest>): void {
+  describe(`${name} (PipelineRuns contract)`, () => {
+    let t: PipelineRunsUnderTest;
+    beforeEach(async () => {
+      t = await setup();
+    });
+    afterEach(async () => {
+      await t.teardown?.();
+    });
+
+    const elapse = (ms: number) => (t.elapse ? t.elapse(ms) : sleep(ms));
+
+    /** A run of a fresh Pipeline scripted with `outcome`. */
+    async function runOf(
+      outcome: string,
+      durationMs = 0,
+      labels: Record<string, string> = {},
+    ): Promise<PipelineRunRequest> {
+      const pipeline = unique(`p-${outcome}`);
+      await t.definePipeline(pipeline, { outcome, durationMs });
+      return {
+        name: unique('c'),
+        namespace: t.namespace,
+        pipeline,
+        params: { target: 'prod/Deployment/api' },
+        timeout: '10m',
+        labels: { 'remediation.dev/contract': 'yes', ...labels },
+      };
+    }
+
+    const wait = (request: PipelineRunRequest, onProgress?: (o: PipelineRunOutcome) => void) =>
+      t.runs.waitForCompletion(request.namespace, request.name, {
+        heartbeatMs: 200,
+        ...(onProgress ? { onProgress } : {}),
+      });
+
+    it('when the same name is created twice → one run, the second call adopts it', async () => {
+      const id = unique('r');
+      const request = await runOf('succeed', 0, { 'remediation.dev/remediation-id': id });
+      const first = await t.runs.create(request);
+      const second = await t.runs.create(request);
+      expect(first).toMatchObject({ name: request.name, created: true });
+      expect(second).toEqual({ name: request.name, created: false, uid: first.uid });
+      expect(first.uid).not.toBe('');
+      expect(await t.runs.list(t.namespace, { 'remediation.dev/remediation-id': id })).toEqual([
+        request.name,
+      ]);
+    });
+
+    it('when the run does not exist → observe gives null', async () => {
+      expect(await t.runs.observe(t.namespace, unique('missing'))).toBeNull();
+    });
+
+    it('when the Pipeline succeeds → succeeded', async () => {
+      const request = await runOf('succeed');
+      await t.runs.create(request);
+      expect(await wait(request)).toMatchObject({ state: 'succeeded', reason: 'Succeeded' });
+      expect(await t.runs.observe(t.namespace, request.name)).toMatchObject({ state: 'succeeded' });
+    });
+
+    it('when a step fails → execution failure StepFailed', async () => {
+      const request = await runOf('fail-step');
+      await t.runs.create(request);
+      expect(await wait(request)).toEqual({
+        state: 'failed',
+        failure: expect.objectContaining({
+          category: 'StepFailed',
+          wasExecutionFailure: true,
+          reason: 'Failed',
+        }),
+      });
+    });
+
+    it('when the image never pulls → pre-execution ImagePullFailed', async () => {
+      const request = await runOf('image-pull');
+      await t.runs.create(request);
+      expect(await wait(request)).toEqual({
+        state: 'failed',
+        failure: expect.objectContaining({
+          category: 'ImagePullFailed',
+          wasExecutionFailure: false,
+          reason: 'TaskRunImagePullFailed',
+        }),
+      });
+    });
+
+    it('when a hanging run is cancelled → Cancelled; cancelling again is a no-op', async () => {
+      const request = await runOf('hang');
+      await t.runs.create(request);
+      // Past pod start: the steps are running when the cancel lands.
+      await elapse(2_000);
+      expect(await t.runs.observe(t.namespace, request.name)).toMatchObject({ state: 'running' });
+      await t.runs.cancel(t.namespace, request.name);
+      const outcome = await wait(request);
+      expect(outcome).toEqual({
+        state: 'failed',
+        failure: expect.objectContaining({
+          category: 'Cancelled',
+          wasExecutionFailure: true,
+          reason: 'TaskRunCancelled',
+        }),
+      });
+      await t.runs.cancel(t.namespace, request.name);
+      expect(await t.runs.observe(t.namespace, request.name)).toEqual(outcome);
+    });
+
+    it('when the run is missing or already finished → cancel does nothing', async () => {
+      await expect(t.runs.cancel(t.namespace, unique('missing'))).resolves.toBeUndefined();
+      const request = await runOf('succeed');
+      await t.runs.create(request);
+      await wait(request);
+      await t.runs.cancel(t.namespace, request.name);
+      expect(await t.runs.observe(t.namespace, request.name)).toMatchObject({ state: 'succeeded' });
+    });
+
+    it('while waiting → onProgress reports the running run', async () => {
+      const request = await runOf('succeed', 1_000);
+      await t.runs.create(request);
+      const progress: PipelineRunOutcome[] = [];
+      await wait(request, (o) => progress.push(o));
+      expect(progress.length).toBeGreaterThanOrEqual(2);
+      expect(progress.every((o) => o.state === 'running')).toBe(true);
+    });
+
+    it('when the signal aborts → waitForCompletion rejects with AbortError', async () => {
+      const request = await runOf('hang');
+      await t.runs.create(request);
+      const controller = new AbortController();
+      const waiting = t.runs.waitForCompletion(t.namespace, request.name, {
+        signal: controller.signal,
+        heartbeatMs: 100,
+      });
+      controller.abort();
+      await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
+      await t.runs.cancel(t.namespace, request.name);
+    });
+
+    it('list → the names of runs carrying all the labels', async () => {
+      const group = unique('g');
+      const a = await runOf('succeed', 0, { 'remediation.dev/group': group, 'remediation.dev/attempt': '1' });
+      const b = await runOf('succeed', 0, { 'remediation.dev/group': group, 'remediation.dev/attempt': '2' });
+      const other = await runOf('succeed', 0, { 'remediation.dev/group': unique('g') });
+      for (const r of [a, b, other]) await t.runs.create(r);
+      expect((await t.runs.list(t.namespace, { 'remediation.dev/group': group })).sort()).toEqual(
+        [a.name, b.name].sort(),
+      );
+      expect(
+        await t.runs.list(t.namespace, { 'remediation.dev/group': group, 'remediation.dev/attempt': '2' }),
+      ).toEqual([b.name]);
+    });
+  });
+}

@@ -1,0 +1,90 @@
+import { InMemoryPipelineRuns, VirtualTimer } from '../../../src/adapters/in-memory-pipeline-runs';
+import { PipelineRunRejectedError } from '../../../src/ports/pipeline-runs';
+import { pipelineRunsContract } from '../../contract/pipeline-runs.contract';
+
+const namespace = 'remediation-runs';
+
+pipelineRunsContract('InMemoryPipelineRuns', async () => {
+  const timer = new VirtualTimer();
+  const runs = new InMemoryPipelineRuns(timer);
+  return {
+    runs,
+    namespace,
+    definePipeline: async (name, script) => runs.definePipeline(namespace, name, script),
+    elapse: async (ms) => timer.advance(ms),
+  };
+});
+
+describe('InMemoryPipelineRuns', () => {
+  const request = (pipeline: string) => ({ name: 'pr1', namespace, pipeline, params: {}, labels: {} });
+
+  it.each([
+    ['fail-step', 'StepFailed', true],
+    ['oom', 'OutOfMemory', true],
+    ['timeout', 'TimedOut', true],
+    ['image-pull', 'ImagePullFailed', false],
+    ['quota', 'ResourceQuotaExceeded', false],
+    ['config-error', 'ContainerConfigError', false],
+    ['pod-admission', 'PodAdmissionFailed', false],
+    ['param-missing', 'ParameterInvalid', false],
+  ])(
+    'when the script says %s → %s (execution: %s), through the simulator plan and the classifier',
+    async (outcome, category, wasExecutionFailure) => {
+      const runs = new InMemoryPipelineRuns(new VirtualTimer());
+      runs.definePipeline(namespace, 'p', { outcome, durationMs: 5_000 });
+      await runs.create(request('p'));
+      const result = await runs.waitForCompletion(namespace, 'pr1', {});
+      expect(result).toEqual({
+        state: 'failed',
+        failure: expect.objectContaining({ category, wasExecutionFailure }),
+      });
+    },
+  );
+
+  it('when the Pipeline is missing → PipelineNotFound (pre-execution)', async () => {
+    const runs = new InMemoryPipelineRuns(new VirtualTimer());
+    await runs.create(request('nope'));
+    expect(await runs.observe(namespace, 'pr1')).toEqual({
+      state: 'failed',
+      failure: expect.objectContaining({
+        category: 'PipelineNotFound',
+        wasExecutionFailure: false,
+        reason: 'CouldntGetPipeline',
+      }),
+    });
+  });
+
+  it('when the run is stuck on quota → running with stuckReason until it times out', async () => {
+    const timer = new VirtualTimer();
+    const runs = new InMemoryPipelineRuns(timer);
+    runs.definePipeline(namespace, 'p', { outcome: 'quota', durationMs: 60_000 });
+    await runs.create(request('p'));
+    expect(await runs.observe(namespace, 'pr1')).toMatchObject({
+      state: 'running',
+      stuckReason: 'ExceededResourceQuota',
+    });
+    timer.advance(60_000);
+    expect(await runs.observe(namespace, 'pr1')).toMatchObject({
+      state: 'failed',
+      failure: { category: 'ResourceQuotaExceeded' },
+    });
+  });
+
+  it('follows the virtual clock: a 10 minute run is still running after 5 minutes', async () => {
+    const timer = new VirtualTimer();
+    const runs = new InMemoryPipelineRuns(timer);
+    runs.definePipeline(namespace, 'p', { outcome: 'succeed', durationMs: 600_000 });
+    await runs.create(request('p'));
+    timer.advance(300_000);
+    expect(await runs.observe(namespace, 'pr1')).toMatchObject({ state: 'running', reason: 'Running' });
+    const snapshot = runs.snapshot(namespace, 'pr1');
+    expect(snapshot?.taskRuns.map((tr) => tr.metadata.labels?.['tekton.dev/pipelineRun'])).toEqual(['pr1']);
+  });
+
+  it('when creates are rejected → PipelineRunRejectedError with the HTTP status', async () => {
+    const runs = new InMemoryPipelineRuns(new VirtualTimer());
+    runs.rejectCreates('p', 422, 'admission webhook denied the request');
+    await expect(runs.create(request('p'))).rejects.toThrow(PipelineRunRejectedError);
+    await expect(runs.create(request('p'))).rejects.toMatchObject({ status: 422 });
+  });
+});
