@@ -33,12 +33,13 @@ import {
   type RemediationStatus,
 } from '../shared';
 import { RemediationTracker } from './tracker';
+import { now, replaySafeRandom } from './time';
 
 const retry = {
   initialInterval: '1s',
   maximumInterval: '10s',
   backoffCoefficient: 2,
-  nonRetryableErrorTypes: ['InvalidRequestError'],
+  nonRetryableErrorTypes: ['InvalidRequestError', 'LedgerInvalidStateError'],
 };
 const ledger = proxyActivities<RemediationActivities>({ startToCloseTimeout: '1m', retry });
 const tekton = proxyActivities<RemediationActivities>({
@@ -68,16 +69,14 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
     fingerprint: ref.fingerprintKey,
     action: request.action.id,
     deadline,
-    at: Date.now(),
+    at: now(),
   });
 
   let wakeups = 0;
   let overrideActive = false;
   setHandler(statusQuery, () => tracker.status());
   setHandler(wakeSignal, () => void wakeups++);
-  setHandler(duplicateSignal, ({ remediationId: duplicate }) =>
-    tracker.duplicateRecorded(Date.now(), duplicate),
-  );
+  setHandler(duplicateSignal, ({ remediationId: duplicate }) => tracker.duplicateRecorded(now(), duplicate));
   setHandler(
     overrideUpdate,
     async ({ reason, by }) => {
@@ -85,7 +84,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       await ledger.recordOverride.executeWithOptions({ summary: `Audit override by ${by ?? 'unknown'}` }, [
         { targetKey: ref.targetKey, remediationId, by: by ?? 'unknown', reason, skips },
       ]);
-      tracker.overridden(Date.now(), by ?? 'unknown', reason);
+      tracker.overridden(now(), by ?? 'unknown', reason);
       overrideActive = true;
       wakeups++;
       return { accepted: true, skips, message: `override accepted: skipping ${skips} once` };
@@ -127,9 +126,34 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   };
 
   let executing: string | null = null;
+  let ending: Ending;
   try {
+    ending = await routeAndRun();
+  } catch (error) {
+    await CancellationScope.nonCancellable(async () => {
+      if (!isCancellation(error)) return release(tracker.phase); // unexpected: free shared state, count nothing
+      if (executing) {
+        await tekton.cancelPipelineRun.executeWithOptions({ summary: `Cancel PipelineRun ${executing}` }, [
+          { name: executing },
+        ]);
+      }
+      await release(Phase.Cancelled);
+      tracker.end(now(), Phase.Cancelled, EndReason.Cancelled, 'cancelled by an operator');
+      publish();
+    });
+    throw error;
+  }
+  // Shared state is released before the terminal phase shows, so a client that sees the end
+  // also sees the lock, the fingerprint claim and the counters settled.
+  await release(ending.phase);
+  tracker.end(now(), ending.phase, ending.reason, ending.message, ending.extra);
+  publish();
+  await condition(allHandlersFinished);
+  return tracker.status();
+
+  async function routeAndRun(): Promise<Ending> {
     for (let pass = 1; ; pass++) {
-      tracker.routing(Date.now(), pass);
+      tracker.routing(now(), pass);
       publish();
       const { verdict, fencingToken } = await ledger.route.executeWithOptions(
         { summary: `Routing checks, pass ${pass}${overrideActive ? ' (override active)' : ''}` },
@@ -137,33 +161,33 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       );
 
       if (verdict.kind === 'end') {
-        const phase = tracker.ranPipelineRun ? Phase.Failed : Phase.Skipped;
-        tracker.end(Date.now(), phase, verdict.reason, verdict.message, {
-          duplicateOf: verdict.duplicateOf,
-          blockedUntil: verdict.blockedUntil,
-        });
-        break;
+        return {
+          phase: tracker.ranPipelineRun ? Phase.Failed : Phase.Skipped,
+          reason: verdict.reason,
+          message: verdict.message,
+          extra: { duplicateOf: verdict.duplicateOf, blockedUntil: verdict.blockedUntil },
+        };
       }
 
       if (verdict.kind === 'wait') {
-        tracker.blocked(Date.now(), verdict);
+        tracker.blocked(now(), verdict);
         publish();
         // Temporary blocks end at a known time; manual and lock blocks end on a wake signal, and
         // re-check now and then in case a wake was lost, never sleeping past the deadline.
-        const until = verdict.until ?? Math.min(deadline, Date.now() + policy.lockRecheckIntervalMs);
+        const until = verdict.until ?? Math.min(deadline, now() + policy.lockRecheckIntervalMs);
         const seen = wakeups;
         const summary =
           verdict.until !== null
-            ? `${verdict.reason} until ${timeOfDay(verdict.until)} (attempt ${tracker.status().attempts + 1})`
+            ? `${verdict.reason} until ${timeOfDay(verdict.until)} (attempt ${tracker.attempts + 1})`
             : `${verdict.reason}: wait for ${verdict.blockKind === BlockKind.Manual ? 'an operator to clear the target' : 'the target lock'} (re-check at ${timeOfDay(until)})`;
-        await condition(() => wakeups !== seen, Math.max(until - Date.now(), 1), { summary });
+        await condition(() => wakeups !== seen, Math.max(until - now(), 1), { summary });
         continue;
       }
 
       // run: this remediation holds the target lock with `fencingToken`.
       overrideActive = false;
-      const attempt = tracker.status().attempts + 1;
-      tracker.executing(Date.now(), attempt);
+      const attempt = tracker.attempts + 1;
+      tracker.executing(now(), attempt);
       publish();
       const start = await tekton.startPipelineRun.executeWithOptions(
         { summary: `Create PipelineRun for ${request.action.pipeline} (attempt ${attempt})` },
@@ -174,13 +198,13 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
         failure = start.failure;
       } else {
         executing = start.name;
-        tracker.pipelineRun(Date.now(), start.name, start.created);
+        tracker.pipelineRun(now(), start.name, start.created);
         const outcome = await tekton.awaitPipelineRun.executeWithOptions(
           { summary: `Watch PipelineRun ${start.name}` },
           [{ name: start.name }],
         );
         if (outcome.state === 'failed') failure = outcome.failure;
-        tracker.pipelineRunFinished(Date.now(), start.name, failure);
+        tracker.pipelineRunFinished(now(), start.name, failure);
       }
       const recorded = await ledger.recordOutcome.executeWithOptions(
         { summary: `Record outcome of ${start.name}` },
@@ -191,60 +215,52 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
             pipelineRun: start.name,
             fencingToken: fencingToken!,
             outcome: failure ? { succeeded: false, failure } : { succeeded: true },
-            jitterSample: Math.random(), // replay-safe: the sandbox seeds Math.random per execution
+            jitterSample: replaySafeRandom(),
           },
         ],
       );
       executing = null;
 
       if (!failure) {
-        tracker.end(Date.now(), Phase.Completed, EndReason.Succeeded, `PipelineRun ${start.name} succeeded`);
-        break;
+        return {
+          phase: Phase.Completed,
+          reason: EndReason.Succeeded,
+          message: `PipelineRun ${start.name} succeeded`,
+        };
       }
       if (failure.wasExecutionFailure) {
-        tracker.end(
-          Date.now(),
-          Phase.Failed,
-          EndReason.ExecutionFailed,
-          `PipelineRun ${start.name} failed after user steps ran (${failure.category}); target needs manual review`,
-          { failure },
-        );
-        break;
+        return {
+          phase: Phase.Failed,
+          reason: EndReason.ExecutionFailed,
+          message: `PipelineRun ${start.name} failed after user steps ran (${failure.category}); target needs manual review`,
+          extra: { failure },
+        };
       }
       // Pre-execution failure: retried in this remediation once the backoff allows (SEMANTICS §5).
       tracker.preExecutionFailure(
-        Date.now(),
+        now(),
         failure,
         `target failures ${recorded.consecutiveFailures}` +
           (recorded.backoffMs !== null ? `, backoff ${formatDuration(recorded.backoffMs)}` : ''),
       );
     }
-  } catch (error) {
-    if (!isCancellation(error)) throw error;
-    await CancellationScope.nonCancellable(async () => {
-      if (executing) {
-        await tekton.cancelPipelineRun.executeWithOptions({ summary: `Cancel PipelineRun ${executing}` }, [
-          { name: executing },
-        ]);
-      }
-      tracker.end(Date.now(), Phase.Cancelled, EndReason.Cancelled, 'cancelled by an operator');
-      await finish();
-    });
-    throw error;
   }
-  await finish();
-  return tracker.status();
 
-  async function finish(): Promise<void> {
-    publish();
+  /** Leaves the lock queue, releases the lock and the fingerprint claim, moves the fingerprint counter. */
+  async function release(phase: Phase): Promise<void> {
     await CancellationScope.nonCancellable(() =>
-      ledger.finishRemediation.executeWithOptions(
-        { summary: `Release target and fingerprint (${tracker.phase})` },
-        [{ ...ref, phase: tracker.phase }],
-      ),
+      ledger.finishRemediation.executeWithOptions({ summary: `Release target and fingerprint (${phase})` }, [
+        { ...ref, phase },
+      ]),
     );
-    await condition(allHandlersFinished);
   }
+}
+
+interface Ending {
+  phase: Phase;
+  reason: EndReason;
+  message: string;
+  extra?: { failure?: Failure; duplicateOf?: string | null; blockedUntil?: number | null };
 }
 
 /** The client validates before starting; this guards starts from the plain `temporal` CLI. */

@@ -62,6 +62,10 @@ export class RemediationTracker {
     return this.state.message;
   }
 
+  get attempts(): number {
+    return this.state.attempts;
+  }
+
   get isTerminal(): boolean {
     return terminalPhases.includes(this.state.phase);
   }
