@@ -1,0 +1,432 @@
+/**
+ * The `remediate` commands (INTERFACES.md "CLI"), free of process globals: `run` takes the argv,
+ * an {@link Io} and a `connect` dependency and returns the exit code, so tests drive it with a
+ * fake client. Input is validated before connecting, and every error reaches one catch that maps
+ * it to an exit code (0 success, 1 the operation failed, 2 bad usage or invalid input).
+ */
+import { resolve } from 'node:path';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { NamespaceNotFoundError, WorkflowNotFoundError } from '@temporalio/common';
+import type { RemediationClient } from '../client';
+import { Phase } from '../domain/model';
+import {
+  InvalidRequestError,
+  parseRemediationRequest,
+  parseTargetKey,
+  type FieldError,
+} from '../domain/request';
+import { readStackInfo, type StackInfo } from '../settings';
+import { remediationIdFromWorkflowId, type RemediationStatus } from '../shared';
+import {
+  globalOptions,
+  noPositionals,
+  onePositional,
+  parseFlags,
+  parseKeyValues,
+  splitCommand,
+  wantsHelp,
+} from './args';
+import { CliError, UsageError, messageOf } from './errors';
+import { clearedText, listView, outcome, progressLine, statusView, targetViewText } from './format';
+import { commandHelp, mainHelp } from './help';
+
+/** What the commands use of {@link RemediationClient}. */
+export type CliClient = Pick<
+  RemediationClient,
+  'start' | 'status' | 'wait' | 'list' | 'target' | 'clear' | 'override' | 'cancel' | 'close'
+>;
+
+export interface ConnectOptions {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  /** Set only for commands that read the ledger (`target`): where the Kubernetes API is. */
+  ledger?: { kubeconfig?: string; namespace?: string };
+}
+
+export interface Io {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  env: Readonly<Record<string, string | undefined>>;
+  /** Where `.stack/stack.json` is looked for. */
+  cwd: string;
+  now?: () => Date;
+}
+
+export interface Deps {
+  connect(options: ConnectOptions): Promise<CliClient>;
+}
+
+type GlobalValues = {
+  [K in keyof typeof globalOptions]?: (typeof globalOptions)[K]['type'] extends 'string' ? string : boolean;
+};
+
+export async function run(argv: readonly string[], io: Io, deps: Deps): Promise<number> {
+  const end = argv.indexOf('--');
+  const json = (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+  const session = new Session(io, deps, json);
+  try {
+    const { command, args } = splitCommand(argv);
+    if (command === undefined || command === 'help') {
+      const topic = command === 'help' ? args.find((a) => !a.startsWith('-')) : undefined;
+      if (topic !== undefined) return printHelp(io, topic);
+      if (command === undefined && !wantsHelp(args)) {
+        io.stderr.write(mainHelp);
+        return 2;
+      }
+      io.stdout.write(mainHelp);
+      return 0;
+    }
+    const handler = commands[command];
+    if (!handler) {
+      throw new UsageError(`unknown command ${JSON.stringify(command)} (see remediate --help)`, {
+        field: 'command',
+        rule: 'unknown',
+      });
+    }
+    if (wantsHelp(args)) return printHelp(io, command);
+    return await handler(args, session);
+  } catch (error) {
+    return report(error, session);
+  }
+}
+
+/** Per-invocation context: output in the chosen mode, settings, and the client's lifetime. */
+class Session {
+  constructor(
+    readonly io: Io,
+    private readonly deps: Deps,
+    readonly json: boolean,
+  ) {}
+
+  /** Which flag sets which input field, for hints in text-mode error lists. */
+  fieldFlags: readonly (readonly [prefix: string, flag: string])[] = [];
+
+  now(): Date {
+    return this.io.now?.() ?? new Date();
+  }
+
+  /** Prints `value` as JSON in `--json` mode, else its text rendering. */
+  print(value: unknown, text: () => string): void {
+    this.io.stdout.write(`${this.json ? JSON.stringify(value, null, 2) : text()}\n`);
+  }
+
+  /** Text-mode only lines (progress, notes) that would break `--json` output. */
+  say(line: string): void {
+    if (!this.json) this.io.stdout.write(`${line}\n`);
+  }
+
+  async withClient<T>(
+    values: GlobalValues,
+    use: (client: CliClient) => Promise<T>,
+    ledger = false,
+  ): Promise<T> {
+    const client = await this.deps.connect(this.connectOptions(values, ledger));
+    try {
+      return await use(client);
+    } finally {
+      await client.close();
+    }
+  }
+
+  /** Flag, else environment, else `.stack/stack.json` (the local stack), else the defaults. */
+  private connectOptions(values: GlobalValues, ledger: boolean): ConnectOptions {
+    const env = this.io.env;
+    let stack: StackInfo | null | undefined;
+    const fromStack = () => (stack ??= readStackInfo(resolve(this.io.cwd, '.stack/stack.json')));
+    return {
+      address:
+        values.address ?? (env['TEMPORAL_ADDRESS'] || fromStack()?.temporal.address || '127.0.0.1:7233'),
+      namespace:
+        values.namespace ?? (env['TEMPORAL_NAMESPACE'] || fromStack()?.temporal.namespace || 'default'),
+      taskQueue: values['task-queue'] ?? (env['REMEDIATION_TASK_QUEUE'] || 'remediation'),
+      ...(ledger && {
+        ledger: {
+          kubeconfig: values.kubeconfig ?? (env['KUBECONFIG'] || fromStack()?.kubeconfig),
+          namespace: values['control-namespace'] ?? fromStack()?.controlNamespace,
+        },
+      }),
+    };
+  }
+}
+
+type Handler = (args: string[], session: Session) => Promise<number>;
+
+const commands: Record<string, Handler> = {
+  async start(args, session) {
+    const { values, positionals } = parseFlags(args, {
+      fingerprint: { type: 'string' },
+      target: { type: 'string' },
+      action: { type: 'string' },
+      pipeline: { type: 'string' },
+      param: { type: 'string', multiple: true },
+      id: { type: 'string' },
+      deadline: { type: 'string' },
+      severity: { type: 'string' },
+      'signal-name': { type: 'string' },
+      label: { type: 'string', multiple: true },
+      'service-account': { type: 'string' },
+      timeout: { type: 'string' },
+      wait: { type: 'boolean' },
+    });
+    noPositionals(positionals);
+    session.fieldFlags = startFieldFlags;
+    const input = {
+      id: values.id,
+      signal: {
+        fingerprint: values.fingerprint,
+        name: values['signal-name'],
+        severity: values.severity,
+        labels: parseKeyValues(values.label, 'label'),
+      },
+      target: values.target === undefined ? undefined : targetParts(values.target),
+      action: {
+        id: values.action,
+        pipeline: values.pipeline,
+        params: parseKeyValues(values.param, 'param'),
+        serviceAccountName: values['service-account'],
+        timeout: values.timeout,
+      },
+      deadline: values.deadline,
+    };
+    // Rejected here, before connecting: an invalid request starts nothing (SEMANTICS §2).
+    parseRemediationRequest(input);
+
+    return session.withClient(values, async (client) => {
+      const started = await client.start(input);
+      // The bare id in text mode, so that `ID=$(remediate start …)` works.
+      if (values.wait) session.say(started.id);
+      else session.print(started, () => started.id);
+      if (!started.started && !session.json) {
+        session.io.stderr.write(
+          `remediation ${started.id} already exists (${started.workflowId}); not started again\n`,
+        );
+      }
+      if (!values.wait) return 0;
+      const final: RemediationStatus = await client.wait(started.id, (status) =>
+        session.say(progressLine(status, session.now())),
+      );
+      session.print(final, () => outcome(final));
+      return final.phase === Phase.Completed ? 0 : 1;
+    });
+  },
+
+  async status(args, session) {
+    const { values, positionals } = parseFlags(args, {});
+    const id = onePositional(positionals, 'ID');
+    return session.withClient(values, async (client) => {
+      const status = await client.status(id);
+      session.print(status, () => statusView(status, session.now()));
+      return 0;
+    });
+  },
+
+  async list(args, session) {
+    const { values, positionals } = parseFlags(args, {
+      phase: { type: 'string' },
+      target: { type: 'string' },
+      fingerprint: { type: 'string' },
+      limit: { type: 'string' },
+    });
+    noPositionals(positionals);
+    const filter = {
+      ...(values.phase !== undefined && { phase: parsePhase(values.phase) }),
+      ...(values.target !== undefined && { target: targetKeyArg(values.target) }),
+      ...(values.fingerprint !== undefined && { fingerprint: values.fingerprint }),
+      ...(values.limit !== undefined && { limit: parseLimit(values.limit) }),
+    };
+    return session.withClient(values, async (client) => {
+      // Visibility orders open runs before closed ones; users expect newest first.
+      const items = (await client.list(filter)).sort((a, b) => b.startTime.localeCompare(a.startTime));
+      session.print(items, () => listView(items));
+      return 0;
+    });
+  },
+
+  async target(args, session) {
+    const { values, positionals } = parseFlags(args, {});
+    const key = targetKeyArg(onePositional(positionals, 'TARGET'));
+    return session.withClient(
+      values,
+      async (client) => {
+        const view = await client.target(key);
+        session.print(view, () => targetViewText(view, session.now()));
+        return 0;
+      },
+      true,
+    );
+  },
+
+  async clear(args, session) {
+    const { values, positionals } = parseFlags(args, { reason: { type: 'string' }, by: { type: 'string' } });
+    const key = targetKeyArg(onePositional(positionals, 'TARGET'));
+    const reason = requireReason(values.reason);
+    const by = values.by || session.io.env['USER'] || 'unknown';
+    return session.withClient(values, async (client) => {
+      const result = await client.clear(key, reason, by);
+      session.print(result, () => clearedText(result));
+      return 0;
+    });
+  },
+
+  async override(args, session) {
+    const { values, positionals } = parseFlags(args, { reason: { type: 'string' }, by: { type: 'string' } });
+    const id = onePositional(positionals, 'ID');
+    const reason = requireReason(values.reason);
+    const by = values.by || session.io.env['USER'] || 'unknown';
+    return session.withClient(values, async (client) => {
+      const result = await client.override(id, reason, by);
+      session.print(result, () => result.message);
+      return 0;
+    });
+  },
+
+  async cancel(args, session) {
+    const { values, positionals } = parseFlags(args, { reason: { type: 'string' } });
+    const id = onePositional(positionals, 'ID');
+    return session.withClient(values, async (client) => {
+      await client.cancel(id);
+      const reason = values.reason ?? null;
+      session.print(
+        { id, cancelRequested: true, reason },
+        () => `cancellation requested for ${id}${reason ? ` (${reason})` : ''}`,
+      );
+      return 0;
+    });
+  },
+};
+
+function printHelp(io: Io, command: string): number {
+  const text = commandHelp[command];
+  if (text === undefined) {
+    throw new UsageError(`unknown command ${JSON.stringify(command)} (see remediate --help)`, {
+      field: 'command',
+      rule: 'unknown',
+    });
+  }
+  io.stdout.write(text);
+  return 0;
+}
+
+/**
+ * The key's parts, unvalidated, so that parseRemediationRequest checks them together with every
+ * other field and names each one (`target.kind`). A key of the wrong shape fails in parseTargetKey.
+ */
+function targetParts(key: string): object {
+  const sep = key.indexOf('::');
+  const parts = (sep >= 0 ? key.slice(sep + 2) : key).split('/');
+  if (parts.length !== 2 && parts.length !== 3) return parseTargetKey(key);
+  const [namespace, kind, name] = parts.length === 3 ? parts : [undefined, ...parts];
+  return {
+    kind,
+    name,
+    ...(namespace !== undefined && { namespace }),
+    ...(sep >= 0 && { cluster: key.slice(0, sep) }),
+  };
+}
+
+/** A validated target key, as given (keys are case-sensitive). */
+function targetKeyArg(key: string): string {
+  parseTargetKey(key);
+  return key;
+}
+
+function parsePhase(value: string): Phase {
+  const phase = Object.values(Phase).find((p) => p === value);
+  if (!phase)
+    throw invalid(
+      'phase',
+      'enum',
+      `must be one of ${Object.values(Phase).join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  return phase;
+}
+
+function parseLimit(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw invalid('limit', 'type', `must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+/** Checked here as the client does, so that an empty reason fails before connecting. */
+function requireReason(reason: string | undefined): string {
+  if (reason === undefined || !reason.trim())
+    throw invalid('reason', 'required', 'must not be empty (--reason "…")');
+  return reason;
+}
+
+function invalid(field: string, rule: string, message: string): InvalidRequestError {
+  return new InvalidRequestError([{ field, rule, message }]);
+}
+
+// ------------------------------------------------------------------------------ error reporting
+
+interface Failure {
+  exitCode: 1 | 2;
+  code: string;
+  message: string;
+  fields: FieldError[];
+}
+
+/** The one place errors become exit codes and messages (JSON on stderr with `--json`). */
+function report(error: unknown, session: Session): number {
+  const failure = classify(error);
+  const io = session.io;
+  if (session.json) {
+    const { code, message, fields } = failure;
+    io.stderr.write(`${JSON.stringify({ error: { code, message, fields } })}\n`);
+  } else {
+    const lines = [`remediate: ${failure.message}`];
+    if (failure.code === 'invalid') {
+      for (const f of failure.fields) {
+        const flag = session.fieldFlags.find(
+          ([prefix]) => f.field === prefix || f.field.startsWith(`${prefix}.`),
+        );
+        lines.push(`  ${f.field}: ${f.message}${flag ? ` (${flag[1]})` : ''}`);
+      }
+    }
+    if (failure.code === 'usage')
+      lines.push('Run `remediate --help` or `remediate <command> --help` for usage.');
+    io.stderr.write(`${lines.join('\n')}\n`);
+  }
+  return failure.exitCode;
+}
+
+function classify(error: unknown): Failure {
+  if (error instanceof CliError) {
+    return { exitCode: error.exitCode, code: error.code, message: error.message, fields: error.fields };
+  }
+  if (error instanceof InvalidRequestError) {
+    const names = [...new Set(error.errors.map((e) => e.field))].join(', ');
+    return { exitCode: 2, code: 'invalid', message: `invalid input: ${names}`, fields: error.errors };
+  }
+  if (error instanceof WorkflowNotFoundError) {
+    const id = remediationIdFromWorkflowId(error.workflowId);
+    return { exitCode: 1, code: 'not_found', message: `remediation ${id}: ${error.message}`, fields: [] };
+  }
+  if (error instanceof NamespaceNotFoundError) {
+    return { exitCode: 1, code: 'not_found', message: error.message, fields: [] };
+  }
+  if (error instanceof WorkflowUpdateFailedError) {
+    // The cause carries the workflow's own words, e.g. why an override was refused.
+    return { exitCode: 1, code: 'refused', message: messageOf(error.cause ?? error), fields: [] };
+  }
+  return { exitCode: 1, code: 'failed', message: messageOf(error), fields: [] };
+}
+
+/** Which `start` flag sets which request field. */
+const startFieldFlags = [
+  ['id', '--id'],
+  ['signal.fingerprint', '--fingerprint'],
+  ['signal.name', '--signal-name'],
+  ['signal.severity', '--severity'],
+  ['signal.labels', '--label'],
+  ['target', '--target'],
+  ['action.id', '--action'],
+  ['action.pipeline', '--pipeline'],
+  ['action.params', '--param'],
+  ['action.serviceAccountName', '--service-account'],
+  ['action.timeout', '--timeout'],
+  ['deadline', '--deadline'],
+] as const;

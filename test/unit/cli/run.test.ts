@@ -1,0 +1,667 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import type { RemediationSummary, TargetView } from '../../../src/client';
+import { UnreachableError } from '../../../src/cli/errors';
+import { run, type CliClient, type ConnectOptions } from '../../../src/cli/run';
+import type { RemediationStatus } from '../../../src/shared';
+
+const NOW = new Date('2026-03-01T12:04:10Z');
+
+function status(overrides: Partial<RemediationStatus> = {}): RemediationStatus {
+  return {
+    id: 'r1',
+    phase: 'Pending',
+    blockReason: null,
+    blockKind: null,
+    blockedUntil: null,
+    message: '',
+    reason: null,
+    duplicateOf: null,
+    duplicates: 0,
+    attempts: 0,
+    pipelineRuns: [],
+    target: 'prod/Deployment/api',
+    fingerprint: 'fp',
+    action: 'restart',
+    deadline: '2026-03-01T13:04:10.000Z',
+    failure: null,
+    override: null,
+    timeline: [],
+    ...overrides,
+  };
+}
+
+function unexpected(name: string) {
+  return () => Promise.reject(new Error(`unexpected call: ${name}`));
+}
+
+/** A fake client typed against RemediationClient's methods; unstubbed calls fail the test. */
+function fakeClient(impl: Partial<CliClient> = {}) {
+  return {
+    start: jest.fn(impl.start ?? unexpected('start')),
+    status: jest.fn(impl.status ?? unexpected('status')),
+    wait: jest.fn(impl.wait ?? unexpected('wait')),
+    list: jest.fn(impl.list ?? unexpected('list')),
+    target: jest.fn(impl.target ?? unexpected('target')),
+    clear: jest.fn(impl.clear ?? unexpected('clear')),
+    override: jest.fn(impl.override ?? unexpected('override')),
+    cancel: jest.fn(impl.cancel ?? unexpected('cancel')),
+    close: jest.fn(() => Promise.resolve()),
+  } satisfies CliClient;
+}
+
+async function cli(
+  argv: string[],
+  client = fakeClient(),
+  env: Record<string, string> = {},
+  cwd = '/nonexistent',
+) {
+  let stdout = '';
+  let stderr = '';
+  const connect = jest.fn((_options: ConnectOptions) => Promise.resolve<CliClient>(client));
+  const code = await run(
+    argv,
+    {
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: (s: string) => (stderr += s) },
+      env,
+      cwd,
+      now: () => NOW,
+    },
+    { connect },
+  );
+  return { code, stdout, stderr, connect, client };
+}
+
+const validStart = [
+  'start',
+  '--fingerprint',
+  'fp',
+  '--target',
+  'prod/Deployment/api',
+  '--action',
+  'restart',
+  '--pipeline',
+  'restart-deployment',
+];
+
+function parseError(stderr: string): {
+  code: string;
+  message: string;
+  fields: { field: string; rule: string }[];
+} {
+  return (
+    JSON.parse(stderr) as {
+      error: { code: string; message: string; fields: { field: string; rule: string }[] };
+    }
+  ).error;
+}
+
+describe('help', () => {
+  it('when --help then lists every command and exits 0', async () => {
+    const { code, stdout } = await cli(['--help']);
+    expect(code).toBe(0);
+    for (const c of ['start', 'status', 'list', 'target', 'clear', 'override', 'cancel'])
+      expect(stdout).toContain(c);
+  });
+
+  it.each(['start', 'status', 'list', 'target', 'clear', 'override', 'cancel'])(
+    'when %s --help then prints its usage without connecting',
+    async (command) => {
+      const { code, stdout, connect } = await cli([command, '--help']);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(new RegExp(`^Usage: remediate ${command}`));
+      expect(connect).not.toHaveBeenCalled();
+    },
+  );
+
+  it('when no command then prints usage on stderr and exits 2', async () => {
+    const { code, stdout, stderr } = await cli([]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('Usage: remediate');
+  });
+});
+
+describe('S2: start rejects invalid requests before connecting', () => {
+  it.each([
+    ['when the Kind is lower-case', 'target.kind', 'pattern', ['--target', 'prod/deployment/api']],
+    ['when the fingerprint is missing', 'signal.fingerprint', 'required', ['--fingerprint', undefined]],
+    [
+      'when a param value is oversize',
+      'action.params.big',
+      'maxLength',
+      ['--param', `big=${'x'.repeat(5000)}`],
+    ],
+    ['when the deadline is neither a duration nor a date-time', 'deadline', 'format', ['--deadline', 'soon']],
+    ['when the severity is unknown', 'signal.severity', 'enum', ['--severity', 'loud']],
+  ])('%s then exits 2 naming %s (%s) and starts nothing', async (_title, field, rule, [flag, value]) => {
+    const argv = withFlag(validStart, flag as string, value);
+    const text = await cli(argv);
+    expect(text.code).toBe(2);
+    expect(text.stderr).toContain(`${field}: `);
+    expect(text.connect).not.toHaveBeenCalled();
+
+    const json = await cli([...argv, '--json']);
+    expect(json.code).toBe(2);
+    expect(json.stdout).toBe('');
+    const error = parseError(json.stderr);
+    expect(error.code).toBe('invalid');
+    expect(error.fields).toContainEqual(expect.objectContaining({ field, rule }));
+    expect(json.client.start).not.toHaveBeenCalled();
+  });
+
+  it('when several fields are wrong then every one is printed', async () => {
+    const { code, stderr } = await cli(['start', '--target', 'prod/deployment/API_', '--json']);
+    expect(code).toBe(2);
+    const fields = parseError(stderr).fields.map((f) => f.field);
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        'signal.fingerprint',
+        'target.kind',
+        'target.name',
+        'action.id',
+        'action.pipeline',
+      ]),
+    );
+  });
+});
+
+function withFlag(argv: string[], flag: string, value: string | undefined): string[] {
+  const i = argv.indexOf(flag);
+  if (i < 0) return value === undefined ? argv : [...argv, flag, value];
+  return value === undefined
+    ? [...argv.slice(0, i), ...argv.slice(i + 2)]
+    : [...argv.slice(0, i + 1), value, ...argv.slice(i + 2)];
+}
+
+describe('bad usage exits 2 naming the field, without connecting', () => {
+  it.each([
+    ['an unknown flag', [...validStart, '--bogus'], '--bogus', 'usage'],
+    ['a flag without its value', ['status', 'r1', '--address'], '--address', 'usage'],
+    ['a --param without =', [...validStart, '--param', 'novalue'], '--param', 'usage'],
+    ['a --param given twice', [...validStart, '--param', 'a=1', '--param', 'a=2'], '--param', 'usage'],
+    ['an invalid target key', ['target', 'prod/Deployment'], 'target', 'invalid'],
+    ['a target key with too many parts', ['clear', 'a/b/c/d', '--reason', 'x'], 'target', 'invalid'],
+    ['an empty --reason on clear', ['clear', 'prod/Deployment/api', '--reason', ' '], 'reason', 'invalid'],
+    ['no --reason on override', ['override', 'r1'], 'reason', 'invalid'],
+    ['an unknown --phase', ['list', '--phase', 'Running'], 'phase', 'invalid'],
+    ['a non-numeric --limit', ['list', '--limit', 'ten'], 'limit', 'invalid'],
+    ['a missing ID', ['status'], 'ID', 'usage'],
+    ['an extra argument', ['cancel', 'r1', 'r2'], 'ID', 'usage'],
+    ['an unknown command', ['restart'], 'command', 'usage'],
+  ])('when given %s', async (_title, argv, field, code) => {
+    const result = await cli([...argv, '--json']);
+    expect(result.code).toBe(2);
+    const error = parseError(result.stderr);
+    expect(error).toMatchObject({ code });
+    expect(error.fields.map((f) => f.field)).toContain(field);
+    expect(result.connect).not.toHaveBeenCalled();
+  });
+
+  it('when text mode then the message goes to stderr with a usage hint', async () => {
+    const { code, stdout, stderr } = await cli([...validStart, '--param', 'novalue']);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('--param expects key=value, got "novalue"');
+  });
+});
+
+describe('start', () => {
+  it('when valid then sends the request built from the flags and prints the id', async () => {
+    const client = fakeClient({
+      start: () => Promise.resolve({ id: 'r1', workflowId: 'remediation-r1', started: true }),
+    });
+    const argv = [
+      ...validStart,
+      '--param',
+      'replicas=3',
+      '--param',
+      'note=a=b',
+      '--label',
+      'team=web',
+      '--id',
+      'r1',
+    ];
+    const { code, stdout } = await cli([...argv, '--deadline', '30m', '--timeout', '10m'], client);
+    expect(code).toBe(0);
+    expect(stdout).toBe('r1\n');
+    expect(client.start).toHaveBeenCalledWith(
+      expect.objectContaining({
+        id: 'r1',
+        signal: expect.objectContaining({ fingerprint: 'fp', labels: { team: 'web' } }) as unknown,
+        target: { namespace: 'prod', kind: 'Deployment', name: 'api' },
+        action: expect.objectContaining({
+          id: 'restart',
+          pipeline: 'restart-deployment',
+          params: { replicas: '3', note: 'a=b' },
+          timeout: '10m',
+        }) as unknown,
+        deadline: '30m',
+      }),
+    );
+    expect(client.close).toHaveBeenCalled();
+  });
+
+  it('when --json then prints {id, workflowId, started}', async () => {
+    const client = fakeClient({
+      start: () => Promise.resolve({ id: 'r1', workflowId: 'remediation-r1', started: false }),
+    });
+    const { code, stdout } = await cli([...validStart, '--id', 'r1', '--json'], client);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ id: 'r1', workflowId: 'remediation-r1', started: false });
+  });
+
+  it('when the id already exists then says so in text mode', async () => {
+    const client = fakeClient({
+      start: () => Promise.resolve({ id: 'r1', workflowId: 'remediation-r1', started: false }),
+    });
+    const { code, stdout, stderr } = await cli([...validStart, '--id', 'r1'], client);
+    expect(code).toBe(0);
+    expect(stdout).toBe('r1\n');
+    expect(stderr).toContain('already exists');
+  });
+
+  it('when a cluster-scoped target is given then the target has no namespace', async () => {
+    const client = fakeClient({
+      start: () => Promise.resolve({ id: 'r1', workflowId: 'remediation-r1', started: true }),
+    });
+    await cli(withFlag(validStart, '--target', 'edge::Node/worker-1'), client);
+    expect(client.start).toHaveBeenCalledWith(
+      expect.objectContaining({ target: { kind: 'Node', name: 'worker-1', cluster: 'edge' } }),
+    );
+  });
+});
+
+describe('start --wait', () => {
+  const progress = [
+    status({ phase: 'Routing', message: 'checking routing rules' }),
+    status({
+      phase: 'Blocked',
+      blockReason: 'ExponentialBackoff',
+      blockKind: 'temporary',
+      blockedUntil: '2026-03-01T12:05:10.000Z',
+      message: 'backing off after 1 failure',
+    }),
+    status({
+      phase: 'Executing',
+      attempts: 1,
+      pipelineRuns: ['rem-r1-1'],
+      message: 'PipelineRun rem-r1-1 running',
+    }),
+  ];
+
+  function waitingClient(final: RemediationStatus) {
+    return fakeClient({
+      start: () => Promise.resolve({ id: 'r1', workflowId: 'remediation-r1', started: true }),
+      wait: (_id, onChange = () => {}) => {
+        for (const s of [...progress, final]) onChange(s);
+        return Promise.resolve(final);
+      },
+    });
+  }
+
+  it('when the remediation completes then prints one line per change and exits 0', async () => {
+    const final = status({
+      phase: 'Completed',
+      reason: 'Succeeded',
+      attempts: 1,
+      pipelineRuns: ['rem-r1-1'],
+      message: 'done',
+    });
+    const { code, stdout } = await cli([...validStart, '--wait'], waitingClient(final));
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('r1');
+    expect(lines.slice(1, 5)).toEqual([
+      expect.stringMatching(/^\d\d:\d\d:\d\d Routing — checking routing rules$/),
+      expect.stringMatching(
+        /^\d\d:\d\d:\d\d Blocked ExponentialBackoff until \d\d:\d\d:\d\d — backing off after 1 failure$/,
+      ),
+      expect.stringMatching(/^\d\d:\d\d:\d\d Executing \(attempt 1\) — PipelineRun rem-r1-1 running$/),
+      expect.stringMatching(/^\d\d:\d\d:\d\d Completed Succeeded — done$/),
+    ]);
+    expect(lines[5]).toBe('r1 Completed: Succeeded');
+  });
+
+  it.each(['Failed', 'Skipped', 'Cancelled'] as const)(
+    'when the remediation ends %s then exits 1',
+    async (phase) => {
+      const final = status({
+        phase,
+        reason: phase === 'Skipped' ? 'DuplicateInProgress' : 'ExecutionFailed',
+      });
+      const { code, stdout } = await cli([...validStart, '--wait'], waitingClient(final));
+      expect(code).toBe(1);
+      expect(stdout).toContain(`r1 ${phase}: ${final.reason}`);
+    },
+  );
+
+  it('when --json then stdout is exactly the final status', async () => {
+    const final = status({
+      phase: 'Failed',
+      reason: 'ExecutionFailed',
+      attempts: 1,
+      failure: {
+        category: 'StepFailed',
+        wasExecutionFailure: true,
+        reason: 'Failed',
+        message: 'step exited 1',
+      },
+    });
+    const { code, stdout } = await cli([...validStart, '--wait', '--json'], waitingClient(final));
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout)).toEqual(final);
+  });
+});
+
+describe('status', () => {
+  const blocked = status({
+    phase: 'Blocked',
+    blockReason: 'ExponentialBackoff',
+    blockKind: 'temporary',
+    blockedUntil: '2026-03-01T12:06:00.000Z',
+    message: 'backing off',
+    attempts: 1,
+    pipelineRuns: ['rem-r1-1'],
+    failure: {
+      category: 'ImagePullFailed',
+      wasExecutionFailure: false,
+      reason: 'TaskRunImagePullFailed',
+      message: 'no such image',
+    },
+    timeline: [
+      { at: '2026-03-01T12:04:00.000Z', phase: 'Blocked', event: 'blocked', message: 'backing off' },
+    ],
+  });
+
+  it('when --json then prints the status object as the workflow reports it', async () => {
+    const client = fakeClient({ status: () => Promise.resolve(blocked) });
+    const { code, stdout } = await cli(['status', 'r1', '--json'], client);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual(blocked);
+    expect(client.status).toHaveBeenCalledWith('r1');
+  });
+
+  it('when text then shows the block with its relative end, attempts, runs and failure', async () => {
+    const { code, stdout } = await cli(
+      ['status', 'r1'],
+      fakeClient({ status: () => Promise.resolve(blocked) }),
+    );
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/Blocked by\s+ExponentialBackoff \(temporary\)/);
+    expect(stdout).toContain('2026-03-01T12:06:00.000Z (in 1m50s)');
+    expect(stdout).toMatch(/Attempts\s+1/);
+    expect(stdout).toMatch(/PipelineRuns\s+rem-r1-1/);
+    expect(stdout).toContain('ImagePullFailed (TaskRunImagePullFailed, pre-execution): no such image');
+    expect(stdout).toContain('Timeline');
+  });
+
+  it('when the remediation does not exist then exits 1', async () => {
+    const client = fakeClient({
+      status: () =>
+        Promise.reject(new WorkflowNotFoundError('workflow not found', 'remediation-nope', undefined)),
+    });
+    const { code, stderr } = await cli(['status', 'nope', '--json'], client);
+    expect(code).toBe(1);
+    expect(parseError(stderr)).toMatchObject({
+      code: 'not_found',
+      message: expect.stringContaining('nope') as unknown,
+    });
+  });
+});
+
+describe('list', () => {
+  const summary = (id: string, startTime: string): RemediationSummary => ({
+    id,
+    workflowId: `remediation-${id}`,
+    status: 'RUNNING',
+    phase: 'Blocked',
+    blockReason: 'ResourceBusy',
+    target: 'prod/Deployment/api',
+    fingerprint: 'fp',
+    action: 'restart',
+    startTime,
+    closeTime: null,
+  });
+
+  it('when filtered then passes the filter and prints newest first', async () => {
+    const client = fakeClient({
+      list: () =>
+        Promise.resolve([
+          summary('old', '2026-03-01T10:00:00.000Z'),
+          summary('new', '2026-03-01T11:00:00.000Z'),
+        ]),
+    });
+    const argv = [
+      'list',
+      '--phase',
+      'Blocked',
+      '--target',
+      'prod/Deployment/api',
+      '--fingerprint',
+      'fp',
+      '--limit',
+      '5',
+    ];
+    const { code, stdout } = await cli([...argv, '--json'], client);
+    expect(code).toBe(0);
+    expect(client.list).toHaveBeenCalledWith({
+      phase: 'Blocked',
+      target: 'prod/Deployment/api',
+      fingerprint: 'fp',
+      limit: 5,
+    });
+    expect((JSON.parse(stdout) as RemediationSummary[]).map((r) => r.id)).toEqual(['new', 'old']);
+  });
+
+  it('when text then prints a table with a header', async () => {
+    const client = fakeClient({ list: () => Promise.resolve([summary('r1', '2026-03-01T10:00:00.000Z')]) });
+    const { stdout } = await cli(['list'], client);
+    expect(stdout.split('\n')[0]).toMatch(/^ID\s+PHASE\s+BLOCK\s+TARGET/);
+    expect(stdout).toMatch(/r1\s+Blocked\s+ResourceBusy\s+prod\/Deployment\/api/);
+  });
+});
+
+describe('target', () => {
+  const free: TargetView = {
+    key: 'prod/Deployment/api',
+    consecutiveFailures: 2,
+    nextAllowedExecution: '2026-03-01T12:10:00.000Z',
+    manualReviewRequired: false,
+    manualReview: null,
+    lock: null,
+    waiters: [],
+    fencingToken: 7,
+    lastSuccess: null,
+    lastFailure: {
+      category: 'ImagePullFailed',
+      wasExecutionFailure: false,
+      reason: 'TaskRunImagePullFailed',
+      message: 'x',
+      pipelineRun: 'rem-r1-1',
+      remediationId: 'r1',
+      at: '2026-03-01T12:00:00.000Z',
+    },
+    audit: [],
+  };
+
+  it('when --json then prints the target view with lock null when free', async () => {
+    const client = fakeClient({ target: () => Promise.resolve(free) });
+    const { code, stdout, connect } = await cli(
+      ['target', 'prod/Deployment/api', '--json', '--kubeconfig', '/k'],
+      client,
+    );
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual(free);
+    expect((JSON.parse(stdout) as TargetView).lock).toBeNull();
+    expect(connect).toHaveBeenCalledWith(
+      expect.objectContaining({ ledger: { kubeconfig: '/k', namespace: undefined } }),
+    );
+  });
+
+  it('when text then shows the lock as free and the backoff', async () => {
+    const { stdout } = await cli(
+      ['target', 'prod/Deployment/api'],
+      fakeClient({ target: () => Promise.resolve(free) }),
+    );
+    expect(stdout).toMatch(/Lock\s+free/);
+    expect(stdout).toContain('2026-03-01T12:10:00.000Z (in 5m50s)');
+  });
+});
+
+describe('clear, override, cancel', () => {
+  it('when clear has no --by then $USER is recorded', async () => {
+    const client = fakeClient({
+      clear: (target) =>
+        Promise.resolve({
+          target,
+          cleared: { manualReviewRequired: true, consecutiveFailures: 1, nextAllowedExecution: null },
+          woken: ['r2'],
+        }),
+    });
+    const { code, stdout } = await cli(
+      ['clear', 'prod/Deployment/api', '--reason', 'fixed the image'],
+      client,
+      { USER: 'alice' },
+    );
+    expect(code).toBe(0);
+    expect(client.clear).toHaveBeenCalledWith('prod/Deployment/api', 'fixed the image', 'alice');
+    expect(stdout).toContain('woke 1 waiting remediation(s): r2');
+  });
+
+  it('when the override is accepted then prints its message', async () => {
+    const client = fakeClient({
+      override: () =>
+        Promise.resolve({ accepted: true, skips: 'ExponentialBackoff', message: 'override accepted' }),
+    });
+    const { code, stdout } = await cli(['override', 'r1', '--reason', 'incident', '--by', 'bob'], client);
+    expect(code).toBe(0);
+    expect(client.override).toHaveBeenCalledWith('r1', 'incident', 'bob');
+    expect(stdout).toBe('override accepted\n');
+  });
+
+  it('when the workflow refuses the override then exits 1 with its reason', async () => {
+    const refusal = 'override refused: PreviousExecutionFailed is a manual block';
+    const client = fakeClient({
+      override: () =>
+        Promise.reject(
+          new WorkflowUpdateFailedError(
+            'Workflow Update failed',
+            ApplicationFailure.create({ message: refusal }),
+          ),
+        ),
+    });
+    const text = await cli(['override', 'r1', '--reason', 'incident'], client);
+    expect(text.code).toBe(1);
+    expect(text.stderr).toContain(refusal);
+    const json = await cli(['override', 'r1', '--reason', 'incident', '--json'], client);
+    expect(json.code).toBe(1);
+    expect(parseError(json.stderr)).toEqual({ code: 'refused', message: refusal, fields: [] });
+  });
+
+  it('when cancel succeeds then reports the request', async () => {
+    const client = fakeClient({ cancel: () => Promise.resolve() });
+    const { code, stdout } = await cli(['cancel', 'r1', '--reason', 'wrong target', '--json'], client);
+    expect(code).toBe(0);
+    expect(client.cancel).toHaveBeenCalledWith('r1');
+    expect(JSON.parse(stdout)).toEqual({ id: 'r1', cancelRequested: true, reason: 'wrong target' });
+  });
+});
+
+describe('connection settings', () => {
+  const stackDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'remediate-cli-'));
+    mkdirSync(join(dir, '.stack'));
+    const stack = {
+      temporal: { address: '127.0.0.1:9999', namespace: 'stack-ns', uiUrl: '', cli: '' },
+      kubeconfig: '/stack/kubeconfig',
+      executionNamespace: 'remediation-runs',
+      controlNamespace: 'control',
+    };
+    writeFileSync(join(dir, '.stack', 'stack.json'), JSON.stringify(stack));
+    return dir;
+  };
+  const target = (): CliClient['target'] => () => Promise.reject(new Error('stop'));
+
+  it.each([
+    [
+      'nothing is set',
+      {},
+      [],
+      { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'remediation' },
+      false,
+    ],
+    ['only .stack/stack.json exists', {}, [], { address: '127.0.0.1:9999', namespace: 'stack-ns' }, true],
+    [
+      'env is set',
+      { TEMPORAL_ADDRESS: 'env:7233', TEMPORAL_NAMESPACE: 'env-ns', REMEDIATION_TASK_QUEUE: 'q' },
+      [],
+      { address: 'env:7233', namespace: 'env-ns', taskQueue: 'q' },
+      true,
+    ],
+    [
+      'flags are given',
+      { TEMPORAL_ADDRESS: 'env:7233' },
+      ['--address', 'flag:7233', '--namespace', 'flag-ns', '--task-queue', 'fq'],
+      { address: 'flag:7233', namespace: 'flag-ns', taskQueue: 'fq' },
+      true,
+    ],
+  ])('when %s', async (_title, env, flags, expected, withStack) => {
+    const { connect } = await cli(
+      ['status', 'r1', ...flags],
+      fakeClient({ status: unexpected('status') }),
+      env,
+      withStack ? stackDir() : '/nonexistent',
+    );
+    expect(connect).toHaveBeenCalledWith(expect.objectContaining(expected));
+  });
+
+  it('when reading a target then the ledger comes from KUBECONFIG, else the stack', async () => {
+    const dir = stackDir();
+    const fromStack = await cli(['target', 'prod/Deployment/api'], fakeClient({ target: target() }), {}, dir);
+    expect(fromStack.connect).toHaveBeenCalledWith(
+      expect.objectContaining({ ledger: { kubeconfig: '/stack/kubeconfig', namespace: 'control' } }),
+    );
+    const fromEnv = await cli(
+      ['target', 'prod/Deployment/api'],
+      fakeClient({ target: target() }),
+      { KUBECONFIG: '/env' },
+      dir,
+    );
+    expect(fromEnv.connect).toHaveBeenCalledWith(
+      expect.objectContaining({ ledger: { kubeconfig: '/env', namespace: 'control' } }),
+    );
+  });
+
+  it('when global flags come before the command then they apply', async () => {
+    const { code, stdout } = await cli(
+      ['--json', '--address', 'x:1', 'cancel', 'r1'],
+      fakeClient({ cancel: () => Promise.resolve() }),
+    );
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ id: 'r1' });
+  });
+
+  it('when Temporal is unreachable then exits 1', async () => {
+    let stderr = '';
+    const code = await run(
+      ['status', 'r1'],
+      {
+        stdout: { write: () => true },
+        stderr: { write: (s: string) => (stderr += s) },
+        env: {},
+        cwd: '/nonexistent',
+      },
+      {
+        connect: (o) =>
+          Promise.reject(new UnreachableError(o.address, o.namespace, new Error('connection refused'))),
+      },
+    );
+    expect(code).toBe(1);
+    expect(stderr).toContain('cannot reach Temporal at 127.0.0.1:7233');
+  });
+});
