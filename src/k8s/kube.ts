@@ -31,11 +31,6 @@ export function isConflict(e: unknown): boolean {
   return apiStatus(e) === 409;
 }
 
-/** The `Status.reason` of an API error, e.g. `AlreadyExists` vs `Conflict` (both 409). */
-export function apiReason(e: unknown): string | undefined {
-  return e instanceof ApiException ? parseStatus(e.body)?.reason : undefined;
-}
-
 /** The server's human message for an API error (its `Status.message`), else the error text. */
 export function apiMessage(e: unknown): string {
   if (e instanceof ApiException) {
@@ -45,8 +40,8 @@ export function apiMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function parseStatus(body: unknown): { reason?: string; message?: string } | undefined {
-  if (typeof body === 'object' && body !== null) return body as { reason?: string; message?: string };
+function parseStatus(body: unknown): { message?: string } | undefined {
+  if (typeof body === 'object' && body !== null) return body as { message?: string };
   if (typeof body !== 'string') return undefined;
   try {
     const parsed: unknown = JSON.parse(body);
