@@ -176,7 +176,7 @@ export class RemediationClient {
     let last = '';
     for (;;) {
       const status = await this.status(id);
-      const fingerprint = `${status.phase}|${status.message}|${status.attempts}`;
+      const fingerprint = `${status.phase}|${status.blockReason}|${status.blockedUntil}|${status.message}|${status.attempts}`;
       if (fingerprint !== last) onChange(status);
       last = fingerprint;
       if (terminalPhases.includes(status.phase)) return status;
@@ -245,8 +245,16 @@ export class RemediationClient {
     return this.handle(id).executeUpdate(overrideUpdate, { args: [{ reason, by }] });
   }
 
-  async cancel(id: string): Promise<void> {
-    await this.handle(id).cancel();
+  /** Requests cancellation; the reason lands in the history's cancel-request event (audit). */
+  async cancel(id: string, reason?: string, by?: string): Promise<void> {
+    await this.handle(id).describe(); // a clear "not found" instead of a silent no-op
+    await this.client.workflowService.requestCancelWorkflowExecution({
+      namespace: this.client.options.namespace,
+      workflowExecution: { workflowId: remediationWorkflowId(id) },
+      identity: by ?? this.client.options.identity,
+      reason: reason ?? 'cancelled by an operator',
+      requestId: randomUUID(),
+    });
   }
 }
 

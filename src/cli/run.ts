@@ -285,7 +285,7 @@ const commands: Record<string, Handler> = {
     const { values, positionals } = parseFlags(args, { reason: { type: 'string' } });
     const id = onePositional(positionals, 'ID');
     return session.withClient(values, async (client) => {
-      await client.cancel(id);
+      await client.cancel(id, values.reason);
       const reason = values.reason ?? null;
       session.print(
         { id, cancelRequested: true, reason },

@@ -80,7 +80,10 @@ describe('execution: classification into the persisted counters, and cancel', ()
       await new Promise((r) => setTimeout(r, 200));
       outcome = await h.runs.observe(h.info.executionNamespace, running.pipelineRuns[0]!);
     }
-    expect(outcome).toMatchObject({ state: 'failed', failure: { reason: 'Cancelled' } });
+    expect(outcome).toMatchObject({
+      state: 'failed',
+      failure: { category: 'Cancelled', wasExecutionFailure: true },
+    });
     const target = await h.client.target(targetKey(request.target));
     expect(target).toMatchObject({
       lock: null,

@@ -567,7 +567,7 @@ describe('clear, override, cancel', () => {
     const client = fakeClient({ cancel: () => Promise.resolve() });
     const { code, stdout } = await cli(['cancel', 'r1', '--reason', 'wrong target', '--json'], client);
     expect(code).toBe(0);
-    expect(client.cancel).toHaveBeenCalledWith('r1');
+    expect(client.cancel).toHaveBeenCalledWith('r1', 'wrong target');
     expect(JSON.parse(stdout)).toEqual({ id: 'r1', cancelRequested: true, reason: 'wrong target' });
   });
 });
