@@ -24,7 +24,8 @@ describe('workflow histories', () => {
   async function replayAndMaybeRecord(name: string, workflowId: string): Promise<void> {
     const history = await h.client.client.workflow.getHandle(workflowId).fetchHistory();
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
-    if (process.env.RECORD_HISTORIES === '1') writeFileSync(join(fixtures, `${name}.json`), historyToJSON(history));
+    if (process.env.RECORD_HISTORIES === '1')
+      writeFileSync(join(fixtures, `${name}.json`), historyToJSON(history));
   }
 
   it('S25: histories of the main paths replay deterministically (clean, backoff retry, override, clear, duplicate, cancel)', async () => {
@@ -44,7 +45,10 @@ describe('workflow histories', () => {
     // RecentlyRemediated → override → runs.
     const first = h.request({ pipeline: succeed, action: 'restart' });
     await h.result(await h.start(first));
-    const overridden = await h.start({ ...h.request({ pipeline: succeed, action: 'restart' }), target: first.target });
+    const overridden = await h.start({
+      ...h.request({ pipeline: succeed, action: 'restart' }),
+      target: first.target,
+    });
     await h.waitFor(overridden, (s) => s.blockReason === 'RecentlyRemediated', 30_000, 'blocked');
     await h.client.override(overridden, 'recording histories', 'ci');
     await h.result(overridden);
