@@ -81,6 +81,20 @@ export interface FinishInput extends RemediationRef {
 
 const AUDIT_LIMIT = 50;
 
+/**
+ * Product counters, exported with the SDK's runtime metrics (Prometheus, see src/worker.ts):
+ * routing decisions by check and result, PipelineRun outcomes by category, remediations by phase.
+ */
+function count(name: string, description: string, tags: Record<string, string>): void {
+  let meter;
+  try {
+    meter = Context.current().metricMeter;
+  } catch {
+    return; // called outside an activity (unit tests): nothing to export to
+  }
+  meter.createCounter(name, undefined, description).add(1, tags);
+}
+
 /** Deterministic per (remediation, attempt), short enough for Tekton's 63-char child names. */
 export function pipelineRunName(remediationId: string, attempt: number): string {
   return `rem-${hash(remediationId).slice(0, 16)}-${attempt}`;
@@ -162,6 +176,10 @@ export function createActivities(deps: ActivityDeps) {
           lockHolderClosed,
         });
 
+        count('remediation_routing_decisions', 'Routing decisions by deciding check and result', {
+          check: verdict.kind === 'run' ? 'AllPassed' : verdict.reason,
+          result: verdict.kind,
+        });
         if (verdict.kind === 'end' && verdict.reason === BlockReason.DuplicateInProgress) {
           await ledger.putFingerprint(countDuplicate(fingerprint, at));
           const original = fingerprint.active;
@@ -355,6 +373,14 @@ export function createActivities(deps: ActivityDeps) {
         }
         const stored = await ledger.putTarget(next);
         if (target.lock !== null && stored.lock === null) released = stored;
+        count('remediation_pipelinerun_outcomes', 'Recorded PipelineRun outcomes by category', {
+          category: input.outcome.succeeded ? 'Succeeded' : input.outcome.failure.category,
+          kind: input.outcome.succeeded
+            ? 'success'
+            : input.outcome.failure.wasExecutionFailure
+              ? 'execution'
+              : 'pre-execution',
+        });
         return { ...summarize(stored), backoffMs, recorded: true };
       });
       if (released) await wakeHead(released, 'lock released');
@@ -367,6 +393,9 @@ export function createActivities(deps: ActivityDeps) {
      */
     async finishRemediation(input: FinishInput): Promise<void> {
       const at = now();
+      count('remediation_finished', 'Remediations that released their shared state, by final phase', {
+        phase: input.phase,
+      });
       let released: TargetState | null = null;
       await withCas(async () => {
         const target = await ledger.getTarget(input.targetKey);
