@@ -15,22 +15,39 @@ import type { StackInfo } from './stack/stack';
 export type { StackInfo };
 
 export const WorkerSettingsSchema = z.strictObject({
-  temporalAddress: z.string().min(1).default('127.0.0.1:7233'),
-  temporalNamespace: z.string().min(1).default('default'),
-  taskQueue: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+  temporalAddress: z.string().min(1).describe('Temporal frontend host:port.').default('127.0.0.1:7233'),
+  temporalNamespace: z.string().min(1).describe('Temporal namespace.').default('default'),
+  taskQueue: z
+    .string()
+    .min(1)
+    .describe('Task queue the worker polls and clients start on.')
+    .default(DEFAULT_TASK_QUEUE),
   /** Path of a kubeconfig; in-cluster config is used when absent. */
-  kubeconfig: z.string().min(1).optional(),
+  kubeconfig: z.string().min(1).describe('Path of a kubeconfig; in-cluster config when absent.').optional(),
   executionNamespace: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label')
+    .describe('Namespace of the Tekton Pipelines and of the PipelineRuns the worker creates.')
     .default('remediation-runs'),
   controlNamespace: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label')
+    .describe('Namespace of the ledger (RemediationTarget and RemediationFingerprint objects).')
     .default('remediation-system'),
   /** Prometheus exporter port on 0.0.0.0 (SDK runtime metrics and our counters); 0 turns it off. */
-  metricsPort: z.number().int().min(0).max(65535).default(9464),
-  maxConcurrentActivities: z.number().int().min(1).default(200),
+  metricsPort: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .describe('Prometheus /metrics port (SDK runtime metrics and product counters); 0 turns it off.')
+    .default(9464),
+  maxConcurrentActivities: z
+    .number()
+    .int()
+    .min(1)
+    .describe('Activities one worker runs at once.')
+    .default(200),
 });
 export type WorkerSettings = z.output<typeof WorkerSettingsSchema>;
 

@@ -54,18 +54,31 @@ const d = defaultPolicyConfig;
 
 export const PolicyConfigSchema = z
   .strictObject({
-    consecutiveFailureThreshold: threshold.default(d.consecutiveFailureThreshold),
+    consecutiveFailureThreshold: threshold
+      .default(d.consecutiveFailureThreshold)
+      .describe(
+        'Failed remediations in a row per fingerprint that block it (ConsecutiveFailures, BR-ORCH-042).',
+      ),
     // 0 disables the cooldown; that is a legitimate (if brave) operator choice.
-    fingerprintCooldown: durationSchema.default(d.fingerprintCooldownMs),
-    recentlyRemediatedCooldown: durationSchema.default(d.recentlyRemediatedCooldownMs),
+    fingerprintCooldown: durationSchema
+      .default(d.fingerprintCooldownMs)
+      .describe(
+        "How long ConsecutiveFailures blocks after the fingerprint's last failure; then one trial run.",
+      ),
+    recentlyRemediatedCooldown: durationSchema
+      .default(d.recentlyRemediatedCooldownMs)
+      .describe('RecentlyRemediated window after the same action succeeded on the same target.'),
     backoff: z
       .strictObject({
-        base: positiveDuration.default(d.backoff.baseMs),
-        max: positiveDuration.default(d.backoff.maxMs),
+        base: positiveDuration
+          .default(d.backoff.baseMs)
+          .describe('Backoff after the first pre-execution failure.'),
+        max: positiveDuration.default(d.backoff.maxMs).describe('Upper bound of the backoff.'),
         jitter: z
           .number()
           .min(0, 'must be between 0 and 1')
           .max(1, 'must be between 0 and 1')
+          .describe('Jitter as a share of the backoff: a uniform offset within ± this share.')
           .default(d.backoff.jitter),
       })
       .default({ base: d.backoff.baseMs, max: d.backoff.maxMs, jitter: d.backoff.jitter })
@@ -79,11 +92,21 @@ export const PolicyConfigSchema = z
           });
         }
       }),
-    maxConsecutiveFailures: threshold.default(d.maxConsecutiveFailures),
-    defaultDeadline: positiveDuration.default(d.defaultDeadlineMs),
-    pipelineRunTimeout: positiveDuration.default(d.pipelineRunTimeoutMs),
+    maxConsecutiveFailures: threshold
+      .default(d.maxConsecutiveFailures)
+      .describe('Pre-execution failures in a row per target that block it until cleared (ExhaustedRetries).'),
+    defaultDeadline: positiveDuration
+      .default(d.defaultDeadlineMs)
+      .describe('Deadline of a remediation whose request gives none; no PipelineRun starts after it.'),
+    pipelineRunTimeout: positiveDuration
+      .default(d.pipelineRunTimeoutMs)
+      .describe('PipelineRun timeout (spec.timeouts.pipeline) when the request gives none.'),
     // 0 would turn the safety-net re-check into a busy loop.
-    lockRecheckInterval: positiveDuration.default(d.lockRecheckIntervalMs),
+    lockRecheckInterval: positiveDuration
+      .default(d.lockRecheckIntervalMs)
+      .describe(
+        'Safety-net re-check while waiting for the target lock or a manual clear (wake-ups are signals).',
+      ),
   })
   .transform((c): PolicyConfig => ({
     consecutiveFailureThreshold: c.consecutiveFailureThreshold,
