@@ -155,6 +155,8 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
     for (let pass = 1; ; pass++) {
       tracker.routing(now(), pass);
       publish();
+      // Counted before routing: a wake that lands while the routing activity runs must not be lost.
+      const seen = wakeups;
       const { verdict, fencingToken } = await ledger.route.executeWithOptions(
         { summary: `Routing checks, pass ${pass}${overrideActive ? ' (override active)' : ''}` },
         [{ ...ref, runId: info.runId, actionId: request.action.id, deadline, overrideActive }],
@@ -175,7 +177,6 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
         // Temporary blocks end at a known time; manual and lock blocks end on a wake signal, and
         // re-check now and then in case a wake was lost, never sleeping past the deadline.
         const until = verdict.until ?? Math.min(deadline, now() + policy.lockRecheckIntervalMs);
-        const seen = wakeups;
         const summary =
           verdict.until !== null
             ? `${verdict.reason} until ${timeOfDay(verdict.until)} (attempt ${tracker.attempts + 1})`
