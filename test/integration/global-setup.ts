@@ -40,6 +40,13 @@ export default async function globalSetup(): Promise<void> {
       log,
     });
     setRunningStack(stack, dir);
+    // Node dies on SIGTERM/SIGHUP without 'exit' handlers; exiting instead lets proc.ts kill the servers.
+    for (const [signal, code] of [
+      ['SIGTERM', 143],
+      ['SIGHUP', 129],
+    ] as const) {
+      process.once(signal, () => process.exit(code));
+    }
   } catch (err) {
     // The progress tells why (e.g. a provisioning failure); it is quiet otherwise.
     process.stderr.write(lines.map((l) => `[stack] ${l}\n`).join(''));
