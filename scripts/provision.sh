@@ -88,8 +88,8 @@ apiserver_bin() {
 }
 
 T=$(temporal_cli); E=$(etcd_bin); A=$(apiserver_bin)
-TV=$("$T" --version 2>/dev/null | head -1)
-EV=$("$E" --version 2>/dev/null | head -1)
+TV=$("$T" --version 2>/dev/null | awk "NR==1")
+EV=$("$E" --version 2>/dev/null | awk "NR==1")
 AV=$APIEXT_VERSION
 log "temporal: $T ($TV)"
 log "etcd: $E ($EV)"

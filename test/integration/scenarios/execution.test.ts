@@ -6,7 +6,7 @@ describe('execution: classification into the persisted counters, and cancel', ()
   const h = new RemediationHarness();
   beforeAll(async () => {
     await h.open();
-    await h.startWorker({ pipelineRunTimeout: '20s' });
+    await h.startWorker({ pipelineRunTimeout: '2m' });
   });
   afterAll(() => h.close());
 
