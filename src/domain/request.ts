@@ -251,10 +251,15 @@ function messageOf(issue: z.core.$ZodIssue): string {
 export function toFieldErrors(error: z.ZodError): FieldError[] {
   const out: FieldError[] = [];
   for (const issue of error.issues) {
-    const base = issue.path.map(String);
+    // An empty key (`{"": 1}`) must still name a field.
+    const base = issue.path.map((part) => String(part) || '""');
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
-        out.push({ field: [...base, key].join('.'), rule: 'unknownKey', message: 'is not a known field' });
+        out.push({
+          field: [...base, key || '""'].join('.'),
+          rule: 'unknownKey',
+          message: 'is not a known field',
+        });
       }
       continue;
     }
