@@ -25,7 +25,10 @@ module.exports = {
       ...base,
       displayName: 'faults',
       testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
-      setupFilesAfterEnv: ['<rootDir>/test/support/long-timeout.ts'],
+      setupFilesAfterEnv: [
+        '<rootDir>/test/support/long-timeout.ts',
+        '<rootDir>/test/faults/support/setup.ts',
+      ],
     },
   ],
 };

@@ -4,7 +4,7 @@
  * gets its own task queue and its own target namespaces, so files never see each other's state.
  */
 import { randomBytes } from 'node:crypto';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import {
   NativeConnection,
@@ -20,6 +20,7 @@ import { parsePolicyConfig, type PolicyConfigInput } from '../../../src/domain/c
 import type { Phase } from '../../../src/domain/model';
 import type { RemediationRequestInput } from '../../../src/domain/request';
 import type { RemediationStatus } from '../../../src/shared';
+import type { StackInfo } from '../../../src/stack/stack';
 import { createRemediationWorker, workflowsPath } from '../../../src/worker';
 import { kubeConfig, stackInfo } from '../stack-env';
 
@@ -56,15 +57,24 @@ export function uniqueName(prefix: string): string {
 }
 
 export class RemediationHarness {
-  readonly info = stackInfo();
-  readonly kube = kubeConfig();
-  readonly ledger = new KubernetesLedger(this.kube, this.info.controlNamespace);
-  readonly runs = new KubernetesPipelineRuns(this.kube);
+  readonly info: StackInfo;
+  readonly kube: KubeConfig;
+  readonly ledger: KubernetesLedger;
+  readonly runs: KubernetesPipelineRuns;
   readonly taskQueue = uniqueName('remediation-test');
-  private readonly customObjects = this.kube.makeApiClient(CustomObjectsApi);
+  private readonly customObjects: CustomObjectsApi;
   private readonly workers: { worker: Worker; running: Promise<void>; connection: NativeConnection }[] = [];
   private connection?: Connection;
   client!: RemediationClient;
+
+  /** On the integration stack by default; fault tests pass the stack they started themselves. */
+  constructor(stack?: StackInfo) {
+    this.info = stack ?? stackInfo();
+    this.kube = stack ? kubeConfigOf(stack) : kubeConfig();
+    this.ledger = new KubernetesLedger(this.kube, this.info.controlNamespace);
+    this.runs = new KubernetesPipelineRuns(this.kube);
+    this.customObjects = this.kube.makeApiClient(CustomObjectsApi);
+  }
 
   async open(): Promise<this> {
     this.connection = await Connection.connect({ address: this.info.temporal.address });
@@ -212,6 +222,12 @@ export class RemediationHarness {
   async pipelineRunsOf(id: string): Promise<string[]> {
     return this.runs.list(this.info.executionNamespace, { 'remediation.dev/remediation-id': id });
   }
+}
+
+function kubeConfigOf(stack: StackInfo): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(stack.kubeconfig);
+  return kc;
 }
 
 export function sleep(ms: number): Promise<void> {

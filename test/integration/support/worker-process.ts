@@ -35,7 +35,9 @@ export function spawnWorker(
   );
   const child = spawn(
     process.execPath,
-    [join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), join(repoRoot, 'src/worker.ts')],
+    // `--import tsx` (as `npm run worker`), not tsx's CLI: the CLI runs the script in a child
+    // process, so a SIGKILL would hit the wrapper and leave the real worker running.
+    ['--import', 'tsx', join(repoRoot, 'src/worker.ts')],
     {
       cwd: repoRoot,
       env: {
