@@ -77,6 +77,8 @@ export interface RecordedOutcome {
 
 export interface FinishInput extends RemediationRef {
   phase: Phase;
+  /** Duplicates of this remediation skipped while it held the fingerprint (added to the record). */
+  duplicates?: { count: number; lastAt: string | null };
 }
 
 const AUDIT_LIMIT = 50;
@@ -151,7 +153,7 @@ export function createActivities(deps: ActivityDeps) {
      * lock is one atomic step.
      */
     async route(input: RouteInput): Promise<RouteResult> {
-      return withCas(async () => {
+      const result = await withCas(async (): Promise<RouteResult> => {
         const at = now();
         const [fingerprint, target] = await Promise.all([
           ledger.getFingerprint(input.fingerprintKey, input.fingerprint),
@@ -176,12 +178,10 @@ export function createActivities(deps: ActivityDeps) {
           lockHolderClosed,
         });
 
-        count('remediation_routing_decisions', 'Routing decisions by deciding check and result', {
-          check: verdict.kind === 'run' ? 'AllPassed' : verdict.reason,
-          result: verdict.kind,
-        });
         if (verdict.kind === 'end' && verdict.reason === BlockReason.DuplicateInProgress) {
-          await ledger.putFingerprint(countDuplicate(fingerprint, at));
+          // No ledger write here: in an alert storm hundreds of duplicates would contend on one
+          // record. The original counts them (signals are serialized per workflow) and persists
+          // the count when it releases its claim.
           const original = fingerprint.active;
           if (original) {
             await remediations
@@ -196,7 +196,6 @@ export function createActivities(deps: ActivityDeps) {
           await ledger.putFingerprint({
             ...fingerprint,
             active: { remediationId: input.remediationId, workflowId: input.workflowId, since: iso(at) },
-            duplicates: { count: 0, lastAt: null },
           });
         }
 
@@ -248,6 +247,11 @@ export function createActivities(deps: ActivityDeps) {
         if (JSON.stringify(next) !== JSON.stringify(target)) await ledger.putTarget(next);
         return { verdict, fencingToken, at };
       });
+      count('remediation_routing_decisions', 'Routing decisions by deciding check and result', {
+        check: result.verdict.kind === 'run' ? 'AllPassed' : result.verdict.reason,
+        result: result.verdict.kind,
+      });
+      return result;
     },
 
     /** Creates this attempt's PipelineRun, or adopts it when a retry finds it already there (§5). */
@@ -414,6 +418,12 @@ export function createActivities(deps: ActivityDeps) {
         // Only the claimant moves the counter, so a retried activity never counts twice.
         if (fingerprint.active?.remediationId !== input.remediationId) return;
         const next: FingerprintState = { ...fingerprint, active: null };
+        if (input.duplicates && input.duplicates.count > 0) {
+          next.duplicates = {
+            count: fingerprint.duplicates.count + input.duplicates.count,
+            lastAt: input.duplicates.lastAt,
+          };
+        }
         if (input.phase === 'Completed') next.consecutiveFailedRemediations = 0;
         if (input.phase === 'Failed') {
           next.consecutiveFailedRemediations = fingerprint.consecutiveFailedRemediations + 1;
@@ -490,10 +500,6 @@ function summarize(target: TargetState): Omit<RecordedOutcome, 'backoffMs' | 're
     nextAllowedExecution: target.nextAllowedExecution,
     manualReviewRequired: target.manualReview?.required ?? false,
   };
-}
-
-function countDuplicate(fingerprint: FingerprintState, at: number): FingerprintState {
-  return { ...fingerprint, duplicates: { count: fingerprint.duplicates.count + 1, lastAt: iso(at) } };
 }
 
 function iso(ms: number): string {

@@ -251,7 +251,11 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   async function release(phase: Phase): Promise<void> {
     await CancellationScope.nonCancellable(() =>
       ledger.finishRemediation.executeWithOptions({ summary: `Release target and fingerprint (${phase})` }, [
-        { ...ref, phase },
+        {
+          ...ref,
+          phase,
+          duplicates: { count: tracker.status().duplicates, lastAt: tracker.lastDuplicateAt },
+        },
       ]),
     );
   }

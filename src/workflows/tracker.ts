@@ -119,8 +119,12 @@ export class RemediationTracker {
     );
   }
 
+  /** When the latest duplicate of this remediation was skipped. */
+  lastDuplicateAt: string | null = null;
+
   duplicateRecorded(at: number, remediationId: string): void {
     this.state.duplicates += 1;
+    this.lastDuplicateAt = iso(at);
     this.note(at, 'duplicate', `${remediationId} was skipped as a duplicate of this remediation`);
   }
 

@@ -54,9 +54,10 @@ describe('exactly-once under contention, two worker processes', () => {
     expect(
       (await h.waitFor(original!, (s) => s.duplicates === 199, 30_000, '199 duplicates')).duplicates,
     ).toBe(199);
-    const record = await h.ledger.getFingerprint(fingerprintKey(requests[0]!), fingerprint);
-    expect(record.duplicates.count).toBe(199);
     await h.client.cancel(original!);
+    await h.result(original!);
+    const record = await h.ledger.getFingerprint(fingerprintKey(requests[0]!), fingerprint);
+    expect(record).toMatchObject({ active: null, duplicates: { count: 199 } });
   });
 
   it('S23: 50 concurrent remediations with different fingerprints on one target run one at a time, never overlapping', async () => {

@@ -42,7 +42,7 @@ function setup() {
 
 describe('route: passing the checks and taking the lock is one atomic step', () => {
   it('S22: when 20 remediations of one fingerprint race, exactly one runs and 19 end as duplicates of it', async () => {
-    const { activities, input, ledger } = setup();
+    const { activities, input, ledger, remediations } = setup();
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         activities.route(input(`r${i}`, { targetKey: `prod/Deployment/app-${i}` })),
@@ -56,7 +56,17 @@ describe('route: passing the checks and taking the lock is one atomic step', () 
     }
     const fp = await ledger.getFingerprint('prod/fp-1', 'fp-1');
     expect(fp.active?.remediationId).toBe(winner);
-    expect(fp.duplicates.count).toBe(19);
+    // The original is told about each duplicate; it persists the count when it releases its claim.
+    expect(remediations.duplicates.filter((d) => d.workflowId === `remediation-${winner}`)).toHaveLength(19);
+    await activities.finishRemediation({
+      ...input(winner, { targetKey: `prod/Deployment/app-${winner.slice(1)}` }),
+      phase: 'Completed',
+      duplicates: { count: 19, lastAt: new Date(T0).toISOString() },
+    });
+    expect((await ledger.getFingerprint('prod/fp-1', 'fp-1')).duplicates).toEqual({
+      count: 19,
+      lastAt: new Date(T0).toISOString(),
+    });
   });
 
   it('S23: when 10 remediations of different fingerprints race for one target, one holds the lock and the rest queue in order', async () => {
