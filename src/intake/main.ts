@@ -1,0 +1,111 @@
+/**
+ * `npm run intake`: the Alertmanager webhook receiver. Reads INTAKE_PORT (default 9095),
+ * INTAKE_HOST (default 0.0.0.0), INTAKE_ROUTES (routing config, required), INTAKE_MAX_BODY_BYTES,
+ * and finds Temporal like the worker does: TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE /
+ * REMEDIATION_TASK_QUEUE, else `.stack/stack.json`. Stops gracefully on SIGINT/SIGTERM.
+ */
+import { z } from 'zod';
+import { RemediationClient } from '../client';
+import { InvalidConfigError } from '../domain/config';
+import { readStackInfo, type StackInfo } from '../settings';
+import { DEFAULT_TASK_QUEUE } from '../shared';
+import { fieldErrorsOf } from './fields';
+import { loadRoutingConfig } from './routing-config';
+import { DEFAULT_MAX_BODY_BYTES, createIntakeServer, type IntakeLog } from './server';
+
+// Keyed by the environment variable, so an error names what the operator set.
+const IntakeEnvSchema = z.object({
+  INTAKE_PORT: z.coerce.number().int().min(0).max(65535).default(9095),
+  INTAKE_HOST: z.string().min(1).default('0.0.0.0'),
+  INTAKE_ROUTES: z.string().min(1),
+  INTAKE_MAX_BODY_BYTES: z.coerce.number().int().min(1).default(DEFAULT_MAX_BODY_BYTES),
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  REMEDIATION_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+});
+
+export interface IntakeSettings {
+  port: number;
+  host: string;
+  /** Path of the routing config (JSON or YAML). */
+  routes: string;
+  maxBodyBytes: number;
+  temporalAddress: string;
+  temporalNamespace: string;
+  taskQueue: string;
+}
+
+export function loadIntakeSettings(
+  env: NodeJS.ProcessEnv = process.env,
+  stack: StackInfo | null = env.TEMPORAL_ADDRESS ? null : readStackInfo(),
+): IntakeSettings {
+  const input = Object.fromEntries(
+    Object.entries({
+      ...env,
+      TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS ?? stack?.temporal.address,
+      TEMPORAL_NAMESPACE: env.TEMPORAL_NAMESPACE ?? stack?.temporal.namespace,
+    }).filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const parsed = IntakeEnvSchema.safeParse(input, { reportInput: true });
+  if (!parsed.success) throw new InvalidConfigError(fieldErrorsOf(parsed.error));
+  const e = parsed.data;
+  return {
+    port: e.INTAKE_PORT,
+    host: e.INTAKE_HOST,
+    routes: e.INTAKE_ROUTES,
+    maxBodyBytes: e.INTAKE_MAX_BODY_BYTES,
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    temporalNamespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.REMEDIATION_TASK_QUEUE,
+  };
+}
+
+/** One JSON line per event on stdout (stderr for errors), for log shippers. */
+const jsonLog: IntakeLog = (level, message, fields = {}) => {
+  const line = JSON.stringify({ time: new Date().toISOString(), level, message, ...fields });
+  if (level === 'error') console.error(line);
+  else console.log(line);
+};
+
+export async function runIntake(): Promise<void> {
+  const settings = loadIntakeSettings();
+  const { routes } = loadRoutingConfig(settings.routes);
+  const client = await RemediationClient.connect({
+    address: settings.temporalAddress,
+    namespace: settings.temporalNamespace,
+    taskQueue: settings.taskQueue,
+  });
+  const intake = createIntakeServer({
+    routes,
+    start: (input) => client.start(input),
+    maxBodyBytes: settings.maxBodyBytes,
+    log: jsonLog,
+  });
+  const address = await intake.listen(settings.port, settings.host);
+  jsonLog('info', 'intake listening', {
+    url: `http://${address.address}:${address.port}/api/v1/alerts/alertmanager`,
+    routes: routes.map((r) => r.name),
+    temporal: `${settings.temporalAddress} (namespace ${settings.temporalNamespace}, task queue ${settings.taskQueue})`,
+  });
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      jsonLog('info', `${signal}: draining in-flight requests`);
+      // A second signal means "now".
+      process.once(signal, () => process.exit(130));
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await intake.close();
+  await client.close();
+  jsonLog('info', 'intake stopped');
+}
+
+if (require.main === module) {
+  runIntake().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

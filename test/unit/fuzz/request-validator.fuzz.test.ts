@@ -1,0 +1,126 @@
+/**
+ * Bad input: property-based fuzzing of the request validator (SEMANTICS §2, S2). Whatever comes
+ * in, the validator throws only InvalidRequestError naming fields, accepted requests re-parse to
+ * themselves, and the client never starts a workflow for a rejected input.
+ */
+import fc from 'fast-check';
+import type { Client } from '@temporalio/client';
+import { RemediationClient } from '../../../src/client';
+import {
+  InvalidRequestError,
+  parseRemediationRequest,
+  type RemediationRequest,
+} from '../../../src/domain/request';
+import { expectNamedErrors, hostileValue, mutate, mutation } from './arbitraries';
+
+const valid = {
+  id: 'alert-1',
+  signal: {
+    fingerprint: 'KubePodCrashLooping:abc',
+    name: 'KubePodCrashLooping',
+    severity: 'critical',
+    labels: { team: 'core' },
+  },
+  target: { kind: 'Deployment', name: 'api', namespace: 'prod', cluster: 'eu-1' },
+  action: {
+    id: 'restart-deployment',
+    pipeline: 'restart-deployment',
+    params: { replicas: '3' },
+    serviceAccountName: 'remediator',
+    timeout: '10m',
+  },
+  deadline: '30m',
+};
+
+const paths = [
+  ['id'],
+  ['signal'],
+  ['signal', 'fingerprint'],
+  ['signal', 'name'],
+  ['signal', 'severity'],
+  ['signal', 'labels'],
+  ['signal', 'labels', 'team'],
+  ['signal', 'extra'],
+  ['target'],
+  ['target', 'kind'],
+  ['target', 'name'],
+  ['target', 'namespace'],
+  ['target', 'cluster'],
+  ['action'],
+  ['action', 'id'],
+  ['action', 'pipeline'],
+  ['action', 'params'],
+  ['action', 'params', 'replicas'],
+  ['action', 'params', 'bad name'],
+  ['action', 'serviceAccountName'],
+  ['action', 'timeout'],
+  ['deadline'],
+  ['unexpected'],
+] as const;
+
+const mutatedRequest = fc
+  .array(mutation(paths), { minLength: 1, maxLength: 4 })
+  .map((mutations) => mutate(valid, mutations));
+
+/** Parses; on success checks the round trip, on failure the error type and its fields. */
+function check(input: unknown): RemediationRequest | InvalidRequestError {
+  let parsed: RemediationRequest;
+  try {
+    parsed = parseRemediationRequest(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expectNamedErrors((error as InvalidRequestError).errors);
+    return error as InvalidRequestError;
+  }
+  expect(parseRemediationRequest(parsed)).toEqual(parsed);
+  return parsed;
+}
+
+function fakeTemporal() {
+  const start = jest.fn().mockResolvedValue({});
+  return { client: { workflow: { start } } as unknown as Client, start };
+}
+
+describe('fuzz: request validator', () => {
+  it('when the input is any JSON value then only a typed, field-naming error is thrown', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), hostileValue), (input) => void check(input)),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('when a key is the empty string then the error still names it (found by this fuzzer)', () => {
+    const error = check({ ...valid, '': 0 });
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as InvalidRequestError).errors.map((e) => e.field)).toEqual(['""']);
+  });
+
+  it('when a valid request is mutated then it is accepted and round-trips, or rejected naming fields', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(mutatedRequest, (input) => {
+        if (!(check(input) instanceof InvalidRequestError)) accepted += 1;
+      }),
+      { numRuns: 1000 },
+    );
+    expect(accepted).toBeGreaterThan(0); // the generator is not so hostile that it only tests rejection
+  });
+
+  it('S2: when a mutated request goes through the client then a rejected one never starts a workflow', async () => {
+    await fc.assert(
+      fc.asyncProperty(mutatedRequest, async (input) => {
+        const temporal = fakeTemporal();
+        const client = new RemediationClient(temporal.client);
+        const rejected = check(input) instanceof InvalidRequestError;
+        if (rejected) {
+          await expect(client.start(input)).rejects.toBeInstanceOf(InvalidRequestError);
+          expect(temporal.start).not.toHaveBeenCalled();
+        } else {
+          await expect(client.start(input)).resolves.toMatchObject({ started: true });
+          expect(temporal.start).toHaveBeenCalledTimes(1);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
