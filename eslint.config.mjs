@@ -23,18 +23,44 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['node:*'], message: 'Workflow code must not use Node built-ins.' },
-            { group: ['fs', 'path', 'os', 'crypto', 'child_process', 'http', 'https', 'net', 'events', 'util'], message: 'Workflow code must not use Node built-ins.' },
-            { group: ['@kubernetes/*', '../activities/*', '../k8s/*'], message: 'Workflows import activities as types only.', allowTypeImports: true },
+            {
+              group: [
+                'fs',
+                'path',
+                'os',
+                'crypto',
+                'child_process',
+                'http',
+                'https',
+                'net',
+                'events',
+                'util',
+              ],
+              message: 'Workflow code must not use Node built-ins.',
+            },
+            {
+              group: ['@kubernetes/*', '../activities/*', '../k8s/*'],
+              message: 'Workflows import activities as types only.',
+              allowTypeImports: true,
+            },
           ],
         },
       ],
       'no-restricted-properties': [
         'error',
-        { object: 'Math', property: 'random', message: 'Use the workflow-safe random from @temporalio/workflow.' },
+        {
+          object: 'Math',
+          property: 'random',
+          message: 'Use the workflow-safe random from @temporalio/workflow.',
+        },
       ],
       'no-restricted-syntax': [
         'error',
-        { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: 'Use workflow time (Date.now is replay-safe only inside the sandbox; pass time explicitly).' },
+        {
+          selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+          message:
+            'Use workflow time (Date.now is replay-safe only inside the sandbox; pass time explicitly).',
+        },
       ],
     },
   },

@@ -47,7 +47,12 @@ export const Phase = {
   Cancelled: 'Cancelled',
 } as const;
 export type Phase = (typeof Phase)[keyof typeof Phase];
-export const terminalPhases: readonly Phase[] = [Phase.Completed, Phase.Failed, Phase.Skipped, Phase.Cancelled];
+export const terminalPhases: readonly Phase[] = [
+  Phase.Completed,
+  Phase.Failed,
+  Phase.Skipped,
+  Phase.Cancelled,
+];
 
 /** Why a remediation ended, beyond the block reasons (which are also valid end reasons). */
 export const EndReason = {

@@ -55,7 +55,11 @@ export interface PipelineRuns {
   waitForCompletion(
     namespace: string,
     name: string,
-    options: { signal?: AbortSignal; heartbeatMs?: number; onProgress?: (outcome: PipelineRunOutcome) => void },
+    options: {
+      signal?: AbortSignal;
+      heartbeatMs?: number;
+      onProgress?: (outcome: PipelineRunOutcome) => void;
+    },
   ): Promise<PipelineRunOutcome>;
   /** Sets spec.status=Cancelled (idempotent; a finished or missing run is left alone). */
   cancel(namespace: string, name: string): Promise<void>;

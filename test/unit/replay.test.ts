@@ -12,15 +12,24 @@ describe('replay of committed histories (determinism guard)', () => {
     expect(files.length).toBeGreaterThanOrEqual(5);
   });
 
-  it.each(files)('S25: %s replays without non-determinism', async (file) => {
-    const workflowBundle = await bundle();
-    const history: unknown = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-    await expect(Worker.runReplayHistory({ workflowBundle }, history, `replay-${file}`)).resolves.toBeUndefined();
-  }, 60_000);
+  it.each(files)(
+    'S25: %s replays without non-determinism',
+    async (file) => {
+      const workflowBundle = await bundle();
+      const history: unknown = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+      await expect(
+        Worker.runReplayHistory({ workflowBundle }, history, `replay-${file}`),
+      ).resolves.toBeUndefined();
+    },
+    60_000,
+  );
 });
 
 let cached: ReturnType<typeof bundleWorkflowCode> | undefined;
 function bundle(): ReturnType<typeof bundleWorkflowCode> {
-  cached ??= bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+  cached ??= bundleWorkflowCode({
+    workflowsPath,
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+  });
   return cached;
 }
