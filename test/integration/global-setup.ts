@@ -53,6 +53,9 @@ export default async function globalSetup(): Promise<void> {
     throw err;
   }
   process.env[STACK_JSON_ENV] = join(dir, 'stack.json');
+  // Always show which real binaries (and versions) the run used.
+  const tools = lines.filter((l) => /^\[provision\] (temporal|etcd|apiserver): /.test(l));
+  process.stderr.write(`\n${tools.map((l) => `[integration] ${l}`).join('\n')}`);
   process.stderr.write(
     `\n[integration] stack ready in ${((Date.now() - t0) / 1000).toFixed(1)}s (temporal 127.0.0.1:${temporalPort}, logs ${join(dir, 'logs')})\n`,
   );
