@@ -1,0 +1,499 @@
+/**
+ * `npm run bench [-- --quick] [-- --out <file>]`: the performance baseline on the local stack.
+ *
+ * Starts a throwaway stack (Temporal dev server, etcd + apiextensions-apiserver with the CRDs, the
+ * Tekton simulator in this process), runs the real worker in separate processes, measures the
+ * scenarios of bench/scenarios.ts, prints a table and writes JSON (default bench/results/latest.json).
+ * Progress goes to stderr; the table to stdout.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { POD_START_MS } from '../src/simulator/plan';
+import { freePort } from '../src/stack/proc';
+import { provision, startStack, type Stack } from '../src/stack/stack';
+import { Driver, uniqueName } from './driver';
+import { machineFacts, round2, type MachineFacts } from './machine';
+import * as scenario from './scenarios';
+import { summarize, type Summary } from './stats';
+import { spawnWorker, type BenchWorker } from './worker-process';
+
+interface Sizes {
+  latency: number;
+  throughput: number[];
+  twoWorkers: number;
+  storm: number;
+  stormWindowMs: number;
+  stormRunMs: number;
+  /** After this the storm is reported as not settled and its stragglers terminated (keeps the bench bounded). */
+  stormSettleTimeoutMs: number;
+  wake: number;
+  backoff: number;
+  memory: number;
+}
+
+const FULL: Sizes = {
+  latency: 30,
+  throughput: [1, 50, 500],
+  // The 1-vs-2-worker ratio at N=50: at N=500 each run takes minutes here and the bench must stay under 10.
+  twoWorkers: 50,
+  storm: 1000,
+  stormWindowMs: 10_000,
+  stormRunMs: 15_000,
+  stormSettleTimeoutMs: 90_000,
+  wake: 10,
+  backoff: 3,
+  memory: 1000,
+};
+const QUICK: Sizes = {
+  latency: 5,
+  throughput: [1, 10, 50],
+  twoWorkers: 10,
+  storm: 200,
+  stormWindowMs: 4_000,
+  stormRunMs: 8_000,
+  stormSettleTimeoutMs: 40_000,
+  wake: 3,
+  backoff: 2,
+  memory: 100,
+};
+
+/**
+ * Backoff shortened so the backoff-path cost scenario retries within seconds; it changes nothing on
+ * the other paths (they never fail). Everything else is the product default.
+ */
+const WORKER_POLICY = { backoff: { base: '2s', max: '4s', jitter: 0.1 } };
+
+export interface Metric {
+  id: string;
+  name: string;
+  unit: string;
+  value: number;
+  target?: string;
+  met?: boolean;
+  summary?: Omit<Summary, 'mean'> & { mean: number };
+  notes?: string;
+}
+
+interface PhaseRecord {
+  name: string;
+  durationMs: number;
+  loadAverageAfter: number[];
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      // Comma list of scenarios (latency, backoff, wake, throughput, storm, memory): for debugging one.
+      only: { type: 'string' },
+    },
+  });
+  const quick = values.quick ?? false;
+  const sizes = quick ? QUICK : FULL;
+  const out = resolve(values.out ?? join(__dirname, 'results', 'latest.json'));
+  const only = values.only?.split(',');
+  const want = (name: string): boolean => !only || only.includes(name);
+  const tBench = Date.now();
+  const metrics: Metric[] = [];
+  const phases: PhaseRecord[] = [];
+  const workers: BenchWorker[] = [];
+  let stack: Stack | undefined;
+  let driver: Driver | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'remediation-bench-'));
+
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    log(`${name}… (load ${loadavg()[0]!.toFixed(2)})`);
+    const t0 = Date.now();
+    const result = await fn();
+    const rec = { name, durationMs: Date.now() - t0, loadAverageAfter: loadavg().map(round2) };
+    phases.push(rec);
+    log(
+      `${name} done in ${(rec.durationMs / 1000).toFixed(1)}s (load ${rec.loadAverageAfter[0]!.toFixed(2)})`,
+    );
+    return result;
+  };
+  const startWorker = async (taskQueue: string): Promise<BenchWorker> => {
+    const w = spawnWorker(stack!.info, taskQueue, WORKER_POLICY);
+    workers.push(w);
+    await w.ready;
+    return w;
+  };
+  const stopWorker = async (w: BenchWorker): Promise<void> => {
+    await w.stop();
+    workers.splice(workers.indexOf(w), 1);
+  };
+
+  let interrupted = false;
+  const onSignal = (): void => {
+    interrupted = true;
+    log('interrupted: stopping workers and the stack');
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  async function cleanup(): Promise<void> {
+    await Promise.allSettled(workers.map((w) => w.stop()));
+    await driver?.close().catch(() => undefined);
+    await stack?.stop();
+    if (!process.env.BENCH_KEEP_STACK) rmSync(dir, { recursive: true, force: true });
+  }
+
+  let facts: MachineFacts;
+  try {
+    log(`${quick ? 'quick' : 'full'} run; stack in ${dir}`);
+    const stackLines: string[] = [];
+    facts = machineFacts(await provision((l) => stackLines.push(l)));
+    stack = await phase('start stack', async () => {
+      const temporalPort = await freePort();
+      let temporalUiPort = await freePort();
+      while (temporalUiPort === temporalPort) temporalUiPort = await freePort();
+      try {
+        // ephemeral: etcd without fsync, as the integration tests run it (see docs/performance.md).
+        return await startStack({
+          dir,
+          temporalPort,
+          temporalUiPort,
+          ephemeral: true,
+          log: (l) => stackLines.push(l),
+        });
+      } catch (err) {
+        process.stderr.write(stackLines.map((l) => `[stack] ${l}\n`).join(''));
+        throw err;
+      }
+    });
+    driver = await new Driver(stack.info).open();
+    const d = driver;
+
+    const q = uniqueName('bench');
+    const workerA = await phase('start worker A (separate process)', () => startWorker(q));
+    const instant = await d.definePipeline('succeed', 0);
+
+    let lat: scenario.LatencySamples | undefined;
+    const perSecond: Record<number, number> = {};
+    if (want('latency')) {
+      // --- latency and clean-path cost (one at a time)
+      lat = await phase(`latency: ${sizes.latency} sequential remediations`, () =>
+        scenario.latency(d, q, instant, sizes.latency, log),
+      );
+      metrics.push(
+        stat(
+          'latency.startToPipelineRun',
+          'start → PipelineRun created (unblocked, p50)',
+          'ms',
+          lat.startToCreatedMs,
+          {
+            target: 'p50 < 250 ms',
+            met: (s) => s.median < 250,
+            notes:
+              'client start call → workflow timeline pipelineRunCreated (workflow time after the create activity returned)',
+          },
+        ),
+        stat(
+          'latency.startToCompleted',
+          'start → Completed (0 s script, p50)',
+          'ms',
+          lat.startToCompletedMs,
+          {
+            notes: `includes the simulator's fixed pod start of ${POD_START_MS} ms`,
+          },
+        ),
+        {
+          id: 'simulator.minimumRun',
+          name: 'simulator minimum PipelineRun duration (fact)',
+          unit: 'ms',
+          value: POD_START_MS,
+          notes: 'the Tekton simulator models pod start; a 0 ms script still runs this long',
+        },
+        stat('cost.clean.events', 'history events per remediation, clean path', 'events', lat.cost.events),
+        stat(
+          'cost.clean.activities',
+          'activities per remediation, clean path',
+          'activities',
+          lat.cost.activities,
+        ),
+      );
+    }
+
+    if (want('backoff')) {
+      // --- backoff-path cost
+      const back = await phase(`backoff-path cost: ${sizes.backoff} remediations`, () =>
+        scenario.backoffCost(d, q, sizes.backoff),
+      );
+      const cleanEvents = lat ? summarize(lat.cost.events).median : Number.NaN;
+      const backEvents = summarize(back.events).median;
+      metrics.push(
+        stat(
+          'cost.backoff.events',
+          'history events per remediation, backoff path (1 pre-exec failure + retry)',
+          'events',
+          back.events,
+        ),
+        stat(
+          'cost.backoff.activities',
+          'activities per remediation, backoff path',
+          'activities',
+          back.activities,
+        ),
+        {
+          id: 'cost.ratio.backoffVsClean',
+          name: 'history events ratio backoff path / clean path',
+          unit: '×',
+          value: round2(backEvents / cleanEvents),
+        },
+      );
+    }
+
+    if (want('wake')) {
+      // --- wake-up precision
+      const wake = await phase(
+        `wake-up precision: ${sizes.wake} remediations blocked by a seeded backoff`,
+        () => scenario.wakeUp(d, q, instant, sizes.wake, 5_000),
+      );
+      metrics.push(
+        stat('wake.lateBy', 'wake-up: PipelineRun created − blockedUntil (p50)', 'ms', wake.lateByMs, {
+          target: 'every sample within 1000 ms (0 ≤ late ≤ 1000)',
+          met: (s) => s.min >= 0 && s.max <= 1000 && wake.blockedAsExpected === sizes.wake,
+          notes: `${wake.blockedAsExpected}/${sizes.wake} were blocked ExponentialBackoff as seeded`,
+        }),
+      );
+    }
+
+    if (want('throughput')) {
+      // --- throughput, one worker
+      for (const n of sizes.throughput) {
+        // N = 1 is a single remediation's end-to-end rate: three runs, median, so one hiccup does not decide it.
+        const reps = n === 1 ? 3 : 1;
+        const runs: scenario.ThroughputSamples[] = [];
+        await phase(
+          `throughput: ${n} distinct targets, 1 worker${reps > 1 ? ` (×${reps})` : ''}`,
+          async () => {
+            for (let r = 0; r < reps; r++) runs.push(await scenario.throughput(d, q, instant, n, log));
+          },
+        );
+        const rates = runs.map((r) => r.perSecond);
+        perSecond[n] = summarize(rates).median;
+        metrics.push({
+          id: `throughput.n${n}.1worker`,
+          name: `completed/s, N=${n} distinct targets, 1 worker`,
+          unit: '/s',
+          value: round2(perSecond[n]),
+          summary: roundSummary(summarize(runs.flatMap((r) => r.startToCompletedMs))),
+          notes: `wall ${runs.map((r) => (r.wallMs / 1000).toFixed(1)).join('/')} s; summary = start→Completed per remediation (ms)`,
+        });
+      }
+    }
+
+    if (want('storm')) {
+      // --- storm
+      const stormPipeline = await d.definePipeline('succeed', sizes.stormRunMs);
+      const st = await phase(
+        `storm: ${sizes.storm} starts, one fingerprint, ${sizes.stormWindowMs / 1000}s`,
+        () =>
+          scenario.storm(
+            d,
+            q,
+            stormPipeline,
+            sizes.stormRunMs,
+            sizes.storm,
+            sizes.stormWindowMs,
+            sizes.stormSettleTimeoutMs,
+            log,
+          ),
+      );
+      metrics.push(
+        {
+          id: 'storm.pipelineRuns',
+          name: `storm: PipelineRuns created for ${st.starts} starts`,
+          unit: 'runs',
+          value: st.pipelineRunsCreated,
+          target: 'exactly 1',
+          // Counted on the API server (authoritative even when some remediations had not settled).
+          met: st.pipelineRunsCreated === 1,
+          notes: `phases ${JSON.stringify(st.phases)} (open:* = a sample of the ${st.unsettled} unsettled at the timeout); duplicates counted on the original: ${st.duplicatesCounted}; starts took ${(st.startWindowMs / 1000).toFixed(1)} s${Object.keys(st.pendingActivities).length ? `; pending activities of unsettled: ${JSON.stringify(st.pendingActivities)}` : ''}`,
+        },
+        {
+          id: 'storm.settle',
+          name: `storm: time to settle all ${st.starts}`,
+          unit: 's',
+          value: st.settled ? round2(st.settleMs / 1000) : round2(sizes.stormSettleTimeoutMs / 1000),
+          target: '< 30 s',
+          met: st.settled && st.settleMs < 30_000,
+          notes: st.settled
+            ? `includes the one PipelineRun's scripted ${st.runDurationMs / 1000} s (+${POD_START_MS / 1000} s pod start); the last Skipped duplicate ended after ${(st.duplicatesSettleMs / 1000).toFixed(1)} s`
+            : `NOT settled: ${st.unsettled} of ${st.starts} still open after the ${sizes.stormSettleTimeoutMs / 1000} s timeout (value is a lower bound); they were terminated`,
+        },
+        {
+          id: 'storm.duplicatesSettle',
+          name: `storm: last Skipped duplicate ended (of those settled)`,
+          unit: 's',
+          value: round2(st.duplicatesSettleMs / 1000),
+        },
+      );
+    }
+
+    if (want('throughput')) {
+      // --- throughput, two workers (same queue, a second process), for the ratio
+      const nMax = sizes.twoWorkers;
+      const workerA2 = await phase('start worker A2 (second process, same task queue)', () => startWorker(q));
+      const two = await phase(`throughput: ${nMax} distinct targets, 2 workers`, () =>
+        scenario.throughput(d, q, instant, nMax, log),
+      );
+      await stopWorker(workerA2);
+      const oneRate = perSecond[nMax] ?? Number.NaN;
+      metrics.push(
+        {
+          id: `throughput.n${nMax}.2workers`,
+          name: `completed/s, N=${nMax} distinct targets, 2 workers`,
+          unit: '/s',
+          value: round2(two.perSecond),
+          summary: roundSummary(summarize(two.startToCompletedMs)),
+          notes: `wall ${(two.wallMs / 1000).toFixed(1)} s`,
+        },
+        {
+          id: 'throughput.ratio.2vs1',
+          name: `throughput ratio 2 workers / 1 worker (N=${nMax})`,
+          unit: '×',
+          value: round2(two.perSecond / oneRate),
+          notes: 'same stack, same run; both worker processes share the 2 cores with the stack',
+        },
+      );
+    }
+
+    await stopWorker(workerA);
+
+    if (want('memory')) {
+      // --- memory: a fresh worker process holding N durable waits
+      const qm = uniqueName('bench-mem');
+      const workerM = await phase('start worker M (fresh process for memory)', () => startWorker(qm));
+      const mem = await phase(`memory: ${sizes.memory} remediations in durable waits`, () =>
+        scenario.memory(d, qm, workerM, instant, sizes.memory, log),
+      );
+      const MB = 1024 * 1024;
+      const holding = summarize(mem.rssHoldingBytes);
+      metrics.push(
+        {
+          id: 'memory.rssIdle',
+          name: 'worker RSS, idle after start',
+          unit: 'MB',
+          value: round2(mem.rssIdleBytes / MB),
+        },
+        {
+          id: 'memory.rssHolding',
+          name: `worker RSS holding ${mem.waiting} remediations in durable waits`,
+          unit: 'MB',
+          value: round2(holding.median / MB),
+          target: `< 400 MB${sizes.memory === 1000 ? '' : ' (at 1,000)'}`,
+          met: holding.max < 400 * MB,
+          summary: roundSummary(summarize(mem.rssHoldingBytes.map((b) => b / MB))),
+          notes: `/proc/${workerM.pid}/status VmRSS, 5 samples; all blocked after ${(mem.waitUntilAllBlockedMs / 1000).toFixed(1)} s`,
+        },
+        {
+          id: 'memory.perRemediation',
+          name: 'worker RSS per waiting remediation (holding − idle) / N',
+          unit: 'KB',
+          value: round2((holding.median - mem.rssIdleBytes) / mem.waiting / 1024),
+        },
+      );
+      await stopWorker(workerM);
+    }
+
+    const report = {
+      benchmark: 'remediation-orchestrator npm run bench',
+      mode: quick ? 'quick' : 'full',
+      startedAt: new Date(tBench).toISOString(),
+      durationMs: Date.now() - tBench,
+      machine: facts,
+      loadAverageAtEnd: loadavg().map(round2),
+      stack: {
+        ephemeral: true,
+        note: 'throwaway local stack: Temporal dev server (SQLite), etcd --unsafe-no-fsync, apiextensions-apiserver, Tekton simulator in the bench process',
+      },
+      workerPolicy: WORKER_POLICY,
+      sizes,
+      phases,
+      metrics,
+    };
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+    printTable(metrics, facts, report.durationMs, phases);
+    log(`wrote ${out}`);
+  } finally {
+    if (!interrupted) await cleanup();
+  }
+}
+
+function stat(
+  id: string,
+  name: string,
+  unit: string,
+  values: number[],
+  opts: { target?: string; met?: (s: Summary) => boolean; notes?: string } = {},
+): Metric {
+  const s = summarize(values);
+  return {
+    id,
+    name,
+    unit,
+    value: round2(s.median),
+    summary: roundSummary(s),
+    ...(opts.target ? { target: opts.target } : {}),
+    ...(opts.met ? { met: opts.met(s) } : {}),
+    ...(opts.notes ? { notes: opts.notes } : {}),
+  };
+}
+
+function roundSummary(s: Summary): Summary {
+  return {
+    samples: s.samples,
+    median: round2(s.median),
+    p95: round2(s.p95),
+    p99: round2(s.p99),
+    min: round2(s.min),
+    max: round2(s.max),
+    mean: round2(s.mean),
+  };
+}
+
+function printTable(metrics: Metric[], facts: MachineFacts, durationMs: number, phases: PhaseRecord[]): void {
+  const rows = metrics.map((m) => [
+    m.name,
+    String(m.value),
+    m.unit,
+    m.summary && m.summary.samples > 1
+      ? `p95 ${m.summary.p95} p99 ${m.summary.p99} (n=${m.summary.samples})`
+      : '',
+    m.target ?? '',
+    m.met === undefined ? '' : m.met ? 'yes' : 'NO',
+  ]);
+  const head = ['metric', 'value', 'unit', 'spread', 'target', 'met?'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
+  const loads = phases.map((p) => p.loadAverageAfter[0]!);
+  console.log(
+    `\nremediation-orchestrator bench — ${facts.cores} cores (${facts.cpuModel}), ${(facts.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, ` +
+      `node ${facts.node}, Temporal SDK ${facts.temporalSdk}, ${facts.temporalCli}, ${facts.etcd}, ${facts.apiserver}, ` +
+      `git ${facts.git.commit.slice(0, 10)}${facts.git.dirty ? ' (dirty tree)' : ''}`,
+  );
+  console.log(
+    `load average (1 min) at start ${facts.loadAverageAtStart[0]}, during phases ${Math.min(...loads)}–${Math.max(...loads)}; total ${(durationMs / 1000).toFixed(0)} s\n`,
+  );
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const r of rows) console.log(line(r));
+  console.log('');
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);

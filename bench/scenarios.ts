@@ -1,0 +1,366 @@
+/**
+ * The measured scenarios. Each returns raw samples; run.ts turns them into metrics. Clocks: the
+ * client's Date.now() and the workflow timeline (workflow time = the Temporal server's clock) are
+ * the same machine clock here, so their differences are real latencies.
+ */
+import { emptyTargetState } from '../src/domain/model';
+import type { RemediationStatus } from '../src/shared';
+import { Driver, endAt, eventAt, uniqueName } from './driver';
+import { pool, sleep } from './stats';
+import type { BenchWorker } from './worker-process';
+
+export type Log = (line: string) => void;
+
+export interface LatencySamples {
+  /** Client start call → the workflow saw its PipelineRun created (timeline `pipelineRunCreated`). */
+  startToCreatedMs: number[];
+  /** Client start call → the workflow ended Completed. */
+  startToCompletedMs: number[];
+  cost: { events: number[]; activities: number[] };
+}
+
+/** Unblocked path, one remediation at a time on fresh targets: latency without queueing. */
+export async function latency(
+  d: Driver,
+  q: string,
+  pipeline: string,
+  n: number,
+  log: Log,
+): Promise<LatencySamples> {
+  const out: LatencySamples = {
+    startToCreatedMs: [],
+    startToCompletedMs: [],
+    cost: { events: [], activities: [] },
+  };
+  // Two warm-up runs: the first workflow task of a fresh worker pays for isolate and connection setup.
+  for (let i = -2; i < n; i++) {
+    const t0 = Date.now();
+    const { id } = await d.client(q).start(d.request({ pipeline }));
+    const status = await d.result(q, id);
+    expectPhase(status, 'Completed');
+    if (i < 0) continue;
+    out.startToCreatedMs.push(eventAt(status, 'pipelineRunCreated')! - t0);
+    out.startToCompletedMs.push(endAt(status) - t0);
+    const cost = await d.historyCost(q, id);
+    out.cost.events.push(cost.events);
+    out.cost.activities.push(cost.activities);
+    if ((i + 1) % 5 === 0) log(`  latency ${i + 1}/${n}`);
+  }
+  return out;
+}
+
+export interface ThroughputSamples {
+  n: number;
+  /** First start call → last remediation ended. */
+  wallMs: number;
+  /** Time spent issuing the start calls. */
+  startsMs: number;
+  perSecond: number;
+  startToCompletedMs: number[];
+}
+
+/** N remediations on N distinct targets, started at once; completed per second until the last ends. */
+export async function throughput(
+  d: Driver,
+  q: string,
+  pipeline: string,
+  n: number,
+  log: Log,
+): Promise<ThroughputSamples> {
+  const requests = Array.from({ length: n }, () => d.request({ pipeline }));
+  const t0 = Date.now();
+  const started = await pool(requests, 32, async (r) => ({
+    at: Date.now(),
+    id: (await d.client(q).start(r)).id,
+  }));
+  const startsMs = Date.now() - t0;
+  let done = 0;
+  const finals = await pool(started, 1000, async (s) => {
+    const status = await d.result(q, s.id);
+    if (++done % 100 === 0) log(`  ${done}/${n} completed (${((Date.now() - t0) / 1000).toFixed(0)}s)`);
+    return { s, status };
+  });
+  for (const f of finals) expectPhase(f.status, 'Completed');
+  const wallMs = Math.max(...finals.map((f) => endAt(f.status))) - t0;
+  return {
+    n,
+    wallMs,
+    startsMs,
+    perSecond: (n / wallMs) * 1000,
+    startToCompletedMs: finals.map((f) => endAt(f.status) - f.s.at),
+  };
+}
+
+export interface StormSamples {
+  starts: number;
+  /** First → last start call returned (the storm's own length). */
+  startWindowMs: number;
+  /** False when some remediations were still open at the settle timeout (then terminated). */
+  settled: boolean;
+  unsettled: number;
+  pipelineRunsCreated: number;
+  pipelineRunsInStatuses: number;
+  phases: Record<string, number>;
+  duplicatesCounted: number;
+  /** First start → the last remediation of the storm ended. */
+  settleMs: number;
+  /** First start → the last Skipped duplicate ended (the storm without the one real run). */
+  duplicatesSettleMs: number;
+  runDurationMs: number;
+  /** Pending activities of remediations that had not settled at the timeout ("type:state:attempt"). */
+  pendingActivities: Record<string, number>;
+}
+
+/**
+ * `starts` remediations for one fingerprint on one target, paced evenly over `windowMs`. The one
+ * PipelineRun lasts `runDurationMs` so that it is still in progress while the storm routes.
+ */
+export async function storm(
+  d: Driver,
+  q: string,
+  pipeline: string,
+  runDurationMs: number,
+  starts: number,
+  windowMs: number,
+  settleTimeoutMs: number,
+  log: Log,
+): Promise<StormSamples> {
+  const namespace = uniqueName('storm');
+  const fingerprint = uniqueName('storm-fp');
+  const t0 = Date.now();
+  let done = 0;
+  const ids = await pool(
+    Array.from({ length: starts }, (_, i) => i),
+    64,
+    async (i) => {
+      const due = t0 + (i * windowMs) / starts;
+      if (due > Date.now()) await sleep(due - Date.now());
+      const { id } = await d.client(q).start(d.request({ pipeline, namespace, fingerprint }));
+      if (++done % 250 === 0)
+        log(`  storm: ${done}/${starts} started (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+      return id;
+    },
+  );
+  const startWindowMs = Date.now() - t0;
+  const settled = await settleAll(d, q, ids, t0, settleTimeoutMs, log);
+  const finals = settled.finals;
+  const phases: Record<string, number> = {};
+  for (const f of finals) phases[f.phase] = (phases[f.phase] ?? 0) + 1;
+  for (const s of settled.open) phases[`open:${s}`] = (phases[`open:${s}`] ?? 0) + 1;
+  const pendingActivities = countBy(settled.pending);
+  const skipped = finals.filter((f) => f.phase === 'Skipped');
+  return {
+    starts,
+    startWindowMs,
+    settled: settled.unsettled === 0,
+    unsettled: settled.unsettled,
+    pipelineRunsCreated: (await d.pipelineRunsForFingerprint(finals[0]!.fingerprint)).length,
+    pipelineRunsInStatuses: finals.reduce((a, f) => a + f.pipelineRuns.length, 0),
+    phases,
+    duplicatesCounted: finals.reduce((a, f) => a + f.duplicates, 0),
+    settleMs: settled.unsettled ? Number.NaN : Math.max(...finals.map(endAt)) - t0,
+    duplicatesSettleMs: skipped.length ? Math.max(...skipped.map(endAt)) - t0 : Number.NaN,
+    runDurationMs,
+    pendingActivities,
+  };
+}
+
+/**
+ * Waits for every remediation's result with progress lines; whatever is still open after
+ * `timeoutMs` is reported as "phase/blockReason" and terminated, so later scenarios start clean.
+ */
+async function settleAll(
+  d: Driver,
+  q: string,
+  ids: string[],
+  t0: number,
+  timeoutMs: number,
+  log: Log,
+): Promise<{ finals: RemediationStatus[]; open: string[]; pending: string[]; unsettled: number }> {
+  const finals: (RemediationStatus | undefined)[] = new Array(ids.length);
+  let done = 0;
+  const all = Promise.all(
+    ids.map((id, i) =>
+      d.result(q, id).then(
+        (s) => {
+          finals[i] = s;
+          done++;
+        },
+        () => undefined, // terminated below
+      ),
+    ),
+  );
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const finished = await Promise.race([all.then(() => true), sleep(5000).then(() => false)]);
+    if (finished || done === ids.length) break;
+    log(`  ${done}/${ids.length} settled (${((Date.now() - t0) / 1000).toFixed(0)}s)`);
+    if (Date.now() > deadline) break;
+  }
+  const open: string[] = [];
+  const pending: string[] = [];
+  const stragglers = ids.filter((_, i) => !finals[i]);
+  await pool(stragglers, 64, async (id, k) => {
+    const handle = d.client(q).handle(id);
+    // A sample is enough to say where stragglers wait; describing hundreds would slow the bench.
+    if (k < 20) {
+      const s = await d
+        .client(q)
+        .status(id)
+        .catch(() => null);
+      open.push(s ? `${s.phase}${s.blockReason ? `/${s.blockReason}` : ''}` : 'unknown');
+      // Where it waits: an activity still queued (SCHEDULED) or running (STARTED), and on which attempt.
+      const described = await handle.describe().catch(() => null);
+      for (const a of described?.raw.pendingActivities ?? []) {
+        pending.push(`${a.activityType?.name}:${String(a.state)}:attempt${a.attempt}`);
+      }
+    }
+    await handle.terminate('bench: did not settle in time').catch(() => undefined);
+  });
+  if (stragglers.length) {
+    log(`  ${stragglers.length} did not settle; a sample of their phases: ${JSON.stringify(countBy(open))}`);
+    log(
+      `  pending activities in that sample (1 = scheduled, 2 = started): ${JSON.stringify(countBy(pending))}`,
+    );
+  }
+  return {
+    finals: finals.filter((f): f is RemediationStatus => f !== undefined),
+    open,
+    pending,
+    unsettled: stragglers.length,
+  };
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
+
+export interface WakeSamples {
+  /** PipelineRun created (timeline) − the seeded `blockedUntil`. */
+  lateByMs: number[];
+  blockedAsExpected: number;
+}
+
+/**
+ * Seeds each fresh target's `nextAllowedExecution` a few seconds ahead through the ledger, so the
+ * remediation blocks ExponentialBackoff with a known `blockedUntil`; staggered so wake-ups do not
+ * coincide (a herd would measure queueing, not timer precision).
+ */
+export async function wakeUp(
+  d: Driver,
+  q: string,
+  pipeline: string,
+  n: number,
+  leadMs: number,
+): Promise<WakeSamples> {
+  const base = Date.now() + leadMs;
+  const plans = Array.from({ length: n }, (_, i) => {
+    const namespace = uniqueName('wake');
+    return { namespace, key: `${namespace}/Deployment/api`, until: base + i * 300 };
+  });
+  await pool(plans, 8, (p) =>
+    d.ledger.putTarget({ ...emptyTargetState(p.key), nextAllowedExecution: new Date(p.until).toISOString() }),
+  );
+  const ids = await pool(
+    plans,
+    8,
+    async (p) => (await d.client(q).start(d.request({ pipeline, namespace: p.namespace }))).id,
+  );
+  const finals = await pool(ids, 100, (id) => d.result(q, id));
+  const out: WakeSamples = { lateByMs: [], blockedAsExpected: 0 };
+  finals.forEach((f, i) => {
+    expectPhase(f, 'Completed');
+    if (f.timeline.some((e) => e.event === 'blocked:ExponentialBackoff')) out.blockedAsExpected++;
+    out.lateByMs.push(eventAt(f, 'pipelineRunCreated')! - plans[i]!.until);
+  });
+  return out;
+}
+
+export interface BackoffCostSamples {
+  events: number[];
+  activities: number[];
+  attempts: number[];
+}
+
+/**
+ * Backoff path: the first attempt names a Pipeline that does not exist yet (a pre-execution
+ * failure), the remediation waits its backoff, the Pipeline appears, the retry succeeds.
+ */
+export async function backoffCost(d: Driver, q: string, n: number): Promise<BackoffCostSamples> {
+  const out: BackoffCostSamples = { events: [], activities: [], attempts: [] };
+  await pool(
+    Array.from({ length: n }, () => uniqueName('late')),
+    n,
+    async (pipeline) => {
+      const { id } = await d.client(q).start(d.request({ pipeline }));
+      await d.waitFor(
+        q,
+        id,
+        (s) => s.phase === 'Blocked' && s.blockReason === 'ExponentialBackoff',
+        60_000,
+        'blocked ExponentialBackoff',
+      );
+      await d.definePipeline('succeed', 0, pipeline);
+      const status = await d.result(q, id);
+      expectPhase(status, 'Completed');
+      const cost = await d.historyCost(q, id);
+      out.events.push(cost.events);
+      out.activities.push(cost.activities);
+      out.attempts.push(status.attempts);
+    },
+  );
+  return out;
+}
+
+export interface MemorySamples {
+  waiting: number;
+  rssIdleBytes: number;
+  rssHoldingBytes: number[];
+  waitUntilAllBlockedMs: number;
+}
+
+/** A fresh worker process holds `n` remediations in durable timer waits (backoff far ahead). */
+export async function memory(
+  d: Driver,
+  q: string,
+  worker: BenchWorker,
+  pipeline: string,
+  n: number,
+  log: Log,
+): Promise<MemorySamples> {
+  await sleep(2000); // let start-up garbage settle before the idle figure
+  const rssIdleBytes = worker.rssBytes();
+  const until = new Date(Date.now() + 30 * 60_000).toISOString();
+  const namespaces = Array.from({ length: n }, () => uniqueName('mem'));
+  await pool(namespaces, 16, (ns) =>
+    d.ledger.putTarget({ ...emptyTargetState(`${ns}/Deployment/api`), nextAllowedExecution: until }),
+  );
+  log(`  memory: ${n} targets seeded`);
+  const t0 = Date.now();
+  await pool(namespaces, 32, (ns) => d.client(q).start(d.request({ pipeline, namespace: ns })));
+  log(`  memory: ${n} started`);
+  const query = `WorkflowType = 'remediation' AND TaskQueue = '${q}' AND RemediationPhase = 'Blocked'`;
+  for (;;) {
+    const { count } = await d.client(q).client.workflow.count(query);
+    if (count >= n) break;
+    if (Date.now() - t0 > 180_000) throw new Error(`only ${count}/${n} remediations reached Blocked`);
+    await sleep(1000);
+  }
+  const waitUntilAllBlockedMs = Date.now() - t0;
+  log(`  memory: all ${n} blocked after ${(waitUntilAllBlockedMs / 1000).toFixed(1)}s; sampling RSS`);
+  await sleep(3000);
+  const rssHoldingBytes: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    rssHoldingBytes.push(worker.rssBytes());
+    await sleep(500);
+  }
+  return { waiting: n, rssIdleBytes, rssHoldingBytes, waitUntilAllBlockedMs };
+}
+
+function expectPhase(status: RemediationStatus, phase: string): void {
+  if (status.phase !== phase) {
+    throw new Error(`remediation ${status.id} ended ${status.phase} (${status.reason}): ${status.message}`);
+  }
+}
