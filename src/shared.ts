@@ -89,7 +89,8 @@ export interface RemediationStatus {
   target: string;
   fingerprint: string;
   action: string;
-  deadline: string;
+  /** Null until the policy is loaded (the first moments of a remediation without its own deadline). */
+  deadline: string | null;
   failure: Failure | null;
   override: { by: string; reason: string; at: string } | null;
   timeline: TimelineEntry[];

@@ -54,8 +54,6 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   const info = workflowInfo();
   const request = validate(input.request);
   const remediationId = input.remediationId ?? request.id ?? remediationIdFromWorkflowId(info.workflowId);
-  const { policy } = await ledger.loadPolicy.executeWithOptions({ summary: 'Load remediation policy' }, []);
-  const deadline = resolveDeadline(request.deadline, info.startTime.getTime(), policy.defaultDeadlineMs);
   const ref: RemediationRef = {
     remediationId,
     workflowId: info.workflowId,
@@ -68,7 +66,6 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
     target: ref.targetKey,
     fingerprint: ref.fingerprintKey,
     action: request.action.id,
-    deadline,
     at: now(),
   });
 
@@ -106,6 +103,11 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       },
     },
   );
+
+  // Handlers are registered before the first await, so `status` answers from the first moment.
+  const { policy } = await ledger.loadPolicy.executeWithOptions({ summary: 'Load remediation policy' }, []);
+  const deadline = resolveDeadline(request.deadline, info.startTime.getTime(), policy.defaultDeadlineMs);
+  tracker.deadlineResolved(now(), deadline);
 
   const publish = (): void => {
     const status = tracker.status();

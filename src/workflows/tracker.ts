@@ -11,14 +11,7 @@ const TIMELINE_LIMIT = 200;
 export class RemediationTracker {
   private readonly state: RemediationStatus;
 
-  constructor(init: {
-    id: string;
-    target: string;
-    fingerprint: string;
-    action: string;
-    deadline: number;
-    at: number;
-  }) {
+  constructor(init: { id: string; target: string; fingerprint: string; action: string; at: number }) {
     this.state = {
       id: init.id,
       phase: Phase.Pending,
@@ -34,12 +27,17 @@ export class RemediationTracker {
       target: init.target,
       fingerprint: init.fingerprint,
       action: init.action,
-      deadline: iso(init.deadline),
+      deadline: null,
       failure: null,
       override: null,
       timeline: [],
     };
-    this.note(init.at, 'started', `deadline ${iso(init.deadline)}`);
+    this.note(init.at, 'started', `${init.action} on ${init.target}`);
+  }
+
+  deadlineResolved(at: number, deadline: number): void {
+    this.state.deadline = iso(deadline);
+    this.note(at, 'deadline', `no PipelineRun starts after ${iso(deadline)}`);
   }
 
   get phase(): Phase {

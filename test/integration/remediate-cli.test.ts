@@ -1,0 +1,202 @@
+/**
+ * The README's operator walk-through with the real `remediate` CLI (bin/remediate.js) against the
+ * real stack: fire a remediation that gets blocked, read why, clear the target, watch it run;
+ * override a temporary block; cancel. Exit codes and JSON shapes as INTERFACES.md says.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { RemediationHarness, uniqueName } from './support/remediation-harness';
+
+const run = promisify(execFile);
+const bin = join(__dirname, '../../bin/remediate.js');
+
+describe('remediate CLI on the real stack', () => {
+  const h = new RemediationHarness();
+  beforeAll(async () => {
+    await h.open();
+    await h.startWorker();
+  });
+  afterAll(() => h.close());
+
+  async function remediate(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: h.info.temporal.address,
+      TEMPORAL_NAMESPACE: h.info.temporal.namespace,
+      REMEDIATION_TASK_QUEUE: h.taskQueue,
+      KUBECONFIG: h.info.kubeconfig,
+    };
+    try {
+      const { stdout, stderr } = await run(process.execPath, [bin, ...args], { env, timeout: 90_000 });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code?: number; stdout?: string; stderr?: string };
+      return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
+  }
+
+  it('S1/S7: start --wait, a blocked remediation explained by status and target, clear, and it runs', async () => {
+    const ok = await h.definePipeline('succeed', 300);
+    const broken = await h.definePipeline('fail-step', 300);
+    const target = `${uniqueName('prod')}/Deployment/web`;
+    // Each step uses its own action: the same action within 5m would wait RecentlyRemediated (S12).
+    const common = (action: string) => ['--target', target, '--action', action, '--param', 'name=web'];
+
+    const first = await remediate(
+      'start',
+      '--fingerprint',
+      uniqueName('fp'),
+      ...common('restart-deployment'),
+      '--pipeline',
+      ok,
+      '--wait',
+    );
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).toMatch(/Completed/);
+
+    const failed = await remediate(
+      'start',
+      '--fingerprint',
+      uniqueName('fp'),
+      ...common('scale-deployment'),
+      '--pipeline',
+      broken,
+      '--wait',
+      '--json',
+    );
+    expect(failed.code).toBe(1);
+    expect(JSON.parse(failed.stdout)).toMatchObject({ phase: 'Failed', reason: 'ExecutionFailed', target });
+
+    const started = await remediate(
+      'start',
+      '--fingerprint',
+      uniqueName('fp'),
+      ...common('delete-pod'),
+      '--pipeline',
+      ok,
+      '--json',
+    );
+    expect(started.code).toBe(0);
+    const { id } = JSON.parse(started.stdout) as { id: string };
+    await h.waitForPhase(id, 'Blocked');
+    const status = await remediate('status', id, '--json');
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      id,
+      phase: 'Blocked',
+      blockReason: 'PreviousExecutionFailed',
+      blockedUntil: null,
+    });
+    const blocked = await remediate('list', '--phase', 'Blocked', '--target', target, '--json');
+    expect((JSON.parse(blocked.stdout) as { id: string }[]).map((r) => r.id)).toEqual([id]);
+    const state = await remediate('target', target, '--json');
+    expect(JSON.parse(state.stdout)).toMatchObject({ key: target, manualReviewRequired: true, lock: null });
+
+    const cleared = await remediate('clear', target, '--reason', 'rolled back by hand', '--by', 'alice');
+    expect(cleared.code).toBe(0);
+    expect((await h.result(id)).phase).toBe('Completed');
+    const after = JSON.parse((await remediate('target', target, '--json')).stdout) as { audit: unknown[] };
+    expect(after).toMatchObject({ manualReviewRequired: false, consecutiveFailures: 0 });
+    expect(after.audit).toContainEqual(expect.objectContaining({ action: 'clear', by: 'alice' }));
+  });
+
+  it('S17/S18: override a RecentlyRemediated block; override on ResourceBusy exits 1 with the reason; cancel', async () => {
+    const ok = await h.definePipeline('succeed', 300);
+    const hang = await h.definePipeline('hang');
+    const target = `${uniqueName('prod')}/Deployment/api`;
+    expect(
+      (
+        await remediate(
+          'start',
+          '--fingerprint',
+          uniqueName('fp'),
+          '--target',
+          target,
+          '--action',
+          'restart',
+          '--pipeline',
+          ok,
+          '--wait',
+        )
+      ).code,
+    ).toBe(0);
+    const again = JSON.parse(
+      (
+        await remediate(
+          'start',
+          '--fingerprint',
+          uniqueName('fp'),
+          '--target',
+          target,
+          '--action',
+          'restart',
+          '--pipeline',
+          ok,
+          '--json',
+        )
+      ).stdout,
+    ) as { id: string };
+    await h.waitFor(again.id, (s) => s.blockReason === 'RecentlyRemediated', 30_000, 'RecentlyRemediated');
+    expect((await remediate('override', again.id, '--reason', 'run now', '--by', 'bob')).code).toBe(0);
+    expect((await h.result(again.id)).phase).toBe('Completed');
+
+    const holder = JSON.parse(
+      (
+        await remediate(
+          'start',
+          '--fingerprint',
+          uniqueName('fp'),
+          '--target',
+          target,
+          '--action',
+          'hold',
+          '--pipeline',
+          hang,
+          '--json',
+        )
+      ).stdout,
+    ) as { id: string };
+    await h.waitFor(holder.id, (s) => s.pipelineRuns.length === 1, 30_000, 'holder executing');
+    const waiter = JSON.parse(
+      (
+        await remediate(
+          'start',
+          '--fingerprint',
+          uniqueName('fp'),
+          '--target',
+          target,
+          '--action',
+          'scale',
+          '--pipeline',
+          ok,
+          '--json',
+        )
+      ).stdout,
+    ) as { id: string };
+    await h.waitFor(waiter.id, (s) => s.blockReason === 'ResourceBusy', 30_000, 'ResourceBusy');
+    const refused = await remediate('override', waiter.id, '--reason', 'please');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/ResourceBusy/);
+
+    expect((await remediate('cancel', holder.id, '--reason', 'wrong action')).code).toBe(0);
+    expect((await h.result(holder.id)).phase).toBe('Cancelled');
+    expect((await h.result(waiter.id)).phase).toBe('Completed');
+  });
+
+  it('S2: invalid input exits 2 naming the field and starts nothing', async () => {
+    const bad = await remediate(
+      'start',
+      '--fingerprint',
+      'x',
+      '--target',
+      'prod/deployment/api',
+      '--action',
+      'a',
+      '--pipeline',
+      'p',
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/target\.kind/);
+    expect(await h.client.list({ target: 'prod/Deployment/api', fingerprint: 'x' })).toEqual([]);
+  });
+});
