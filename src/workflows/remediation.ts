@@ -12,7 +12,9 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -20,7 +22,7 @@ import {
 } from '@temporalio/workflow';
 import type { RemediationActivities, RemediationRef } from '../activities';
 import { formatDuration } from '../domain/duration';
-import { BlockKind, EndReason, Phase, type Failure } from '../domain/model';
+import { BlockKind, BlockReason, EndReason, Phase, type Failure } from '../domain/model';
 import { fingerprintKey, parseRemediationRequest, resolveDeadline, targetKey } from '../domain/request';
 import {
   SearchAttributes,
@@ -42,6 +44,7 @@ const retry = {
   nonRetryableErrorTypes: ['InvalidRequestError', 'LedgerInvalidStateError'],
 };
 const ledger = proxyActivities<RemediationActivities>({ startToCloseTimeout: '1m', retry });
+const local = proxyLocalActivities<RemediationActivities>({ startToCloseTimeout: '10s', retry });
 const tekton = proxyActivities<RemediationActivities>({
   startToCloseTimeout: '3h',
   heartbeatTimeout: '30s',
@@ -105,7 +108,11 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   );
 
   // Handlers are registered before the first await, so `status` answers from the first moment.
-  const { policy } = await ledger.loadPolicy.executeWithOptions({ summary: 'Load remediation policy' }, []);
+  // A local activity: no task-queue round trip, which matters in an alert storm (patched: older
+  // histories scheduled it as a regular activity).
+  const { policy } = patched('policy-as-local-activity')
+    ? await local.loadPolicy.executeWithOptions({ summary: 'Load remediation policy' }, [])
+    : await ledger.loadPolicy.executeWithOptions({ summary: 'Load remediation policy' }, []);
   const deadline = resolveDeadline(request.deadline, info.startTime.getTime(), policy.defaultDeadlineMs);
   tracker.deadlineResolved(now(), deadline);
 
@@ -128,6 +135,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   };
 
   let executing: string | null = null;
+  let holdsSharedState = false;
   let ending: Ending;
   try {
     ending = await routeAndRun();
@@ -164,6 +172,8 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
         [{ ...ref, runId: info.runId, actionId: request.action.id, deadline, overrideActive }],
       );
 
+      // A duplicate on its first pass claimed nothing and queued nowhere: it has nothing to release.
+      holdsSharedState ||= !(verdict.kind === 'end' && verdict.reason === BlockReason.DuplicateInProgress);
       if (verdict.kind === 'end') {
         return {
           phase: tracker.ranPipelineRun ? Phase.Failed : Phase.Skipped,
@@ -251,6 +261,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
 
   /** Leaves the lock queue, releases the lock and the fingerprint claim, moves the fingerprint counter. */
   async function release(phase: Phase): Promise<void> {
+    if (!holdsSharedState && patched('no-release-without-claim')) return;
     await CancellationScope.nonCancellable(() =>
       ledger.finishRemediation.executeWithOptions({ summary: `Release target and fingerprint (${phase})` }, [
         {

@@ -1,6 +1,6 @@
 /**
  * Records real histories of the main paths and replays them against the current workflow code.
- * With RECORD_HISTORIES=1 they are written to test/fixtures/histories/, where the unit suite's
+ * With RECORD_HISTORIES=<tag> they are written to test/fixtures/histories/, where the unit suite's
  * replay test guards every later workflow change against non-determinism.
  */
 import { writeFileSync } from 'node:fs';
@@ -24,8 +24,9 @@ describe('workflow histories', () => {
   async function replayAndMaybeRecord(name: string, workflowId: string): Promise<void> {
     const history = await h.client.client.workflow.getHandle(workflowId).fetchHistory();
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
-    if (process.env.RECORD_HISTORIES === '1')
-      writeFileSync(join(fixtures, `${name}.json`), historyToJSON(history));
+    // RECORD_HISTORIES=<tag> adds <name>-<tag>.json; earlier recordings stay, so patched() paths keep replaying.
+    const tag = process.env.RECORD_HISTORIES;
+    if (tag) writeFileSync(join(fixtures, `${name}-${tag}.json`), historyToJSON(history));
   }
 
   it('S25: histories of the main paths replay deterministically (clean, backoff retry, override, clear, duplicate, cancel)', async () => {
