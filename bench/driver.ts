@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { defineSimulatedPipeline } from '../src/simulator/pipelines';
 import { Client, Connection } from '@temporalio/client';
 import { KubernetesLedger } from '../src/adapters/kubernetes-ledger';
 import { RemediationClient } from '../src/client';
@@ -55,25 +56,7 @@ export class Driver {
 
   /** A Tekton Pipeline whose simulated runs behave as `outcome` says (simulator script annotation). */
   async definePipeline(outcome: Outcome, durationMs = 0, name = uniqueName(outcome)): Promise<string> {
-    await this.customObjects.createNamespacedCustomObject({
-      group: 'tekton.dev',
-      version: 'v1',
-      namespace: this.info.executionNamespace,
-      plural: 'pipelines',
-      body: {
-        apiVersion: 'tekton.dev/v1',
-        kind: 'Pipeline',
-        metadata: {
-          name,
-          annotations: { 'simulator.remediation.dev/script': JSON.stringify({ outcome, durationMs }) },
-        },
-        spec: {
-          tasks: [
-            { name: 'fix', taskSpec: { steps: [{ name: 'apply', image: 'busybox', script: 'true' }] } },
-          ],
-        },
-      },
-    });
+    await defineSimulatedPipeline(this.kube, this.info.executionNamespace, name, { outcome, durationMs });
     return name;
   }
 

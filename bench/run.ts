@@ -17,7 +17,7 @@ import { Driver, uniqueName } from './driver';
 import { machineFacts, round2, type MachineFacts } from './machine';
 import * as scenario from './scenarios';
 import { summarize, type Summary } from './stats';
-import { spawnWorker, type BenchWorker } from './worker-process';
+import { spawnWorker, type WorkerProcess as BenchWorker } from '../src/stack/worker-process';
 
 interface Sizes {
   latency: number;

@@ -42,6 +42,14 @@ export const WorkerSettingsSchema = z.strictObject({
     .max(65535)
     .describe('Prometheus /metrics port (SDK runtime metrics and product counters); 0 turns it off.')
     .default(9464),
+  maxCachedWorkflows: z
+    .number()
+    .int()
+    .min(0)
+    .describe(
+      'Workflows a worker keeps in memory between tasks; waiting ones beyond it are replayed when they wake.',
+    )
+    .default(200),
   maxConcurrentActivities: z
     .number()
     .int()

@@ -4,8 +4,9 @@
  * the Web UI, etcd + API server with the CRDs, the Tekton simulator), adds two demo Pipelines and
  * prints how to use it. Ctrl-C stops the worker, then the stack.
  */
-import { CustomObjectsApi } from '@kubernetes/client-node';
-import { isConflict, loadKubeConfig } from './k8s/kube';
+import { loadKubeConfig } from './k8s/kube';
+import { defineSimulatedPipeline } from './simulator/pipelines';
+import { Outcome } from './simulator/script';
 import { startStack, type StackInfo } from './stack/stack';
 import { runWorker } from './worker';
 
@@ -13,39 +14,16 @@ const log = (line: string): void => void process.stderr.write(`[start] ${line}\n
 
 /** Pipelines the simulator plays, so the printed examples work on a fresh machine. */
 const demoPipelines = [
-  { name: 'restart-deployment', script: { outcome: 'succeed', durationMs: 3000 } },
-  { name: 'broken-remediation', script: { outcome: 'fail-step', durationMs: 2000 } },
+  { name: 'restart-deployment', script: { outcome: Outcome.Succeed, durationMs: 3000 } },
+  { name: 'broken-remediation', script: { outcome: Outcome.FailStep, durationMs: 2000 } },
 ];
 
 async function ensureDemoPipelines(info: StackInfo): Promise<void> {
-  const api = loadKubeConfig(info.kubeconfig).makeApiClient(CustomObjectsApi);
+  const kubeConfig = loadKubeConfig(info.kubeconfig);
   for (const p of demoPipelines) {
-    try {
-      await api.createNamespacedCustomObject({
-        group: 'tekton.dev',
-        version: 'v1',
-        namespace: info.executionNamespace,
-        plural: 'pipelines',
-        body: {
-          apiVersion: 'tekton.dev/v1',
-          kind: 'Pipeline',
-          metadata: {
-            name: p.name,
-            annotations: { 'simulator.remediation.dev/script': JSON.stringify(p.script) },
-          },
-          spec: {
-            tasks: [
-              {
-                name: 'fix',
-                taskSpec: { steps: [{ name: 'apply', image: 'bitnami/kubectl', script: 'true' }] },
-              },
-            ],
-          },
-        },
-      });
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-    }
+    await defineSimulatedPipeline(kubeConfig, info.executionNamespace, p.name, p.script, {
+      keepExisting: true,
+    });
   }
 }
 

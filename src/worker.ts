@@ -3,6 +3,11 @@
  * Wires the real adapters (Kubernetes ledger and PipelineRuns, Temporal client for wake-ups);
  * tests wire fakes or the same adapters through `createRemediationWorker`.
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
@@ -22,7 +27,21 @@ export interface RemediationWorkerOptions {
   /** Pre-bundled workflow code (tests bundle once per file); bundled from source otherwise. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   maxConcurrentActivityTaskExecutions?: number;
+  /** Workflows kept in memory between tasks; evicted ones are replayed from history when they wake. */
+  maxCachedWorkflows?: number;
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+}
+
+/**
+ * Bundles the workflows in a child process and returns the bundle's path: bundling in-process
+ * leaves webpack's few hundred MB in the worker's heap for good.
+ */
+export async function bundleWorkflowsOutOfProcess(): Promise<{ codePath: string }> {
+  const codePath = join(mkdtempSync(join(tmpdir(), 'remediation-workflows-')), 'bundle.js');
+  const script = join(__dirname, `bundle-workflows${extname(__filename)}`);
+  const loader = extname(__filename) === '.ts' ? ['--import', 'tsx'] : [];
+  await promisify(execFile)(process.execPath, [...loader, script, codePath]);
+  return { codePath };
 }
 
 export async function createRemediationWorker(options: RemediationWorkerOptions): Promise<Worker> {
@@ -30,7 +49,8 @@ export async function createRemediationWorker(options: RemediationWorkerOptions)
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    workflowBundle: options.workflowBundle ?? (await bundleWorkflowsOutOfProcess()),
+    ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
     activities: createActivities(options.deps),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 200,
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
@@ -57,6 +77,7 @@ export async function runWorker(): Promise<void> {
     namespace: settings.temporalNamespace,
     taskQueue: settings.taskQueue,
     maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivities,
+    maxCachedWorkflows: settings.maxCachedWorkflows,
     deps: {
       ledger: new KubernetesLedger(kubeConfig, settings.controlNamespace),
       pipelineRuns: new KubernetesPipelineRuns(kubeConfig),

@@ -60,7 +60,7 @@ export interface PipelineTask {
   name: string;
   taskRef?: { name: string };
   /** Embedded Task spec; the CRD keeps it as free-form JSON. */
-  taskSpec?: { steps?: { name?: string; image?: string }[] } & Record<string, unknown>;
+  taskSpec?: { steps?: { name?: string; image?: string; script?: string }[] } & Record<string, unknown>;
   params?: Param[];
 }
 

@@ -1,6 +1,6 @@
 import { targetKey } from '../../src/domain/request';
 import { RemediationHarness } from '../integration/support/remediation-harness';
-import { spawnWorker, type WorkerProcess } from '../integration/support/worker-process';
+import { spawnWorker, type WorkerProcess } from '../../src/stack/worker-process';
 import { FaultStack } from './support/fault-stack';
 
 describe('fault: worker crash', () => {

@@ -104,83 +104,41 @@ describe('remediate CLI on the real stack', () => {
     const ok = await h.definePipeline('succeed', 300);
     const hang = await h.definePipeline('hang');
     const target = `${uniqueName('prod')}/Deployment/api`;
-    expect(
-      (
-        await remediate(
-          'start',
-          '--fingerprint',
-          uniqueName('fp'),
-          '--target',
-          target,
-          '--action',
-          'restart',
-          '--pipeline',
-          ok,
-          '--wait',
-        )
-      ).code,
-    ).toBe(0);
-    const again = JSON.parse(
-      (
-        await remediate(
-          'start',
-          '--fingerprint',
-          uniqueName('fp'),
-          '--target',
-          target,
-          '--action',
-          'restart',
-          '--pipeline',
-          ok,
-          '--json',
-        )
-      ).stdout,
-    ) as { id: string };
-    await h.waitFor(again.id, (s) => s.blockReason === 'RecentlyRemediated', 30_000, 'RecentlyRemediated');
-    expect((await remediate('override', again.id, '--reason', 'run now', '--by', 'bob')).code).toBe(0);
-    expect((await h.result(again.id)).phase).toBe('Completed');
+    /** `remediate start … --json` on this target with a fresh fingerprint; returns the id. */
+    const start = async (action: string, pipeline: string): Promise<string> => {
+      const out = await remediate(
+        'start',
+        '--fingerprint',
+        uniqueName('fp'),
+        '--target',
+        target,
+        '--action',
+        action,
+        '--pipeline',
+        pipeline,
+        '--json',
+      );
+      expect(out.code).toBe(0);
+      return (JSON.parse(out.stdout) as { id: string }).id;
+    };
 
-    const holder = JSON.parse(
-      (
-        await remediate(
-          'start',
-          '--fingerprint',
-          uniqueName('fp'),
-          '--target',
-          target,
-          '--action',
-          'hold',
-          '--pipeline',
-          hang,
-          '--json',
-        )
-      ).stdout,
-    ) as { id: string };
-    await h.waitFor(holder.id, (s) => s.pipelineRuns.length === 1, 30_000, 'holder executing');
-    const waiter = JSON.parse(
-      (
-        await remediate(
-          'start',
-          '--fingerprint',
-          uniqueName('fp'),
-          '--target',
-          target,
-          '--action',
-          'scale',
-          '--pipeline',
-          ok,
-          '--json',
-        )
-      ).stdout,
-    ) as { id: string };
-    await h.waitFor(waiter.id, (s) => s.blockReason === 'ResourceBusy', 30_000, 'ResourceBusy');
-    const refused = await remediate('override', waiter.id, '--reason', 'please');
+    expect((await h.result(await start('restart', ok))).phase).toBe('Completed');
+    const again = await start('restart', ok);
+    await h.waitFor(again, (s) => s.blockReason === 'RecentlyRemediated', 30_000, 'RecentlyRemediated');
+    expect((await remediate('override', again, '--reason', 'run now', '--by', 'bob')).code).toBe(0);
+    expect((await h.result(again)).phase).toBe('Completed');
+
+    const holder = await start('hold', hang);
+    await h.waitFor(holder, (s) => s.pipelineRuns.length === 1, 30_000, 'holder executing');
+    const waiter = await start('scale', ok);
+    await h.waitFor(waiter, (s) => s.blockReason === 'ResourceBusy', 30_000, 'ResourceBusy');
+    const refused = await remediate('override', waiter, '--reason', 'please');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/ResourceBusy/);
 
-    expect((await remediate('cancel', holder.id, '--reason', 'wrong action')).code).toBe(0);
-    expect((await h.result(holder.id)).phase).toBe('Cancelled');
-    expect((await h.result(waiter.id)).phase).toBe('Completed');
+    expect((await remediate('cancel', holder, '--reason', 'wrong action')).code).toBe(0);
+    expect((await h.result(holder)).phase).toBe('Cancelled');
+    expect((await h.result(waiter)).phase).toBe('Completed');
   });
 
   it('S2: invalid input exits 2 naming the field and starts nothing', async () => {

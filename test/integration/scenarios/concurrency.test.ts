@@ -1,7 +1,7 @@
 import { fingerprintKey, targetKey } from '../../../src/domain/request';
 import type { RemediationStatus } from '../../../src/shared';
 import { RemediationHarness, uniqueName } from '../support/remediation-harness';
-import { spawnWorker, type WorkerProcess } from '../support/worker-process';
+import { spawnWorker, type WorkerProcess } from '../../../src/stack/worker-process';
 
 jest.setTimeout(300_000);
 

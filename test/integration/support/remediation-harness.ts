@@ -15,6 +15,8 @@ import {
 import { KubernetesLedger } from '../../../src/adapters/kubernetes-ledger';
 import { KubernetesPipelineRuns } from '../../../src/adapters/kubernetes-pipeline-runs';
 import { TemporalRemediations } from '../../../src/adapters/temporal-remediations';
+import { defineSimulatedPipeline } from '../../../src/simulator/pipelines';
+import type { Outcome } from '../../../src/simulator/script';
 import { RemediationClient } from '../../../src/client';
 import { parsePolicyConfig, type PolicyConfigInput } from '../../../src/domain/config';
 import type { Phase } from '../../../src/domain/model';
@@ -24,17 +26,7 @@ import type { StackInfo } from '../../../src/stack/stack';
 import { createRemediationWorker, workflowsPath } from '../../../src/worker';
 import { kubeConfig, stackInfo } from '../stack-env';
 
-export type SimulatorOutcome =
-  | 'succeed'
-  | 'fail-step'
-  | 'oom'
-  | 'timeout'
-  | 'image-pull'
-  | 'quota'
-  | 'config-error'
-  | 'pod-admission'
-  | 'param-missing'
-  | 'hang';
+export type SimulatorOutcome = Outcome;
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** Bundling takes seconds: once per test file. */
@@ -124,25 +116,7 @@ export class RemediationHarness {
     durationMs = 0,
     name = uniqueName(outcome),
   ): Promise<string> {
-    await this.customObjects.createNamespacedCustomObject({
-      group: 'tekton.dev',
-      version: 'v1',
-      namespace: this.info.executionNamespace,
-      plural: 'pipelines',
-      body: {
-        apiVersion: 'tekton.dev/v1',
-        kind: 'Pipeline',
-        metadata: {
-          name,
-          annotations: { 'simulator.remediation.dev/script': JSON.stringify({ outcome, durationMs }) },
-        },
-        spec: {
-          tasks: [
-            { name: 'fix', taskSpec: { steps: [{ name: 'apply', image: 'busybox', script: 'true' }] } },
-          ],
-        },
-      },
-    });
+    await defineSimulatedPipeline(this.kube, this.info.executionNamespace, name, { outcome, durationMs });
     return name;
   }
 
