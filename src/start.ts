@@ -52,10 +52,21 @@ async function main(): Promise<void> {
   log(
     'no TEMPORAL_ADDRESS or KUBECONFIG: starting the embedded local stack (first run provisions tools, see progress)',
   );
-  const stack = await startStack({ log: (line) => process.stderr.write(`[stack] ${line}\n`) });
+  // Same knobs as `npm run stack` (STACK_DIR, STACK_TEMPORAL_PORT, STACK_TEMPORAL_UI_PORT).
+  const port = (name: string): number | undefined =>
+    process.env[name] ? Number(process.env[name]) : undefined;
+  const stack = await startStack({
+    dir: process.env.STACK_DIR || undefined,
+    temporalPort: port('STACK_TEMPORAL_PORT'),
+    temporalUiPort: port('STACK_TEMPORAL_UI_PORT'),
+    log: (line) => process.stderr.write(`[stack] ${line}\n`),
+  });
   try {
     await ensureDemoPipelines(stack.info);
     process.stdout.write(usage(stack.info) + '\n');
+    process.env.TEMPORAL_ADDRESS = stack.info.temporal.address;
+    process.env.TEMPORAL_NAMESPACE = stack.info.temporal.namespace;
+    process.env.KUBECONFIG = stack.info.kubeconfig;
     await runWorker();
   } finally {
     await stack.stop();
