@@ -1,6 +1,6 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { RemediationActivities } from '../activities';
-import type { ClearTargetInput, ClearTargetResult } from '../shared';
+import { SearchAttributes, type ClearTargetInput, type ClearTargetResult } from '../shared';
 
 const { clearTarget: clear } = proxyActivities<RemediationActivities>({
   startToCloseTimeout: '1m',
@@ -9,6 +9,10 @@ const { clearTarget: clear } = proxyActivities<RemediationActivities>({
 
 /** Operator clear of a target (SEMANTICS §7), startable from the plain `temporal` CLI. */
 export async function clearTarget(input: ClearTargetInput): Promise<ClearTargetResult> {
+  // Filterable by target however it was started (the client sets it at start, the plain CLI does not).
+  if (patched('clear-target-search-attribute') && typeof input?.target === 'string' && input.target) {
+    upsertSearchAttributes([{ key: SearchAttributes.target, value: input.target }]);
+  }
   return clear.executeWithOptions({ summary: `Clear ${input.target} (by ${input.by}): ${input.reason}` }, [
     input,
   ]);

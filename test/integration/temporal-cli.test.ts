@@ -143,6 +143,18 @@ describe('plain `temporal` CLI', () => {
     ) as { status: string; result: { target: string; woken: string[] } };
     expect(cleared.status).toBe('COMPLETED');
     expect(cleared.result).toMatchObject({ target, woken: [`remediation-${id}`] });
+    // The clear is filterable by target even though the plain CLI set no search attribute.
+    const clears = JSON.parse(
+      await temporalOk(
+        'workflow',
+        'list',
+        '--query',
+        `WorkflowType='clearTarget' AND TargetResource='${target}'`,
+        '-o',
+        'json',
+      ),
+    ) as typeof listed;
+    expect(clears.map((w) => w.execution.workflowId)).toEqual([clearId]);
 
     const end = await h.result(id, 60_000);
     expect(end).toMatchObject({ phase: 'Completed', reason: 'Succeeded', attempts: 1 });
