@@ -18,12 +18,13 @@ describe('npm start (quickstart)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'remediation-quickstart-'));
     const temporalPort = await freePort();
     const uiPort = await freePort();
+    const metricsPort = await freePort();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       STACK_DIR: dir,
       STACK_TEMPORAL_PORT: String(temporalPort),
       STACK_TEMPORAL_UI_PORT: String(uiPort),
-      METRICS_PORT: '0',
+      METRICS_PORT: String(metricsPort),
     };
     delete env.TEMPORAL_ADDRESS;
     delete env.KUBECONFIG;
@@ -70,6 +71,13 @@ describe('npm start (quickstart)', () => {
         },
       );
       expect(JSON.parse(stdout)).toMatchObject({ phase: 'Completed', target: 'prod/Deployment/api' });
+
+      // Prometheus: the SDK's runtime metrics and the product's own counters.
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect(metrics).toMatch(/temporal_workflow_completed/);
+      expect(metrics).toMatch(/remediation_routing_decisions\S*\{[^}]*check="AllPassed"[^}]*result="run"/);
+      expect(metrics).toMatch(/remediation_pipelinerun_outcomes\S*\{[^}]*category="Succeeded"/);
+      expect(metrics).toMatch(/remediation_finished\S*\{[^}]*phase="Completed"/);
     } finally {
       child.kill('SIGINT');
       await exited;
