@@ -1,21 +1,12 @@
 import { targetKey } from '../../src/domain/request';
-import { RemediationHarness, sleep } from '../integration/support/remediation-harness';
-import { FaultStack } from './support/fault-stack';
+import { sleep } from '../integration/support/remediation-harness';
+import { useFaultStack } from './support/fault-stack';
 
 describe('fault: Kubernetes API server outage', () => {
-  let stack: FaultStack;
-  let h: RemediationHarness;
-
-  beforeAll(async () => {
-    stack = await FaultStack.start();
-    h = await new RemediationHarness(stack.info).open();
-  });
-  afterAll(async () => {
-    await h?.close();
-    await stack?.stop();
-  });
+  const fault = useFaultStack();
 
   it('S21: API server unavailable for 20s during execution → activities retry; nothing lost or duplicated', async () => {
+    const { stack, h } = fault;
     const pipeline = await h.definePipeline('succeed', 10_000);
     await h.startWorker();
     const request = h.request({ pipeline });

@@ -1,23 +1,14 @@
 import { targetKey } from '../../src/domain/request';
-import { RemediationHarness, sleep } from '../integration/support/remediation-harness';
-import { FaultStack } from './support/fault-stack';
+import { sleep } from '../integration/support/remediation-harness';
+import { useFaultStack } from './support/fault-stack';
 
 const RECHECK_MS = 2_000;
 
 describe('fault: lock holder terminated', () => {
-  let stack: FaultStack;
-  let h: RemediationHarness;
-
-  beforeAll(async () => {
-    stack = await FaultStack.start();
-    h = await new RemediationHarness(stack.info).open();
-  });
-  afterAll(async () => {
-    await h?.close();
-    await stack?.stop();
-  });
+  const fault = useFaultStack();
 
   it('S24 fault: a lock whose holder was terminated is taken over by the waiter already queued, within one re-check, and the takeover is recorded', async () => {
+    const { h } = fault;
     await h.startWorker({ lockRecheckInterval: `${RECHECK_MS}ms` });
     const hang = await h.definePipeline('hang');
     const quick = await h.definePipeline('succeed');

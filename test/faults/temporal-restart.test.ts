@@ -1,22 +1,13 @@
 import { emptyTargetState } from '../../src/domain/model';
 import { targetKey } from '../../src/domain/request';
-import { RemediationHarness, sleep } from '../integration/support/remediation-harness';
-import { FaultStack } from './support/fault-stack';
+import { sleep } from '../integration/support/remediation-harness';
+import { useFaultStack } from './support/fault-stack';
 
 describe('fault: Temporal server restart', () => {
-  let stack: FaultStack;
-  let h: RemediationHarness;
-
-  beforeAll(async () => {
-    stack = await FaultStack.start();
-    h = await new RemediationHarness(stack.info).open();
-  });
-  afterAll(async () => {
-    await h?.close();
-    await stack?.stop();
-  });
+  const fault = useFaultStack();
 
   it('S20: Temporal server restarted (SQLite) during a durable wait → the wait resumes and ends on time', async () => {
+    const { stack, h } = fault;
     const pipeline = await h.definePipeline('succeed');
     const worker = await h.startWorker();
     const request = h.request({ pipeline });

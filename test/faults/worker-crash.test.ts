@@ -1,24 +1,13 @@
 import { targetKey } from '../../src/domain/request';
-import { RemediationHarness } from '../integration/support/remediation-harness';
 import { spawnWorker, type WorkerProcess } from '../../src/stack/worker-process';
-import { FaultStack } from './support/fault-stack';
+import { useFaultStack } from './support/fault-stack';
 
 describe('fault: worker crash', () => {
-  let stack: FaultStack;
-  let h: RemediationHarness;
   const workers: WorkerProcess[] = [];
-
-  beforeAll(async () => {
-    stack = await FaultStack.start();
-    h = await new RemediationHarness(stack.info).open();
-  });
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
-    await h?.close();
-    await stack?.stop();
-  });
+  const fault = useFaultStack(() => Promise.all(workers.map((w) => w.stop('SIGKILL'))));
 
   it('S19: worker SIGKILLed while the PipelineRun runs → a new worker adopts it; exactly one PipelineRun; outcome recorded once', async () => {
+    const { stack, h } = fault;
     const pipeline = await h.definePipeline('succeed', 15_000);
     const first = spawnWorker(stack.info, h.taskQueue);
     workers.push(first);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startTektonSimulator } from '../../../src/simulator';
+import { RemediationHarness } from '../../integration/support/remediation-harness';
 import { DEFAULT_CRDS_DIR, startKubeApi, type KubeApi } from '../../../src/stack/kube-api';
 import { freePort } from '../../../src/stack/proc';
 import {
@@ -121,4 +122,25 @@ export function processesMentioning(text: string): string[] {
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
+}
+
+/**
+ * Gives a fault test file its own stack and harness: started in beforeAll, stopped in afterAll
+ * (after `cleanup`, e.g. killing worker processes). Read the fields inside tests.
+ */
+export function useFaultStack(cleanup?: () => Promise<unknown>): {
+  stack: FaultStack;
+  h: RemediationHarness;
+} {
+  const fault = {} as { stack: FaultStack; h: RemediationHarness };
+  beforeAll(async () => {
+    fault.stack = await FaultStack.start();
+    fault.h = await new RemediationHarness(fault.stack.info).open();
+  });
+  afterAll(async () => {
+    await cleanup?.();
+    await fault.h?.close();
+    await fault.stack?.stop();
+  });
+  return fault;
 }
