@@ -31,8 +31,8 @@ COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root package.json ./
 # Code is owned by root and only readable by the runtime user: a compromised process cannot
-# rewrite it. The worker bundles workflow code in memory (webpack + memfs) at start, so the root
-# filesystem can be mounted read-only; Kubernetes gives it an emptyDir /tmp for anything else.
+# rewrite it. The worker bundles workflow code in a child process at start and writes the bundle
+# under /tmp, so the root filesystem can be mounted read-only with an emptyDir on /tmp.
 # 10001 is numeric so `runAsNonRoot` can verify it without resolving names.
 RUN groupadd --system --gid 10001 remediation \
  && useradd --system --uid 10001 --gid remediation --home-dir /nonexistent --no-create-home remediation
