@@ -2,14 +2,16 @@
  * `npm run bench [-- --quick] [-- --out <file>]`: the performance baseline on the local stack.
  *
  * Starts a throwaway stack (Temporal dev server, etcd + apiextensions-apiserver with the CRDs, the
- * Tekton simulator in this process), runs the real worker in separate processes, measures the
+ * Tekton simulator in this process), builds and runs the real worker as the container does
+ * (`node dist/worker.js`, no tsx) in separate processes, measures the
  * scenarios of bench/scenarios.ts, prints a table and writes JSON (default bench/results/latest.json).
  * Progress goes to stderr; the table to stdout.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { execFile } from 'node:child_process';
+import { parseArgs, promisify } from 'node:util';
 import { POD_START_MS } from '../src/simulator/plan';
 import { freePort } from '../src/stack/proc';
 import { provision, startStack, type Stack } from '../src/stack/stack';
@@ -120,7 +122,7 @@ async function main(): Promise<void> {
     return result;
   };
   const startWorker = async (taskQueue: string): Promise<BenchWorker> => {
-    const w = spawnWorker(stack!.info, taskQueue, WORKER_POLICY);
+    const w = spawnWorker(stack!.info, taskQueue, WORKER_POLICY, { compiled: true });
     workers.push(w);
     await w.ready;
     return w;
@@ -170,6 +172,15 @@ async function main(): Promise<void> {
     });
     driver = await new Driver(stack.info).open();
     const d = driver;
+    await phase('build the worker (npm run build → dist/)', () =>
+      promisify(execFile)(
+        process.execPath,
+        [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+        {
+          cwd: join(__dirname, '..'),
+        },
+      ),
+    );
 
     const q = uniqueName('bench');
     const workerA = await phase('start worker A (separate process)', () => startWorker(q));

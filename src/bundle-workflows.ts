@@ -4,11 +4,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { workflowBundleOptions } from './workflow-bundle';
 
 async function main(): Promise<void> {
   const out = process.argv[2];
   if (!out) throw new Error('usage: bundle-workflows <output.js>');
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows') });
+  const { code } = await bundleWorkflowCode(workflowBundleOptions);
   writeFileSync(out, code);
 }
 

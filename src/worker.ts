@@ -17,8 +17,6 @@ import { TemporalRemediations } from './adapters/temporal-remediations';
 import { loadKubeConfig } from './k8s/kube';
 import { loadWorkerConfig } from './settings';
 
-export const workflowsPath = require.resolve('./workflows');
-
 export interface RemediationWorkerOptions {
   connection: NativeConnection;
   namespace: string;

@@ -66,72 +66,74 @@ const dnsSubdomain = (max = 253) =>
 const keyString = (max: number) =>
   z.string().min(1).max(max).regex(KEY_CHARS, 'may only contain letters, digits and . _ : -');
 
-const labelsSchema = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
-  const entries = Object.entries(labels);
-  if (entries.length > requestLimits.maxLabels) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `at most ${requestLimits.maxLabels} labels, got ${entries.length}`,
-      params: { rule: 'maxEntries' },
-    });
-  }
-  for (const [key, value] of entries) {
-    if (key.length === 0 || key.length > requestLimits.maxLabelKeyChars) {
+const labelsSchema = () =>
+  z.record(z.string(), z.string()).superRefine((labels, ctx) => {
+    const entries = Object.entries(labels);
+    if (entries.length > requestLimits.maxLabels) {
       ctx.addIssue({
         code: 'custom',
-        path: [key],
-        message: `label name must be 1–${requestLimits.maxLabelKeyChars} chars`,
-        params: { rule: 'maxLength' },
+        message: `at most ${requestLimits.maxLabels} labels, got ${entries.length}`,
+        params: { rule: 'maxEntries' },
       });
     }
-    if (value.length > requestLimits.maxLabelValueChars) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [key],
-        message: `label value must be at most ${requestLimits.maxLabelValueChars} chars, got ${value.length}`,
-        params: { rule: 'maxLength' },
-      });
+    for (const [key, value] of entries) {
+      if (key.length === 0 || key.length > requestLimits.maxLabelKeyChars) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `label name must be 1–${requestLimits.maxLabelKeyChars} chars`,
+          params: { rule: 'maxLength' },
+        });
+      }
+      if (value.length > requestLimits.maxLabelValueChars) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `label value must be at most ${requestLimits.maxLabelValueChars} chars, got ${value.length}`,
+          params: { rule: 'maxLength' },
+        });
+      }
     }
-  }
-});
+  });
 
-const paramsSchema = z.record(z.string(), z.string()).superRefine((params, ctx) => {
-  const entries = Object.entries(params);
-  if (entries.length > requestLimits.maxParams) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `at most ${requestLimits.maxParams} params, got ${entries.length}`,
-      params: { rule: 'maxEntries' },
-    });
-  }
-  let total = 0;
-  for (const [name, value] of entries) {
-    total += value.length;
-    if (!TEKTON_PARAM_NAME.test(name)) {
+const paramsSchema = () =>
+  z.record(z.string(), z.string()).superRefine((params, ctx) => {
+    const entries = Object.entries(params);
+    if (entries.length > requestLimits.maxParams) {
       ctx.addIssue({
         code: 'custom',
-        path: [name],
-        message: `param name must match ${TEKTON_PARAM_NAME.source}`,
-        params: { rule: 'pattern' },
+        message: `at most ${requestLimits.maxParams} params, got ${entries.length}`,
+        params: { rule: 'maxEntries' },
       });
     }
-    if (value.length > requestLimits.maxParamValueChars) {
+    let total = 0;
+    for (const [name, value] of entries) {
+      total += value.length;
+      if (!TEKTON_PARAM_NAME.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `param name must match ${TEKTON_PARAM_NAME.source}`,
+          params: { rule: 'pattern' },
+        });
+      }
+      if (value.length > requestLimits.maxParamValueChars) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `param value must be at most ${requestLimits.maxParamValueChars} chars, got ${value.length}`,
+          params: { rule: 'maxLength' },
+        });
+      }
+    }
+    if (total > requestLimits.maxParamsTotalChars) {
       ctx.addIssue({
         code: 'custom',
-        path: [name],
-        message: `param value must be at most ${requestLimits.maxParamValueChars} chars, got ${value.length}`,
-        params: { rule: 'maxLength' },
+        message: `param values must total at most ${requestLimits.maxParamsTotalChars} chars, got ${total}`,
+        params: { rule: 'maxTotalLength' },
       });
     }
-  }
-  if (total > requestLimits.maxParamsTotalChars) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `param values must total at most ${requestLimits.maxParamsTotalChars} chars, got ${total}`,
-      params: { rule: 'maxTotalLength' },
-    });
-  }
-});
+  });
 
 /** When a remediation must have started its PipelineRun by (SEMANTICS §2). */
 export type RequestDeadline =
@@ -140,20 +142,22 @@ export type RequestDeadline =
   /** Relative to the remediation's start. */
   | { kind: 'after'; ms: number };
 
-// ISO-8601 date-time with an explicit zone, so a deadline never depends on the parser's local time.
-const isoDatetime = z.iso.datetime({ offset: true });
-const deadlineSchema = z.union(
-  [
-    z.strictObject({ kind: z.literal('at'), at: isoDatetime }),
-    z.strictObject({ kind: z.literal('after'), ms: z.number().int().nonnegative() }),
-    z.number().transform((ms, ctx): RequestDeadline => ({ kind: 'after', ms: durationOrIssue(ms, ctx) })),
-    z.string().transform((value, ctx): RequestDeadline => {
-      if (isoDatetime.safeParse(value).success) return { kind: 'at', at: new Date(value).toISOString() };
-      return { kind: 'after', ms: durationOrIssue(value, ctx) };
-    }),
-  ],
-  { error: 'expected an ISO-8601 date-time (e.g. 2026-01-01T10:00:00Z) or a duration like 30m' },
-);
+const deadlineSchema = () => {
+  // ISO-8601 date-time with an explicit zone, so a deadline never depends on the parser's local time.
+  const isoDatetime = z.iso.datetime({ offset: true });
+  return z.union(
+    [
+      z.strictObject({ kind: z.literal('at'), at: isoDatetime }),
+      z.strictObject({ kind: z.literal('after'), ms: z.number().int().nonnegative() }),
+      z.number().transform((ms, ctx): RequestDeadline => ({ kind: 'after', ms: durationOrIssue(ms, ctx) })),
+      z.string().transform((value, ctx): RequestDeadline => {
+        if (isoDatetime.safeParse(value).success) return { kind: 'at', at: new Date(value).toISOString() };
+        return { kind: 'after', ms: durationOrIssue(value, ctx) };
+      }),
+    ],
+    { error: 'expected an ISO-8601 date-time (e.g. 2026-01-01T10:00:00Z) or a duration like 30m' },
+  );
+};
 
 function durationOrIssue(value: string | number, ctx: z.RefinementCtx): number {
   const result = durationSchema.safeParse(value);
@@ -166,49 +170,57 @@ function durationOrIssue(value: string | number, ctx: z.RefinementCtx): number {
   return z.NEVER;
 }
 
-export const TargetSchema = z.strictObject({
-  kind: z
-    .string()
-    .min(1)
-    .max(63)
-    .regex(KIND, 'must be CamelCase as Kubernetes spells it (e.g. Deployment), matching ^[A-Z][A-Za-z0-9]*$'),
-  name: dnsSubdomain(253),
-  namespace: dnsLabel(63).optional(),
-  cluster: dnsSubdomain(253).optional(),
-});
-export type Target = z.output<typeof TargetSchema>;
+// Schemas are built by functions, not held in module constants: the workflow validates its input
+// once, and a module-level schema would stay resident in every cached workflow (the workflow
+// sandbox evaluates this module per workflow).
+export const targetSchema = () =>
+  z.strictObject({
+    kind: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(
+        KIND,
+        'must be CamelCase as Kubernetes spells it (e.g. Deployment), matching ^[A-Z][A-Za-z0-9]*$',
+      ),
+    name: dnsSubdomain(253),
+    namespace: dnsLabel(63).optional(),
+    cluster: dnsSubdomain(253).optional(),
+  });
+export type Target = z.output<ReturnType<typeof targetSchema>>;
 
-export const RemediationRequestSchema = z.strictObject({
-  id: keyString(200).optional(),
-  signal: z
-    .strictObject({
-      fingerprint: keyString(128),
-      /** Descriptive; defaults to the fingerprint (the CLI does not ask for it). */
-      name: z.string().min(1).max(256).optional(),
-      severity: z.enum(['critical', 'warning', 'info']).default('warning'),
-      labels: labelsSchema.default({}),
-    })
-    .transform((s) => ({ ...s, name: s.name ?? s.fingerprint })),
-  target: TargetSchema,
-  action: z.strictObject({
-    id: dnsSubdomain(63),
-    pipeline: dnsSubdomain(253),
-    params: paramsSchema.default({}),
-    serviceAccountName: dnsSubdomain(253).optional(),
-    /** PipelineRun timeout in ms (input: a duration); the policy default applies when absent. */
-    timeout: durationSchema.optional(),
-  }),
-  deadline: deadlineSchema.optional(),
-});
+export const remediationRequestSchema = () =>
+  z.strictObject({
+    id: keyString(200).optional(),
+    signal: z
+      .strictObject({
+        fingerprint: keyString(128),
+        /** Descriptive; defaults to the fingerprint (the CLI does not ask for it). */
+        name: z.string().min(1).max(256).optional(),
+        severity: z.enum(['critical', 'warning', 'info']).default('warning'),
+        labels: labelsSchema().default({}),
+      })
+      .transform((s) => ({ ...s, name: s.name ?? s.fingerprint })),
+    target: targetSchema(),
+    action: z.strictObject({
+      id: dnsSubdomain(63),
+      pipeline: dnsSubdomain(253),
+      params: paramsSchema().default({}),
+      serviceAccountName: dnsSubdomain(253).optional(),
+      /** PipelineRun timeout in ms (input: a duration); the policy default applies when absent. */
+      timeout: durationSchema.optional(),
+    }),
+    deadline: deadlineSchema().optional(),
+  });
 
 /**
  * A validated request with defaults applied. Durations are milliseconds (`action.timeout`) and the
  * deadline is normalised to {@link RequestDeadline}; this shape parses again to itself, so the
  * workflow may re-validate its input.
  */
-export type RemediationRequest = z.output<typeof RemediationRequestSchema>;
+export type RemediationRequest = z.output<ReturnType<typeof remediationRequestSchema>>;
 /** What callers may send (durations as strings, deadline as ISO string or duration). */
-export type RemediationRequestInput = z.input<typeof RemediationRequestSchema>;
+export type RemediationRequestInput = z.input<ReturnType<typeof remediationRequestSchema>>;
 
 // ------------------------------------------------------------------------------ zod → FieldError
 
@@ -274,7 +286,7 @@ export function toFieldErrors(error: z.ZodError): FieldError[] {
 
 /** Validates and normalises a request; throws {@link InvalidRequestError} listing every problem. */
 export function parseRemediationRequest(input: unknown): RemediationRequest {
-  const result = RemediationRequestSchema.safeParse(input, { reportInput: true });
+  const result = remediationRequestSchema().safeParse(input, { reportInput: true });
   if (!result.success) throw new InvalidRequestError(toFieldErrors(result.error));
   return result.data;
 }
@@ -328,7 +340,7 @@ export function parseTargetKey(key: string): Target {
     ]);
   }
   if (cluster !== undefined) candidate['cluster'] = cluster;
-  const result = TargetSchema.safeParse(candidate, { reportInput: true });
+  const result = targetSchema().safeParse(candidate, { reportInput: true });
   if (!result.success) {
     throw new InvalidRequestError(
       toFieldErrors(result.error).map((e) => ({

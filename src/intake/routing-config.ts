@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { durationSchema } from '../domain/duration';
-import { RemediationRequestSchema, TargetSchema, type FieldError } from '../domain/request';
+import { remediationRequestSchema, targetSchema, type FieldError } from '../domain/request';
 import { describeFieldErrors, fieldErrorsOf, formatPath } from './fields';
 
 /** Thrown by {@link parseRoutingConfig} and {@link loadRoutingConfig}; every error names its field. */
@@ -95,7 +95,8 @@ const template = (rule?: z.ZodType) =>
     return compiled;
   });
 
-const actionShape = RemediationRequestSchema.shape.action.shape;
+const actionShape = remediationRequestSchema().shape.action.shape;
+const target = targetSchema().shape;
 /** Param names are literal and must be Tekton param names (checked with the request rule). */
 const paramName = z.string().superRefine((name, ctx) => {
   const result = actionShape.params.safeParse({ [name]: '' });
@@ -135,10 +136,10 @@ const RouteSchema = z.strictObject({
     timeout: durationSchema.optional(),
   }),
   target: z.strictObject({
-    kind: template(TargetSchema.shape.kind),
-    name: template(TargetSchema.shape.name),
-    namespace: template(TargetSchema.shape.namespace).optional(),
-    cluster: template(TargetSchema.shape.cluster).optional(),
+    kind: template(target.kind),
+    name: template(target.name),
+    namespace: template(target.namespace).optional(),
+    cluster: template(target.cluster).optional(),
   }),
   /** The alert label that carries the severity. */
   severityLabel: z.string().regex(LABEL_NAME, 'must be a Prometheus label name').default('severity'),

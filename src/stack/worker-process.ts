@@ -23,11 +23,16 @@ export interface WorkerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** `config` is the REMEDIATION_CONFIG file's content (policy keys and worker settings). */
+/**
+ * `config` is the REMEDIATION_CONFIG file's content (policy keys and worker settings). `compiled`
+ * runs `dist/worker.js` as the container does (build it first with `npm run build`); otherwise the
+ * TypeScript source runs through tsx.
+ */
 export function spawnWorker(
   stack: StackInfo,
   taskQueue: string,
   config: Record<string, unknown> = {},
+  { compiled = false }: { compiled?: boolean } = {},
 ): WorkerProcess {
   const configPath = join(mkdtempSync(join(tmpdir(), 'remediation-worker-')), 'config.json');
   writeFileSync(
@@ -38,7 +43,10 @@ export function spawnWorker(
       ...config,
     }),
   );
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/worker.ts')], {
+  const entry = compiled
+    ? [join(REPO_ROOT, 'dist/worker.js')]
+    : ['--import', 'tsx', join(REPO_ROOT, 'src/worker.ts')];
+  const child = spawn(process.execPath, entry, {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { workflowsPath } from '../../src/worker';
+import { workflowBundleOptions } from '../../src/workflow-bundle';
 
 const dir = join(__dirname, '../fixtures/histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
@@ -28,7 +28,7 @@ describe('replay of committed histories (determinism guard)', () => {
 let cached: ReturnType<typeof bundleWorkflowCode> | undefined;
 function bundle(): ReturnType<typeof bundleWorkflowCode> {
   cached ??= bundleWorkflowCode({
-    workflowsPath,
+    ...workflowBundleOptions,
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
   });
   return cached;

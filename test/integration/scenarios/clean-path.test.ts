@@ -1,4 +1,7 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { InvalidRequestError, targetKey } from '../../../src/domain/request';
+import { REMEDIATION_WORKFLOW } from '../../../src/shared';
 import { RemediationHarness, uniqueName } from '../support/remediation-harness';
 
 describe('clean path and idempotency', () => {
@@ -61,5 +64,33 @@ describe('clean path and idempotency', () => {
     expect(fields[2]!.some((f) => f.startsWith('action.params'))).toBe(true);
     expect(await h.client.list({ target: targetKey(good.target) })).toEqual([]);
     expect((await h.ledger.getTarget(targetKey(good.target))).version).toBeNull();
+  });
+
+  it('S2: a start that bypasses the client (plain Temporal start) fails at once with the field errors and writes nothing', async () => {
+    const pipeline = await h.definePipeline('succeed');
+    const good = h.request({ pipeline });
+    const bad = {
+      ...good,
+      target: { ...good.target, kind: 'deployment' },
+      action: { ...good.action, params: { 'not a param name': 'x' } },
+      deadline: 'soon',
+    };
+    const id = uniqueName('raw-bad');
+    const handle = await h.client.client.workflow.start(REMEDIATION_WORKFLOW, {
+      taskQueue: h.taskQueue,
+      workflowId: id,
+      args: [{ request: bad }],
+    });
+    const error = await handle.result().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = (error as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('InvalidRequestError');
+    expect((cause as ApplicationFailure).nonRetryable).toBe(true);
+    expect(cause!.message).toMatch(/target\.kind/);
+    expect(cause!.message).toMatch(/action\.params/);
+    expect(cause!.message).toMatch(/deadline/);
+    expect((await h.ledger.getTarget(targetKey(good.target))).version).toBeNull();
+    expect(await h.pipelineRunsOf(id)).toEqual([]);
   });
 });

@@ -23,7 +23,8 @@ import type { Phase } from '../../../src/domain/model';
 import type { RemediationRequestInput } from '../../../src/domain/request';
 import type { RemediationStatus } from '../../../src/shared';
 import type { StackInfo } from '../../../src/stack/stack';
-import { createRemediationWorker, workflowsPath } from '../../../src/worker';
+import { createRemediationWorker } from '../../../src/worker';
+import { workflowBundleOptions } from '../../../src/workflow-bundle';
 import { kubeConfig, stackInfo } from '../stack-env';
 
 export type SimulatorOutcome = Outcome;
@@ -31,7 +32,7 @@ export type SimulatorOutcome = Outcome;
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** Bundling takes seconds: once per test file. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  bundle ??= bundleWorkflowCode({ ...workflowBundleOptions, logger: quietLogger });
   return bundle;
 }
 
