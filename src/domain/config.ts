@@ -32,6 +32,14 @@ export interface PolicyConfig {
   pipelineRunTimeoutMs: number;
   /** Safety-net re-check while waiting for a lock or a manual clearance (wake-ups may be lost). */
   lockRecheckIntervalMs: number;
+  /** The longest deadline a request may ask for; longer ones are refused (I9). */
+  maxDeadlineMs: number;
+  /** A watch gives up on a PipelineRun this long after its own timeout: cancelled, counted as an execution failure (I4). */
+  watchGraceMs: number;
+  /** A waiting remediation continues as new once its history has this many events (I9: bounded history). */
+  continueAsNewAfterEvents: number;
+  /** How often a remediation waiting for a closed remediation's PipelineRun to stop looks again (I1). */
+  orphanRecheckIntervalMs: number;
 }
 
 export const defaultPolicyConfig: PolicyConfig = {
@@ -43,6 +51,10 @@ export const defaultPolicyConfig: PolicyConfig = {
   defaultDeadlineMs: 3_600_000,
   pipelineRunTimeoutMs: 1_800_000,
   lockRecheckIntervalMs: 30_000,
+  maxDeadlineMs: 86_400_000,
+  watchGraceMs: 300_000,
+  continueAsNewAfterEvents: 2_000,
+  orphanRecheckIntervalMs: 5_000,
 };
 
 const positiveDuration = durationSchema.refine((ms) => ms > 0, {
@@ -107,6 +119,26 @@ export const PolicyConfigSchema = z
       .describe(
         'Safety-net re-check while waiting for the target lock or a manual clear (wake-ups are signals).',
       ),
+    maxDeadline: positiveDuration
+      .default(d.maxDeadlineMs)
+      .describe('The longest deadline a request may ask for; a longer one is refused naming the field.'),
+    watchGrace: durationSchema
+      .default(d.watchGraceMs)
+      .describe(
+        'How long past its own timeout a PipelineRun is watched before it is cancelled and counted as an execution failure.',
+      ),
+    continueAsNewAfterEvents: z
+      .number()
+      .int('must be a whole number')
+      .min(50, 'must be at least 50')
+      .max(9_000, 'must be at most 9000 (Temporal warns at 10,240 events)')
+      .default(d.continueAsNewAfterEvents)
+      .describe('A waiting remediation continues as new (same id, same state) once its history has this many events.'),
+    orphanRecheckInterval: positiveDuration
+      .default(d.orphanRecheckIntervalMs)
+      .describe(
+        "How often a remediation waiting for a closed remediation's PipelineRun to stop looks again.",
+      ),
   })
   .transform((c): PolicyConfig => ({
     consecutiveFailureThreshold: c.consecutiveFailureThreshold,
@@ -117,6 +149,10 @@ export const PolicyConfigSchema = z
     defaultDeadlineMs: c.defaultDeadline,
     pipelineRunTimeoutMs: c.pipelineRunTimeout,
     lockRecheckIntervalMs: c.lockRecheckInterval,
+    maxDeadlineMs: c.maxDeadline,
+    watchGraceMs: c.watchGrace,
+    continueAsNewAfterEvents: c.continueAsNewAfterEvents,
+    orphanRecheckIntervalMs: c.orphanRecheckInterval,
   }));
 /** The config file's shape (durations as strings or ms). */
 export type PolicyConfigInput = z.input<typeof PolicyConfigSchema>;

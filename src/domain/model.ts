@@ -85,6 +85,12 @@ export const FailureCategory = {
   Cancelled: 'Cancelled',
   Evicted: 'Evicted',
   ResultInvalid: 'ResultInvalid',
+  /** The PipelineRun disappeared before it finished; what it did is unknown (execution unless proven). */
+  PipelineRunDeleted: 'PipelineRunDeleted',
+  /** The PipelineRun outlived its timeout plus the watch grace and was cancelled; its effect is unknown. */
+  WatchTimedOut: 'WatchTimedOut',
+  /** A failure reason the classifier does not know: unknown is unsafe, so it counts as execution. */
+  Unknown: 'Unknown',
 } as const;
 export type FailureCategory = (typeof FailureCategory)[keyof typeof FailureCategory];
 
@@ -102,7 +108,11 @@ export interface Failure {
 export type Timestamp = string;
 
 export interface AuditEntry {
-  action: 'override' | 'clear' | 'lockTakeover';
+  /**
+   * `lockTakeover`: a closed holder's lock was reclaimed; `orphanSettled`: the outcome of a closed
+   * remediation's PipelineRun was recorded by another remediation after it stopped.
+   */
+  action: 'override' | 'clear' | 'lockTakeover' | 'orphanSettled';
   by: string;
   reason: string;
   at: Timestamp;
@@ -117,12 +127,36 @@ export interface TargetLock {
   runId: string;
   acquiredAt: Timestamp;
   fencingToken: number;
+  /**
+   * Written (compare-and-swap) just before the holder creates its PipelineRun: from then on the
+   * run may exist, so a closed holder's lock turns into an {@link UnsettledRun} instead of being freed.
+   */
+  run?: { pipelineRun: string; notAfter: Timestamp } | null;
+}
+
+/**
+ * A PipelineRun whose remediation's workflow closed before recording its outcome. Until it is
+ * settled (it stopped and its outcome was recorded) nobody takes the target lock (SEMANTICS I1).
+ */
+export interface UnsettledRun {
+  remediationId: string;
+  workflowId: string;
+  pipelineRun: string;
+  fencingToken: number;
+  /** The run's own timeout plus the watch grace: past it the run is cancelled and counted as an execution failure. */
+  notAfter: Timestamp;
+  since: Timestamp;
 }
 
 export interface LockWaiter {
   remediationId: string;
   workflowId: string;
   since: Timestamp;
+  /**
+   * Set while the waiter sleeps on another block (backoff, cooldown, manual review): it keeps its
+   * place in the queue (I8) but does not hold back the waiters behind it until `until`.
+   */
+  parked?: { reason: string; until: Timestamp } | null;
 }
 
 export interface TargetState {
@@ -147,7 +181,16 @@ export interface TargetState {
   fencingToken: number;
   /** FIFO queue of remediations waiting for the lock (SEMANTICS S11). */
   waiters: LockWaiter[];
+  /** A closed remediation's PipelineRun still to be settled before anyone else may run. */
+  unsettled: UnsettledRun | null;
+  /**
+   * Outcomes are recorded once per lock acquisition: every fencing token up to this one has been
+   * recorded (or released without a run), so a retried record of an older token changes nothing (I3).
+   */
+  recordedThrough: number;
   audit: AuditEntry[];
+  /** Audit entries dropped from the front of the bounded trail. */
+  auditDropped: number;
 }
 
 export interface FingerprintState {
@@ -173,7 +216,10 @@ export function emptyTargetState(key: string): TargetState {
     lock: null,
     fencingToken: 0,
     waiters: [],
+    unsettled: null,
+    recordedThrough: 0,
     audit: [],
+    auditDropped: 0,
   };
 }
 
