@@ -133,7 +133,9 @@ export const PolicyConfigSchema = z
       .min(50, 'must be at least 50')
       .max(9_000, 'must be at most 9000 (Temporal warns at 10,240 events)')
       .default(d.continueAsNewAfterEvents)
-      .describe('A waiting remediation continues as new (same id, same state) once its history has this many events.'),
+      .describe(
+        'A waiting remediation continues as new (same id, same state) once its history has this many events.',
+      ),
     orphanRecheckInterval: positiveDuration
       .default(d.orphanRecheckIntervalMs)
       .describe(
