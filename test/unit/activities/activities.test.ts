@@ -2,11 +2,12 @@
  * The activities over the in-memory fakes (the same fakes the contract suites hold to the real
  * adapters): the atomic routing step, exactly-once recording and release under races.
  */
-import { createActivities, type RouteInput } from '../../../src/activities';
+import { createActivities, type RouteInput, type RouteResult } from '../../../src/activities';
 import { InMemoryLedger } from '../../../src/adapters/in-memory-ledger';
-import { InMemoryPipelineRuns } from '../../../src/adapters/in-memory-pipeline-runs';
+import { InMemoryPipelineRuns, VirtualTimer } from '../../../src/adapters/in-memory-pipeline-runs';
 import { InMemoryRemediations } from '../../../src/adapters/in-memory-remediations';
 import { defaultPolicyConfig } from '../../../src/domain/config';
+import { parseRemediationRequest } from '../../../src/domain/request';
 
 const T0 = Date.parse('2026-11-27T12:00:00Z');
 
@@ -69,21 +70,161 @@ describe('route: passing the checks and taking the lock is one atomic step', () 
     });
   });
 
-  it('S23: when 10 remediations of different fingerprints race for one target, one holds the lock and the rest queue in order', async () => {
-    const { activities, input, ledger } = setup();
-    const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) =>
-        activities.route(input(`r${i}`, { fingerprintKey: `prod/fp-${i}`, fingerprint: `fp-${i}` })),
-      ),
-    );
+  it('S23: when 10 remediations of different fingerprints race for one target, they queue in order and their PipelineRuns never overlap', async () => {
+    // The workflow loop of src/workflows/remediation.ts over these activities, in virtual time:
+    // route → (wait for a wake or the re-check) → create → watch → record → finish.
+    const timer = new VirtualTimer(T0);
+    const ledger = new InMemoryLedger();
+    const remediations = new InMemoryRemediations();
+    const pipelineRuns = new InMemoryPipelineRuns(timer);
+    const namespace = 'remediation-runs';
+    pipelineRuns.definePipeline(namespace, 'restart', { outcome: 'succeed', durationMs: 10_000 });
+    const activities = createActivities({
+      ledger,
+      pipelineRuns,
+      remediations,
+      policy: defaultPolicyConfig,
+      executionNamespace: namespace,
+      clock: () => timer.now(),
+    });
+    const wakes = new Map<string, number>();
+    const listeners = new Map<string, () => void>();
+    const wake = remediations.wake.bind(remediations);
+    remediations.wake = async (workflowId, cause) => {
+      await wake(workflowId, cause);
+      wakes.set(workflowId, (wakes.get(workflowId) ?? 0) + 1);
+      listeners.get(workflowId)?.();
+    };
+    // At the moment each PipelineRun is created, no other one may still be running (exact, not
+    // subject to the second resolution of Tekton's timestamps).
+    const created: string[] = [];
+    const runningAtCreate: string[][] = [];
+    const create = pipelineRuns.create.bind(pipelineRuns);
+    pipelineRuns.create = async (request) => {
+      const states = await Promise.all(created.map((n) => pipelineRuns.observe(namespace, n)));
+      runningAtCreate.push(created.filter((_, i) => states[i]?.state === 'running'));
+      created.push(request.name);
+      return create(request);
+    };
+    const acquisitions: { remediationId: string; fencingToken: number; at: number }[] = [];
+    const releases: { remediationId: string; at: number }[] = [];
+
+    const refs = Array.from({ length: 10 }, (_, i) => {
+      const id = `r${i}`;
+      remediations.running.set(`remediation-${id}`, { targetKey: 'prod/Deployment/api' });
+      return {
+        remediationId: id,
+        workflowId: `remediation-${id}`,
+        runId: `run-${id}`,
+        targetKey: 'prod/Deployment/api',
+        fingerprintKey: `prod/fp-${i}`,
+        fingerprint: `fp-${i}`,
+        // Different actions, so RecentlyRemediated never applies: only the lock orders them.
+        actionId: `action-${i}`,
+        deadline: T0 + 3_600_000,
+        overrideActive: false,
+      } satisfies RouteInput;
+    });
+    const requestOf = (ref: RouteInput) =>
+      parseRemediationRequest({
+        signal: {
+          fingerprint: ref.fingerprint,
+          name: 'KubePodCrashLooping',
+          severity: 'warning',
+          labels: {},
+        },
+        target: { kind: 'Deployment', name: 'api', namespace: 'prod' },
+        action: { id: ref.actionId, pipeline: 'restart', params: {} },
+      });
+    const wakeOrRecheck = (workflowId: string, seen: number) =>
+      new Promise<void>((resolve) => {
+        if ((wakes.get(workflowId) ?? 0) !== seen) return resolve();
+        const cancel = timer.setTimeout(done, defaultPolicyConfig.lockRecheckIntervalMs);
+        function done() {
+          cancel();
+          listeners.delete(workflowId);
+          resolve();
+        }
+        listeners.set(workflowId, done);
+      });
+
+    async function remediate(ref: RouteInput, first: RouteResult, seenFirst: number): Promise<void> {
+      let routed = first;
+      let seen = seenFirst;
+      for (let pass = 1; routed.verdict.kind !== 'run'; pass++) {
+        expect(routed.verdict).toMatchObject({ kind: 'wait', reason: 'ResourceBusy' });
+        if (pass > 100) throw new Error(`${ref.remediationId} never got the lock`);
+        await wakeOrRecheck(ref.workflowId, seen);
+        seen = wakes.get(ref.workflowId) ?? 0;
+        routed = await activities.route(ref);
+      }
+      const fencingToken = routed.fencingToken!;
+      acquisitions.push({ remediationId: ref.remediationId, fencingToken, at: timer.now() });
+      const start = await activities.startPipelineRun({
+        ref,
+        request: requestOf(ref),
+        attempt: 1,
+        fencingToken,
+      });
+      expect(start).toMatchObject({ kind: 'started', created: true });
+      const outcome = await pipelineRuns.waitForCompletion(namespace, start.name, {});
+      expect(outcome.state).toBe('succeeded');
+      await activities.recordOutcome({
+        ...ref,
+        pipelineRun: start.name,
+        fencingToken,
+        outcome: { succeeded: true },
+        jitterSample: 0.5,
+      });
+      releases.push({ remediationId: ref.remediationId, at: timer.now() });
+      await activities.finishRemediation({ ...ref, phase: 'Completed' });
+      remediations.running.delete(ref.workflowId);
+    }
+
+    // The race: every remediation routes at once. One takes the lock, nine queue.
+    const results = await Promise.all(refs.map((ref) => activities.route(ref)));
     expect(results.filter((r) => r.verdict.kind === 'run')).toHaveLength(1);
     expect(
       results.filter((r) => r.verdict.kind === 'wait' && r.verdict.reason === 'ResourceBusy'),
     ).toHaveLength(9);
-    const target = await ledger.getTarget('prod/Deployment/api');
-    expect(target.lock?.fencingToken).toBe(1);
-    expect(target.waiters).toHaveLength(9);
-    expect(new Set(target.waiters.map((w) => w.remediationId)).size).toBe(9);
+    const queued = await ledger.getTarget('prod/Deployment/api');
+    expect(queued.lock?.fencingToken).toBe(1);
+    expect(queued.waiters).toHaveLength(9);
+    expect(new Set(queued.waiters.map((w) => w.remediationId)).size).toBe(9);
+    const holder = queued.lock!.remediationId;
+
+    await Promise.all(refs.map((ref, i) => remediate(ref, results[i]!, 0)));
+
+    // Lock acquisitions: in queue order, fencing tokens 1..10, each after the previous release.
+    expect(acquisitions.map((a) => a.remediationId)).toEqual([
+      holder,
+      ...queued.waiters.map((w) => w.remediationId),
+    ]);
+    expect(acquisitions.map((a) => a.fencingToken)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    for (let i = 1; i < acquisitions.length; i++) {
+      expect(releases[i - 1]!.remediationId).toBe(acquisitions[i - 1]!.remediationId);
+      expect(acquisitions[i]!.at).toBeGreaterThanOrEqual(releases[i - 1]!.at);
+    }
+    expect(runningAtCreate).toEqual(Array.from({ length: 10 }, () => []));
+
+    // The PipelineRuns' own times, in fencing-token order: each starts when the previous one has
+    // completed or later (Tekton writes whole seconds, so equality is allowed).
+    const runs = created
+      .map((name) => pipelineRuns.snapshot(namespace, name)!.pipelineRun)
+      .map((pr) => ({
+        token: Number(pr.metadata.labels!['remediation.dev/fencing-token']),
+        start: Date.parse(pr.status!.startTime!),
+        end: Date.parse(pr.status!.completionTime!),
+      }))
+      .sort((a, b) => a.token - b.token);
+    expect(runs.map((r) => r.token)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    for (const r of runs) expect(r.end - r.start).toBeGreaterThanOrEqual(10_000);
+    for (let i = 1; i < runs.length; i++) expect(runs[i]!.start).toBeGreaterThanOrEqual(runs[i - 1]!.end);
+    expect(await ledger.getTarget('prod/Deployment/api')).toMatchObject({
+      lock: null,
+      waiters: [],
+      fencingToken: 10,
+    });
   });
 
   it('S24: when the lock holder is closed, the next remediation takes over with the next fencing token and the takeover is audited', async () => {

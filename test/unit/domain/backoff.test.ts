@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+// The PRNG behind Math.random in Temporal's workflow sandbox (seeded per execution, replayed as is).
+import { alea } from '@temporalio/workflow/lib/alea';
 import { backoff } from '../../../src/domain/backoff';
 import { defaultPolicyConfig, type BackoffConfig } from '../../../src/domain/config';
 
@@ -42,8 +44,69 @@ describe('backoff (SEMANTICS §6)', () => {
     expect(samples.size).toBe(5);
   });
 
-  it('S25: when given the same random then the result is the same (replay-deterministic)', () => {
-    expect(backoff(3, defaults, () => 0.3)).toBe(backoff(3, defaults, () => 0.3));
+  describe('S25: replay-deterministic with respect to the random source', () => {
+    // Inside the workflow sandbox Math.random is Temporal's Alea PRNG seeded per execution, so a
+    // replay sees the same sample sequence. One sample is drawn per failure and handed to backoff.
+    const rungs = [1, 2, 3, 4, 5, 6, 7, 8];
+    const ladder = (random: () => number) => rungs.map((n) => backoff(n, defaults, () => random()));
+    const seeds = fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 8, maxLength: 8 });
+    // Rung 2 is never clamped: value = floor(108,000 + 24,000·r), one whole ms per 1/24,000 of r.
+    const rung2Step = 1 / 24_000;
+
+    it('when the same sample sequence is replayed then the whole ladder is the same, whatever else is random or the clock says', () => {
+      const samples = [0.01, 0.97, 0.42, 0.66, 0.13, 0.5, 0.999, 0.25];
+      const replay = () => {
+        const it = samples[Symbol.iterator]();
+        return ladder(() => it.next().value!);
+      };
+      const first = replay();
+      // Ambient randomness and time differ on the replay: the result must not depend on them.
+      const mathRandom = jest.spyOn(Math, 'random').mockReturnValue(0.123);
+      const dateNow = jest.spyOn(Date, 'now').mockReturnValue(Date.parse('2031-05-05T05:05:05Z'));
+      try {
+        expect(replay()).toEqual(first);
+      } finally {
+        mathRandom.mockRestore();
+        dateNow.mockRestore();
+      }
+      expect(first).toEqual([60_000, 131_280, 236_160, 495_360, 555_600, 600_000, 600_000, 570_000]);
+    });
+
+    it('when the samples differ then the delays differ (jitter is present and follows the sample)', () => {
+      const low = ladder(() => 0.1);
+      const high = ladder(() => 0.9);
+      // Every unclamped rung moves with the sample; the clamped ones (1 at base, ≥5 at max) may tie.
+      for (const i of [1, 2, 3]) expect(low[i]).toBeLessThan(high[i]!);
+      expect(low).not.toEqual(high);
+    });
+
+    it('when replayed from the same seed then every ladder is identical and in range; different seeds give different ladders', () => {
+      fc.assert(
+        fc.property(seeds, seeds, (a, b) => {
+          const once = ladder(alea(a));
+          const again = ladder(alea(a));
+          expect(again).toEqual(once);
+          rungs.forEach((n, i) => {
+            const [, low, high, inclusive] = table.find(([m]) => m === Math.min(n, 5))!;
+            expect(once[i]).toBeGreaterThanOrEqual(low);
+            if (inclusive) expect(once[i]).toBeLessThanOrEqual(high);
+            else expect(once[i]).toBeLessThan(high);
+          });
+          // Rungs 2–4 are unclamped: three independent ties at ≥ 1 in 24,000 each would be needed.
+          if (a.join() !== b.join()) expect(ladder(alea(b))).not.toEqual(once);
+        }),
+      );
+    });
+
+    it('when two samples are at least one step apart then rung 2 orders them strictly (no constant, no ignored sample)', () => {
+      fc.assert(
+        fc.property(randomIn01, randomIn01, (r1, r2) => {
+          fc.pre(Math.abs(r1 - r2) >= rung2Step);
+          const [lo, hi] = r1 < r2 ? [r1, r2] : [r2, r1];
+          expect(backoff(2, defaults, () => lo)).toBeLessThan(backoff(2, defaults, () => hi));
+        }),
+      );
+    });
   });
 
   it('when the random is at its extremes then the offset spans [−J, +J)', () => {

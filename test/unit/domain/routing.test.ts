@@ -187,6 +187,25 @@ describe('decide: one rule at a time (SEMANTICS §4)', () => {
     expect(shape(decide(input(patch)))).toEqual(expected);
   });
 
+  it('S5: when the half-open trial failed then it waits ConsecutiveFailures for another full cooldown, then allows one more trial', () => {
+    // The trial's failure moved the counter to 4 and lastFailureAt to its end, 1m ago.
+    const failedTrial = { fingerprint: { consecutiveFailedRemediations: 4, lastFailureAt: at(T - MIN) } };
+    expect(shape(decide(input(failedTrial)))).toEqual({
+      kind: 'wait',
+      reason: 'ConsecutiveFailures',
+      blockKind: 'temporary',
+      until: T + 59 * MIN,
+    });
+    // The cooldown is the configured one, not a constant.
+    const config = { ...defaultPolicyConfig, fingerprintCooldownMs: 2 * MIN };
+    expect(shape(decide(input(merge(failedTrial, { input: { config } }))))).toMatchObject({
+      reason: 'ConsecutiveFailures',
+      until: T + MIN,
+    });
+    expect(decide(input(merge(failedTrial, { input: { config, now: T + MIN - 1 } }))).kind).toBe('wait');
+    expect(decide(input(merge(failedTrial, { input: { config, now: T + MIN } }))).kind).toBe('run');
+  });
+
   it('S11: when the lock is free but others queued earlier then it waits ResourceBusy; the head of the queue runs', () => {
     const waiters = [waiter('B', T - 3 * MIN), waiter('self', T - 2 * MIN), waiter('C', T - MIN)];
     expect(shape(decide(input({ target: { waiters } })))).toMatchObject({
