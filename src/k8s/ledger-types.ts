@@ -5,13 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 
-import type { AuditEntry, FingerprintState, TargetState } from '../domain/model';
+import type { FingerprintState, TargetState } from '../domain/model';
 
 export const LEDGER_GROUP = 'ledger.remediation.dev';
 export const LEDGER_VERSION = 'v1alpha1';
 export const LEDGER_API_VERSION = `${LEDGER_GROUP}/${LEDGER_VERSION}`;
 
-/** INTERFACES.md `controlNamespace`: where ledger objects live unless configured otherwise. */
+/** The `controlNamespace` setting's default: where ledger objects live unless configured otherwise. */
 export const DEFAULT_CONTROL_NAMESPACE = 'remediation-system';
 
 export const TARGET_KIND = 'RemediationTarget';
@@ -22,10 +22,12 @@ export const FINGERPRINT_PLURAL = 'remediationfingerprints';
 /** Label holding the hash part of the object name, so objects can be selected by key. */
 export const KEY_HASH_LABEL = 'ledger.remediation.dev/key-hash';
 
-/** The audit trail keeps only the newest entries (CRD `maxItems`). */
-export const MAX_AUDIT_ENTRIES = 50;
-/** Lock waiters a target may queue (CRD `maxItems`); bounds the object size well under etcd's limit. */
-export const MAX_WAITERS = 1000;
+/**
+ * Written on every create and replace: `kubectl delete` then only sets deletionTimestamp and the
+ * object stays readable and writable. Every record the adapter writes is state it must not lose (a
+ * record with a fencing token must keep issuing higher ones), so the adapter never removes it.
+ */
+export const LEDGER_FINALIZER = 'ledger.remediation.dev/in-use';
 
 export type TargetSpec = Omit<TargetState, 'version'>;
 export type FingerprintSpec = Omit<FingerprintState, 'version'>;
@@ -36,6 +38,9 @@ export interface LedgerObjectMeta {
   resourceVersion?: string;
   creationTimestamp?: string;
   labels?: Record<string, string>;
+  finalizers?: string[];
+  /** Set by a delete while finalizers remain: the object is terminating but still there. */
+  deletionTimestamp?: string;
 }
 
 export interface RemediationTarget {
@@ -66,23 +71,4 @@ export function targetObjectName(key: string): string {
 
 export function fingerprintObjectName(key: string): string {
   return `f-${keyHash(key)}`;
-}
-
-/** The newest MAX_AUDIT_ENTRIES entries, oldest first (entries are appended). */
-export function boundedAudit(audit: readonly AuditEntry[]): AuditEntry[] {
-  return audit.slice(-MAX_AUDIT_ENTRIES);
-}
-
-/**
- * A write the store refuses because the state breaks the CRD schema (negative counter, too many
- * waiters, bad timestamp …). A bug in the caller: retrying the same write cannot help.
- */
-export class LedgerInvalidStateError extends Error {
-  override readonly name = 'LedgerInvalidStateError';
-  constructor(
-    readonly key: string,
-    readonly detail: string,
-  ) {
-    super(`ledger record ${key} rejected: ${detail}`);
-  }
 }

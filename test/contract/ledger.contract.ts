@@ -1,7 +1,7 @@
 /**
- * What every Ledger must do (SEMANTICS §3, src/ports/ledger.ts), run against the in-memory fake
- * (unit) and the Kubernetes adapter on a real API server (integration). Each test uses fresh
- * keys, so the suite also runs against a store that other tests share.
+ * What every Ledger must do (src/ports/ledger.ts), run against the in-memory fake (unit) and the
+ * Kubernetes adapter on a real API server (integration). Each test uses fresh keys, so the suite
+ * also runs against a store that other tests share.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -12,11 +12,24 @@ import {
   type FingerprintState,
   type TargetState,
 } from '../../src/domain/model';
-import { LedgerInvalidStateError, MAX_AUDIT_ENTRIES } from '../../src/k8s/ledger-types';
-import { LedgerConflictError, type Ledger } from '../../src/ports/ledger';
+import {
+  type Ledger,
+  LedgerConflictError,
+  LedgerInvalidStateError,
+  LedgerRecordDeletedError,
+  MAX_AUDIT_BY_LENGTH,
+  MAX_AUDIT_ENTRIES,
+  MAX_AUDIT_REASON_LENGTH,
+} from '../../src/ports/ledger';
+
+export type LedgerRecordKind = 'target' | 'fingerprint';
 
 export interface LedgerUnderTest {
   ledger: Ledger;
+  /** Deletes the record as `kubectl delete` would (the store's finalizer keeps it). */
+  requestDeletion(kind: LedgerRecordKind, key: string): Promise<void>;
+  /** Removes the record outright, as if someone took its finalizer off; resolves once it is gone. */
+  forceRemoval(kind: LedgerRecordKind, key: string): Promise<void>;
   teardown?(): Promise<void>;
 }
 
@@ -54,12 +67,33 @@ export function maximalTargetState(key: string): TargetState {
       runId: '0f7c9a1e-3b1d-4c55-9a8e-2f1f4f7d9b10',
       acquiredAt: '2026-01-02T03:05:00.000Z',
       fencingToken: 7,
+      run: { pipelineRun: 'rem-ghi-1', notAfter: '2026-01-02T04:10:00.000Z' },
     },
     fencingToken: 7,
     waiters: [
-      { remediationId: 'w1', workflowId: 'remediation-w1', since: '2026-01-02T03:05:01.000Z' },
-      { remediationId: 'w2', workflowId: 'remediation-w2', since: '2026-01-02T03:05:02.000Z' },
+      {
+        remediationId: 'w1',
+        workflowId: 'remediation-w1',
+        since: '2026-01-02T03:05:01.000Z',
+        parked: { reason: 'ExponentialBackoff', until: '2026-01-02T03:09:00.000Z' },
+      },
+      {
+        remediationId: 'w2',
+        workflowId: 'remediation-w2',
+        since: '2026-01-02T03:05:02.000Z',
+        parked: { reason: 'RecentlyRemediated', until: '2026-01-02T03:20:00.000Z' },
+      },
     ],
+    unsettled: {
+      remediationId: 'old',
+      workflowId: 'remediation-old',
+      pipelineRun: 'rem-old-2',
+      fencingToken: 6,
+      notAfter: '2026-01-02T04:00:00.000Z',
+      since: '2026-01-02T03:04:59.000Z',
+    },
+    recordedThrough: 5,
+    auditDropped: 12,
     audit: [
       {
         action: 'lockTakeover',
@@ -70,6 +104,14 @@ export function maximalTargetState(key: string): TargetState {
         details: { previousHolder: 'old', previousFencingToken: 6, terminated: true, note: null },
       },
       { action: 'clear', by: 'alice', reason: 'fixed the image by hand', at: '2026-01-02T03:06:00.000Z' },
+      {
+        action: 'orphanSettled',
+        by: 'system',
+        reason: 'PipelineRun of a closed remediation finished',
+        at: '2026-01-02T03:07:00.000Z',
+        remediationId: 'old',
+        details: { pipelineRun: 'rem-old-2', fencingToken: 6 },
+      },
     ],
   };
 }
@@ -91,13 +133,16 @@ function withoutVersion<S extends { version: string | null }>(state: S): Omit<S,
   return rest;
 }
 
-function auditEntries(n: number): AuditEntry[] {
-  return Array.from({ length: n }, (_, i) => ({
-    action: 'override' as const,
-    by: 'bob',
-    reason: `override #${i}`,
-    at: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
-  }));
+function auditEntries(n: number, from = 0): AuditEntry[] {
+  return Array.from({ length: n }, (_, j) => {
+    const i = from + j;
+    return {
+      action: 'override' as const,
+      by: 'bob',
+      reason: `override #${i}`,
+      at: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
+    };
+  });
 }
 
 export function ledgerContract(name: string, setup: () => Promise<LedgerUnderTest>): void {
@@ -168,11 +213,14 @@ export function ledgerContract(name: string, setup: () => Promise<LedgerUnderTes
         await expect(ledger.getTarget(targetKey())).resolves.toEqual(aWrote);
       });
 
-      it('when updated with a version of a record that does not exist, conflicts', async () => {
+      it('when updated with a version of a record that does not exist, refuses as deleted and creates nothing', async () => {
         const created = await ledger.putTarget(emptyTargetState(targetKey(1)));
-        await expect(
-          ledger.putTarget({ ...emptyTargetState(targetKey(2)), version: created.version }),
-        ).rejects.toBeInstanceOf(LedgerConflictError);
+        const error = await ledger
+          .putTarget({ ...emptyTargetState(targetKey(2)), version: created.version })
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(LedgerRecordDeletedError);
+        expect(error).not.toBeInstanceOf(LedgerConflictError);
+        expect((error as LedgerRecordDeletedError).key).toBe(targetKey(2));
         await expect(ledger.getTarget(targetKey(2))).resolves.toEqual(emptyTargetState(targetKey(2)));
       });
 
@@ -197,27 +245,101 @@ export function ledgerContract(name: string, setup: () => Promise<LedgerUnderTes
           manualReview: null,
           lock: null,
           waiters: [],
+          unsettled: null,
+          recordedThrough: 0,
           audit: [],
+          auditDropped: 0,
         };
         const stored = await ledger.putTarget(cleared);
         expect(stored).toStrictEqual({ ...cleared, version: stored.version });
         await expect(ledger.getTarget(targetKey())).resolves.toStrictEqual(stored);
       });
 
-      it(`when the audit trail grows past ${MAX_AUDIT_ENTRIES}, keeps the newest ${MAX_AUDIT_ENTRIES}`, async () => {
+      it('when nested nullable fields (lock.run, waiters[].parked) go back to null, the nulls are stored', async () => {
+        const written = await ledger.putTarget(maximalTargetState(targetKey()));
+        const cleared: TargetState = {
+          ...written,
+          lock: { ...written.lock!, run: null },
+          waiters: written.waiters.map((w) => ({ ...w, parked: null })),
+        };
+        const stored = await ledger.putTarget(cleared);
+        expect(stored).toStrictEqual({ ...cleared, version: stored.version });
+        await expect(ledger.getTarget(targetKey())).resolves.toStrictEqual(stored);
+      });
+
+      it('when optional nested fields are left out, they read back as null', async () => {
+        const { run: _run, ...lock } = maximalTargetState(targetKey()).lock!;
+        const written = await ledger.putTarget({
+          ...emptyTargetState(targetKey()),
+          lock,
+          waiters: [{ remediationId: 'w1', workflowId: 'remediation-w1', since: '2026-01-02T03:05:01.000Z' }],
+        });
+        const expected = {
+          lock: { ...lock, run: null },
+          waiters: [
+            {
+              remediationId: 'w1',
+              workflowId: 'remediation-w1',
+              since: '2026-01-02T03:05:01.000Z',
+              parked: null,
+            },
+          ],
+        };
+        expect(written).toMatchObject(expected);
+        expect((await ledger.getTarget(targetKey())).lock).toStrictEqual(expected.lock);
+        expect((await ledger.getTarget(targetKey())).waiters).toStrictEqual(expected.waiters);
+      });
+
+      it(`when the audit trail grows past ${MAX_AUDIT_ENTRIES}, keeps the newest ${MAX_AUDIT_ENTRIES} and counts the dropped ones`, async () => {
         const audit = auditEntries(MAX_AUDIT_ENTRIES + 10);
         const written = await ledger.putTarget({ ...emptyTargetState(targetKey()), audit });
         expect(written.audit).toEqual(audit.slice(10));
+        expect(written.auditDropped).toBe(10);
         await expect(ledger.getTarget(targetKey())).resolves.toEqual(written);
+
+        // The count accumulates over writes; a write within the bound drops (and adds) nothing.
+        const more = await ledger.putTarget({
+          ...written,
+          audit: [...written.audit, ...auditEntries(3, 60)],
+        });
+        expect(more.audit).toEqual([...audit.slice(13), ...auditEntries(3, 60)]);
+        expect(more.auditDropped).toBe(13);
+        const same = await ledger.putTarget({ ...more, consecutiveFailures: 1 });
+        expect(same.auditDropped).toBe(13);
+        await expect(ledger.getTarget(targetKey())).resolves.toEqual(same);
       });
 
-      it('when a counter is negative, refuses the write and keeps the stored state', async () => {
+      it(`when an audit entry's by or reason is too long, refuses the write`, async () => {
         const created = await ledger.putTarget(emptyTargetState(targetKey()));
-        await expect(ledger.putTarget({ ...created, consecutiveFailures: -1 })).rejects.toBeInstanceOf(
-          LedgerInvalidStateError,
-        );
-        await expect(ledger.getTarget(targetKey())).resolves.toEqual(created);
+        const [entry] = auditEntries(1);
+        for (const tooLong of [
+          { ...entry!, by: 'b'.repeat(MAX_AUDIT_BY_LENGTH + 1) },
+          { ...entry!, reason: 'r'.repeat(MAX_AUDIT_REASON_LENGTH + 1) },
+        ]) {
+          await expect(ledger.putTarget({ ...created, audit: [tooLong] })).rejects.toBeInstanceOf(
+            LedgerInvalidStateError,
+          );
+        }
+        // At the bound exactly, counted in characters: astral characters are one each.
+        const atBound = {
+          ...entry!,
+          by: '🔧'.repeat(MAX_AUDIT_BY_LENGTH),
+          reason: 'é'.repeat(MAX_AUDIT_REASON_LENGTH),
+        };
+        const written = await ledger.putTarget({ ...created, audit: [atBound] });
+        expect(written.audit).toEqual([atBound]);
       });
+
+      it.each([['consecutiveFailures'], ['fencingToken'], ['recordedThrough'], ['auditDropped']] as const)(
+        'when %s is negative, refuses the write and keeps the stored state',
+        async (counter) => {
+          const created = await ledger.putTarget(emptyTargetState(targetKey()));
+          await expect(ledger.putTarget({ ...created, [counter]: -1 })).rejects.toBeInstanceOf(
+            LedgerInvalidStateError,
+          );
+          await expect(ledger.getTarget(targetKey())).resolves.toEqual(created);
+        },
+      );
 
       it('when keys differ only in case, they are different records', async () => {
         const upper = `ns-${run}/Deployment/api`;
@@ -234,6 +356,8 @@ export function ledgerContract(name: string, setup: () => Promise<LedgerUnderTes
         const snapshot = structuredClone(written);
         written.waiters.push({ remediationId: 'intruder', workflowId: 'x', since: '2026-01-01T00:00:00Z' });
         written.lock!.fencingToken = 99;
+        written.lock!.run!.pipelineRun = 'changed';
+        written.unsettled!.fencingToken = 99;
         await expect(ledger.getTarget(targetKey())).resolves.toEqual(snapshot);
       });
 
@@ -320,6 +444,84 @@ export function ledgerContract(name: string, setup: () => Promise<LedgerUnderTes
         const there = `ns-${run}-b/${fp}`;
         await ledger.putFingerprint({ ...emptyFingerprintState(here, fp), consecutiveFailedRemediations: 3 });
         await expect(ledger.getFingerprint(there, fp)).resolves.toEqual(emptyFingerprintState(there, fp));
+      });
+    });
+
+    describe('deletion: a record in use is never lost nor recreated empty', () => {
+      const fp = 'HighErrorRate';
+
+      it('when an in-use target is deleted, it still reads back whole: lock, manual review, counters, token', async () => {
+        const written = await ledger.putTarget(maximalTargetState(targetKey()));
+        await subject.requestDeletion('target', targetKey());
+        const read = await ledger.getTarget(targetKey());
+        expect(read.version).toEqual(expect.any(String));
+        expect(withoutVersion(read)).toStrictEqual(withoutVersion(written));
+        expect(await ledger.listTargets()).toContainEqual(read);
+      });
+
+      it('when a deleted target is written, the write lands and the fencing token keeps growing', async () => {
+        const written = await ledger.putTarget(maximalTargetState(targetKey()));
+        await subject.requestDeletion('target', targetKey());
+        // The deletion was itself a change: a write from before it conflicts, a re-read one lands.
+        await expect(ledger.putTarget({ ...written, consecutiveFailures: 0 })).rejects.toBeInstanceOf(
+          LedgerConflictError,
+        );
+        const read = await ledger.getTarget(targetKey());
+        const released = await ledger.putTarget({ ...read, lock: null, recordedThrough: 7 });
+        const next = read.fencingToken + 1;
+        const reacquired = await ledger.putTarget({
+          ...released,
+          lock: { ...read.lock!, remediationId: 'next', fencingToken: next, run: null },
+          fencingToken: next,
+        });
+        expect(reacquired.fencingToken).toBe(8);
+        const again = await ledger.getTarget(targetKey());
+        expect(again).toStrictEqual(reacquired);
+        expect(again.manualReview).toStrictEqual(written.manualReview);
+        expect(again.consecutiveFailures).toBe(written.consecutiveFailures);
+      });
+
+      it('when a target is removed outright, a write of what was read refuses as deleted and recreates nothing', async () => {
+        await ledger.putTarget(maximalTargetState(targetKey()));
+        await subject.requestDeletion('target', targetKey());
+        const read = await ledger.getTarget(targetKey());
+        await subject.forceRemoval('target', targetKey());
+
+        const error = await ledger
+          .putTarget({ ...read, fencingToken: read.fencingToken + 1 })
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(LedgerRecordDeletedError);
+        expect(error).not.toBeInstanceOf(LedgerConflictError);
+        expect((error as LedgerRecordDeletedError).key).toBe(targetKey());
+        expect((error as Error).message).toContain(targetKey());
+        await expect(ledger.getTarget(targetKey())).resolves.toEqual(emptyTargetState(targetKey()));
+        expect((await ledger.listTargets()).map((t) => t.key)).not.toContain(targetKey());
+      });
+
+      it('when an in-use fingerprint is deleted, its claim and counters stay and it stays writable', async () => {
+        const written = await ledger.putFingerprint(maximalFingerprintState(fingerprintKey(), fp));
+        await subject.requestDeletion('fingerprint', fingerprintKey());
+        const read = await ledger.getFingerprint(fingerprintKey(), fp);
+        expect(withoutVersion(read)).toStrictEqual(withoutVersion(written));
+        const updated = await ledger.putFingerprint({
+          ...read,
+          duplicates: { count: 5, lastAt: '2026-01-02T03:02:00.000Z' },
+        });
+        await expect(ledger.getFingerprint(fingerprintKey(), fp)).resolves.toStrictEqual(updated);
+      });
+
+      it('when a fingerprint is removed outright, a write of what was read refuses as deleted and recreates nothing', async () => {
+        await ledger.putFingerprint(maximalFingerprintState(fingerprintKey(), fp));
+        await subject.requestDeletion('fingerprint', fingerprintKey());
+        const read = await ledger.getFingerprint(fingerprintKey(), fp);
+        await subject.forceRemoval('fingerprint', fingerprintKey());
+
+        await expect(ledger.putFingerprint({ ...read, active: null })).rejects.toBeInstanceOf(
+          LedgerRecordDeletedError,
+        );
+        await expect(ledger.getFingerprint(fingerprintKey(), fp)).resolves.toEqual(
+          emptyFingerprintState(fingerprintKey(), fp),
+        );
       });
     });
   });
