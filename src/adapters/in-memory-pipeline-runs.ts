@@ -3,7 +3,7 @@
  * same pure plan (src/simulator/plan.ts), so it holds the very PipelineRun and TaskRun objects the
  * simulator would write, classified by the same classifier. Time comes from an injectable timer.
  */
-import { classifyPipelineRun } from '../domain/classifier';
+import { classifyDisappeared, classifyPipelineRun, latestObservation } from '../domain/classifier';
 import {
   PIPELINE_RUN_CANCELLED,
   TEKTON_API_VERSION,
@@ -12,6 +12,8 @@ import {
   type TaskRun,
 } from '../k8s/tekton-types';
 import {
+  adoptionMismatch,
+  PipelineRunConflictError,
   PipelineRunRejectedError,
   type PipelineRunCreated,
   type PipelineRunOutcome,
@@ -129,7 +131,18 @@ export class InMemoryPipelineRuns implements PipelineRuns {
 
   async create(request: PipelineRunRequest): Promise<PipelineRunCreated> {
     const existing = this.runs.get(key(request.namespace, request.name));
-    if (existing) return { name: request.name, created: false, uid: existing.pr.metadata.uid ?? '' };
+    if (existing) {
+      const mismatch = adoptionMismatch(request.labels, existing.pr.metadata.labels);
+      if (mismatch)
+        throw new PipelineRunConflictError(
+          request.namespace,
+          request.name,
+          mismatch.label,
+          mismatch.expected,
+          mismatch.actual,
+        );
+      return { name: request.name, created: false, uid: existing.pr.metadata.uid ?? '' };
+    }
     const rejection = this.rejections.get(request.pipeline);
     if (rejection) throw new PipelineRunRejectedError(rejection.status, rejection.message);
     const now = isoSeconds(this.timer.now());
@@ -181,13 +194,15 @@ export class InMemoryPipelineRuns implements PipelineRuns {
     },
   ): Promise<PipelineRunOutcome> {
     const heartbeatMs = options.heartbeatMs ?? 10_000;
+    let last: PipelineRunOutcome | undefined;
     for (;;) {
       if (options.signal?.aborted) throw abortError(namespace, name);
       const run = this.runs.get(key(namespace, name));
-      if (!run) throw new Error(`PipelineRun ${namespace}/${name} not found`);
-      const outcome = await this.observe(namespace, name);
-      if (!outcome) throw new Error(`PipelineRun ${namespace}/${name} not found`);
+      const outcome = run ? await this.observe(namespace, name) : null;
+      // Gone before it finished: what it did is judged from what this wait saw of it.
+      if (!run || !outcome) return { state: 'failed', failure: classifyDisappeared(last) };
       if (outcome.state !== 'running') return outcome;
+      last = latestObservation(last, outcome);
       options.onProgress?.(outcome);
       await this.sleep(Math.min(heartbeatMs, this.untilNextTransition(run)), namespace, name, options.signal);
     }
@@ -211,6 +226,16 @@ export class InMemoryPipelineRuns implements PipelineRuns {
       }),
     };
     this.notify();
+  }
+
+  /**
+   * For tests: deletes the PipelineRun (and with it its TaskRuns) as `kubectl delete` would, waking
+   * any wait on it. False when there was no such run.
+   */
+  delete(namespace: string, name: string): boolean {
+    const deleted = this.runs.delete(key(namespace, name));
+    if (deleted) this.notify();
+    return deleted;
   }
 
   async list(namespace: string, labels: Record<string, string>): Promise<string[]> {

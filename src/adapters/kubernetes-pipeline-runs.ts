@@ -1,10 +1,11 @@
 /**
  * PipelineRuns on a real Kubernetes API server with Tekton's CRDs (SEMANTICS §5): create-or-adopt
- * by deterministic name, classified observation of the run and its child TaskRuns, a watch that
- * survives 410 Gone and API-server restarts, cancel by merge patch.
+ * by deterministic name (adopting only a run whose owner labels match), classified observation of
+ * the run and its child TaskRuns, a watch that survives 410 Gone and API-server restarts and turns
+ * a deleted run into a failure, cancel by merge patch.
  */
 import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
-import { classifyPipelineRun } from '../domain/classifier';
+import { classifyDisappeared, classifyPipelineRun, latestObservation } from '../domain/classifier';
 import { apiMessage, apiStatus, isConflict, isNotFound, mergePatch } from '../k8s/kube';
 import {
   PIPELINE_RUN_CANCELLED,
@@ -18,6 +19,8 @@ import {
   type TaskRun,
 } from '../k8s/tekton-types';
 import {
+  adoptionMismatch,
+  PipelineRunConflictError,
   PipelineRunRejectedError,
   type PipelineRunCreated,
   type PipelineRunOutcome,
@@ -91,9 +94,21 @@ export class KubernetesPipelineRuns implements PipelineRuns {
       return { name: request.name, created: true, uid: created.metadata.uid ?? '' };
     } catch (e) {
       if (isConflict(e)) {
-        // A retry after a crash: the run we created last time is the one to follow (S19).
+        // A retry after a crash: the run we created last time is the one to follow (S19) — if it
+        // really is ours. A run of another remediation, attempt or lock holder is never adopted.
         const existing = await this.get(request.namespace, request.name);
-        if (existing) return { name: request.name, created: false, uid: existing.metadata.uid ?? '' };
+        if (existing) {
+          const mismatch = adoptionMismatch(request.labels, existing.metadata.labels);
+          if (mismatch)
+            throw new PipelineRunConflictError(
+              request.namespace,
+              request.name,
+              mismatch.label,
+              mismatch.expected,
+              mismatch.actual,
+            );
+          return { name: request.name, created: false, uid: existing.metadata.uid ?? '' };
+        }
       }
       const rejected = isRejection(e);
       if (rejected !== undefined) throw new PipelineRunRejectedError(rejected, apiMessage(e));
@@ -125,6 +140,9 @@ export class KubernetesPipelineRuns implements PipelineRuns {
       let finished = false;
       let failures = 0;
       let latest: PipelineRun | undefined;
+      /** The TaskRuns read with the last classification, and that classification (not a placeholder). */
+      let latestTaskRuns: TaskRun[] = [];
+      let observed: PipelineRunOutcome | undefined;
       // Until the first observation (API server down at start) heartbeats still flow.
       let last: PipelineRunOutcome = {
         state: 'running',
@@ -150,7 +168,9 @@ export class KubernetesPipelineRuns implements PipelineRuns {
         finish(() =>
           reject(new DOMException(`stopped waiting for PipelineRun ${namespace}/${name}`, 'AbortError')),
         );
-      const notFound = () => finish(() => reject(new Error(`PipelineRun ${namespace}/${name} not found`)));
+      // Gone before it finished: what it did is judged from what this wait saw of it.
+      const disappeared = () =>
+        finish(() => resolve({ state: 'failed', failure: classifyDisappeared(observed) }));
 
       // Re-reading the TaskRuns on every PipelineRun change (and heartbeat) surfaces stuck reasons
       // like ExceededResourceQuota, which Tekton does not copy onto the PipelineRun.
@@ -161,14 +181,34 @@ export class KubernetesPipelineRuns implements PipelineRuns {
           queued--;
           if (finished) return;
           try {
-            const outcome = classifyPipelineRun(pr, await this.taskRuns(pr));
+            const taskRuns = await this.taskRuns(pr);
+            const outcome = classifyPipelineRun(pr, taskRuns);
             if (finished) return;
+            latestTaskRuns = taskRuns;
+            observed = latestObservation(observed, outcome);
             last = outcome;
             if (outcome.state !== 'running') finish(() => resolve(outcome));
             else onProgress?.(outcome);
           } catch {
             // The watch or the next heartbeat retries; an outage must not end the wait.
           }
+        });
+      };
+
+      // The deleted object is the run's last state. One that had finished keeps its own outcome,
+      // read with the TaskRuns still there (a child already garbage-collected counts as having run;
+      // TaskRuns read earlier may predate the finish). One that had not becomes a PipelineRunDeleted
+      // failure, judged with the TaskRuns read last; a child not among them counts as started.
+      const deleted = (pr: PipelineRun) => {
+        refreshing = refreshing.then(async () => {
+          if (finished) return;
+          if (isFinished(pr)) {
+            const taskRuns = await this.taskRuns(pr).catch((): TaskRun[] => []);
+            const outcome = classifyPipelineRun(pr, taskRuns);
+            return finish(() => resolve(outcome));
+          }
+          observed = latestObservation(observed, classifyPipelineRun(pr, latestTaskRuns));
+          disappeared();
         });
       };
 
@@ -193,7 +233,7 @@ export class KubernetesPipelineRuns implements PipelineRuns {
           items: PipelineRun[];
         };
         const pr = list.items[0];
-        if (!pr) return notFound();
+        if (!pr) return disappeared();
         failures = 0;
         refresh(pr);
         await refreshing;
@@ -208,7 +248,7 @@ export class KubernetesPipelineRuns implements PipelineRuns {
           },
           (type: string, obj: PipelineRun) => {
             if (type === 'ADDED' || type === 'MODIFIED') refresh(obj);
-            else if (type === 'DELETED') notFound();
+            else if (type === 'DELETED') deleted(obj);
             // ERROR (410 Gone included) is followed by the end of the stream, handled below.
           },
           (err: unknown) => {

@@ -4,10 +4,15 @@
  * Tekton's reason strings verbatim and reads step states; never loose message substrings.
  * Pure: importable in the workflow sandbox.
  */
-import type { PipelineRun, StepState, TaskRun } from '../k8s/tekton-types';
+import type { ChildReference, PipelineRun, StepState, TaskRun } from '../k8s/tekton-types';
 import { succeededCondition } from '../k8s/tekton-types';
 import { FailureCategory, type Failure } from './model';
 import type { PipelineRunOutcome } from '../ports/pipeline-runs';
+
+/** A row of a reason table; only the table's own keys count (a reason named `constructor` is unknown). */
+function rowOf<T>(table: Readonly<Record<string, T>>, reason: string): T | undefined {
+  return Object.prototype.hasOwnProperty.call(table, reason) ? table[reason] : undefined;
+}
 
 /** PipelineRun reasons that prove no user step ran: the run failed before creating any TaskRun. */
 const pipelineRunPreExecution: Readonly<Record<string, FailureCategory>> = {
@@ -51,34 +56,77 @@ const pipelineRunFallback: Readonly<Record<string, { pre: FailureCategory; exec:
   },
 };
 
-/** TaskRun reasons whose cause is known without reading the steps. */
-const taskRunCauses: Readonly<Record<string, FailureCategory>> = {
-  TaskRunImagePullFailed: FailureCategory.ImagePullFailed,
-  CreateContainerConfigError: FailureCategory.ContainerConfigError,
-  PodCreationFailed: FailureCategory.PodCreationFailed,
-  PodAdmissionFailed: FailureCategory.PodAdmissionFailed,
-  TaskRunResolutionFailed: FailureCategory.TaskNotFound,
-  TaskRunValidationFailed: FailureCategory.ValidationFailed,
-  TaskValidationFailed: FailureCategory.ValidationFailed,
-  ResourceVerificationFailed: FailureCategory.ValidationFailed,
-  InvalidParamValue: FailureCategory.ParameterInvalid,
-  InitContainerFailed: FailureCategory.NotStarted,
-  InitContainerOOM: FailureCategory.NotStarted,
-  Failed: FailureCategory.StepFailed,
-  StepFailed: FailureCategory.StepFailed,
-  SidecarFailed: FailureCategory.StepFailed,
-  StepOOM: FailureCategory.OutOfMemory,
-  SidecarOOM: FailureCategory.OutOfMemory,
-  PodEvicted: FailureCategory.Evicted,
-  TaskRunResultLargerThanAllowedLimit: FailureCategory.ResultInvalid,
+/**
+ * What a TaskRun reason says about user code:
+ * `ran` — a user step (or a sidecar next to it) ran, whatever the step states say;
+ * `notRun` — the pod never got as far as a user step (still overruled by steps that show one ran);
+ * `steps` — only the step states tell (Tekton's timeout/cancel overlay, see {@link taskRunExecutedUserCode});
+ * `inProgress` — the TaskRun has not finished; the step states tell how far it got.
+ */
+type TaskRunEvidence = 'ran' | 'notRun' | 'steps' | 'inProgress';
+
+interface TaskRunRow {
+  evidence: TaskRunEvidence;
+  /** Cause when this TaskRun explains the failure; `steps` rows work theirs out from the steps. */
+  category?: FailureCategory;
+}
+
+const ran = (category: FailureCategory): TaskRunRow => ({ evidence: 'ran', category });
+const notRun = (category: FailureCategory): TaskRunRow => ({ evidence: 'notRun', category });
+const inProgress: TaskRunRow = { evidence: 'inProgress' };
+
+/** Every TaskRun reason the classifier knows. A reason not listed here is unknown, and unknown is unsafe. */
+const taskRunReasons: Readonly<Record<string, TaskRunRow>> = {
+  // user code ran
+  Failed: ran(FailureCategory.StepFailed),
+  StepFailed: ran(FailureCategory.StepFailed),
+  SidecarFailed: ran(FailureCategory.StepFailed),
+  StepOOM: ran(FailureCategory.OutOfMemory),
+  SidecarOOM: ran(FailureCategory.OutOfMemory),
+  PodEvicted: ran(FailureCategory.Evicted),
+  TaskRunResultLargerThanAllowedLimit: ran(FailureCategory.ResultInvalid),
+  // no user step ran
+  TaskRunImagePullFailed: notRun(FailureCategory.ImagePullFailed),
+  CreateContainerConfigError: notRun(FailureCategory.ContainerConfigError),
+  PodCreationFailed: notRun(FailureCategory.PodCreationFailed),
+  PodAdmissionFailed: notRun(FailureCategory.PodAdmissionFailed),
+  TaskRunResolutionFailed: notRun(FailureCategory.TaskNotFound),
+  TaskRunValidationFailed: notRun(FailureCategory.ValidationFailed),
+  TaskValidationFailed: notRun(FailureCategory.ValidationFailed),
+  ResourceVerificationFailed: notRun(FailureCategory.ValidationFailed),
+  InvalidParamValue: notRun(FailureCategory.ParameterInvalid),
+  InitContainerFailed: notRun(FailureCategory.NotStarted),
+  InitContainerOOM: notRun(FailureCategory.NotStarted),
   // Stuck (condition Unknown) before execution; surfaced while running, and as a cause if the run dies.
-  ExceededResourceQuota: FailureCategory.ResourceQuotaExceeded,
-  PullImageFailed: FailureCategory.ImagePullFailed,
-  ExceededNodeResources: FailureCategory.NotStarted,
+  ExceededResourceQuota: notRun(FailureCategory.ResourceQuotaExceeded),
+  PullImageFailed: notRun(FailureCategory.ImagePullFailed),
+  ExceededNodeResources: notRun(FailureCategory.NotStarted),
+  // look at the steps
+  TaskRunTimeout: { evidence: 'steps' },
+  TaskRunCancelled: { evidence: 'steps' },
+  // still going
+  Started: inProgress,
+  Running: inProgress,
+  Pending: inProgress,
+  TaskRunPending: inProgress,
+  ResolvingTaskRef: inProgress,
+  ToBeRetried: inProgress,
 };
 
 /** TaskRun `Unknown` reasons meaning "stuck before execution" (tekton-status.md). */
 const stuckReasons = new Set(['ExceededResourceQuota', 'PullImageFailed', 'ExceededNodeResources']);
+
+/** PipelineRun reasons of a run that has not finished. Another `Unknown` reason is unknown. */
+const pipelineRunInProgress = new Set([
+  'Started',
+  'Running',
+  'PipelineRunPending',
+  'ResolvingPipelineRef',
+  'ResolvingTaskRef',
+  'PipelineRunStopping',
+  'CancelledRunningFinally',
+  'StoppedRunningFinally',
+]);
 
 /** A timed-out TaskRun remembers why its pod never ran: `… Previous status: [<reason>] …`. */
 const PREVIOUS_STATUS_RE =
@@ -103,9 +151,10 @@ function stepExecuted(step: StepState, createdAt: number): boolean {
 }
 
 /**
- * True iff at least one user step of the TaskRun ran: a step is `running`, or `terminated` with
- * reason Completed/Error/OOMKilled, or terminated with a TaskRun-reason overlay whose `startedAt`
- * differs from the TaskRun's creationTimestamp. Exit code 1 alone proves nothing.
+ * True iff the step states show that at least one user step of the TaskRun ran: a step is
+ * `running`, or `terminated` with reason Completed/Error/OOMKilled, or terminated with a
+ * TaskRun-reason overlay whose `startedAt` differs from the TaskRun's creationTimestamp. Exit code 1
+ * alone proves nothing. This is step evidence only; {@link taskRunRanUserCode} puts the reason first.
  */
 export function taskRunExecutedUserCode(tr: TaskRun): boolean {
   const created =
@@ -113,24 +162,47 @@ export function taskRunExecutedUserCode(tr: TaskRun): boolean {
   return (tr.status?.steps ?? []).some((s) => stepExecuted(s, created));
 }
 
+/**
+ * Whether a TaskRun ran user code, the reason table deciding first:
+ * - it succeeded, or failed with a reason whose row says user code ran (StepFailed, StepOOM,
+ *   SidecarFailed, SidecarOOM, PodEvicted, Failed, TaskRunResultLargerThanAllowedLimit): yes,
+ *   whatever the step states say (they may be missing or look never started);
+ * - a known reason that proves nothing ran, one that needs the steps (TaskRunTimeout,
+ *   TaskRunCancelled), one of a TaskRun still in progress, or no condition yet: the step evidence of
+ *   {@link taskRunExecutedUserCode} decides;
+ * - a reason the classifier does not know: yes, unless the step states prove that no user step
+ *   started — there is at least one step state and none of them shows a start. A TaskRun without
+ *   step states proves nothing.
+ */
+export function taskRunRanUserCode(tr: TaskRun): boolean {
+  const cond = succeededCondition(tr);
+  if (cond === undefined) return taskRunExecutedUserCode(tr);
+  if (cond.status === 'True') return true;
+  const row = rowOf(taskRunReasons, cond.reason ?? '');
+  if (row?.evidence === 'ran' && cond.status === 'False') return true;
+  if (row) return taskRunExecutedUserCode(tr);
+  return (tr.status?.steps ?? []).length === 0 || taskRunExecutedUserCode(tr);
+}
+
 function taskRunCategory(tr: TaskRun, executed: boolean): FailureCategory {
   const cond = succeededCondition(tr);
   const reason = cond?.reason ?? '';
   const message = cond?.message ?? '';
-  if (reason === 'TaskRunTimeout' || reason === 'TaskRunCancelled') {
+  const row = rowOf(taskRunReasons, reason);
+  if (row?.evidence === 'steps') {
     if (executed) {
       if (reason === 'TaskRunTimeout' || message === CANCELLED_BY_TIMEOUT) return FailureCategory.TimedOut;
       return FailureCategory.Cancelled;
     }
     const previous = PREVIOUS_STATUS_RE.exec(message)?.[1];
-    return previous ? (taskRunCauses[previous] ?? FailureCategory.NotStarted) : FailureCategory.NotStarted;
+    return (previous && rowOf(taskRunReasons, previous)?.category) || FailureCategory.NotStarted;
   }
   if (reason === 'Failed' || reason === 'StepFailed' || reason === 'SidecarFailed') {
     const oomKilled = (tr.status?.steps ?? []).some((s) => s.terminated?.reason === 'OOMKilled');
     if (oomKilled || OOM_EXIT_RE.test(message)) return FailureCategory.OutOfMemory;
   }
-  const known = taskRunCauses[reason];
-  if (known) return known;
+  if (row?.category) return row.category;
+  if (!row) return executed ? FailureCategory.Unknown : FailureCategory.NotStarted;
   return executed ? FailureCategory.StepFailed : FailureCategory.NotStarted;
 }
 
@@ -139,13 +211,13 @@ interface Child {
   status: string;
   reason: string;
   message: string;
-  executed: boolean;
+  ran: boolean;
 }
 
 /** Rank for choosing the TaskRun that explains a failure: its own failure beats collateral cancellation. */
 function rank(c: Child): number {
-  if (c.status === 'False' && c.reason !== 'TaskRunCancelled') return c.executed ? 0 : 1;
-  if (c.status === 'False') return c.executed ? 2 : 3;
+  if (c.status === 'False' && c.reason !== 'TaskRunCancelled') return c.ran ? 0 : 1;
+  if (c.status === 'False') return c.ran ? 2 : 3;
   if (c.status === 'Unknown' && stuckReasons.has(c.reason)) return 4;
   return 9;
 }
@@ -159,12 +231,16 @@ function failure(
   return { state: 'failed', failure: { category, wasExecutionFailure, reason, message } };
 }
 
-function classifyFromChildren(
-  pr: PipelineRun,
-  prReason: string,
-  prMessage: string,
-  taskRuns: TaskRun[],
-): PipelineRunOutcome {
+/** What the child TaskRuns of a PipelineRun say about user code. */
+interface Children {
+  children: Child[];
+  /** Children listed in `childReferences` but not supplied as TaskRuns (or not TaskRuns at all). */
+  unseen: ChildReference[];
+  /** Some child ran user code, or may have (an unseen child is assumed to have). */
+  ran: boolean;
+}
+
+function readChildren(pr: PipelineRun, taskRuns: TaskRun[]): Children {
   const prName = pr.metadata.name;
   const mine = taskRuns.filter((tr) => {
     const owner = tr.metadata.labels?.['tekton.dev/pipelineRun'];
@@ -177,7 +253,7 @@ function classifyFromChildren(
       status: cond?.status ?? 'Unknown',
       reason: cond?.reason ?? '',
       message: cond?.message ?? '',
-      executed: taskRunExecutedUserCode(tr),
+      ran: taskRunRanUserCode(tr),
     };
   });
   // A child we cannot inspect (TaskRun not supplied, or a CustomRun) may have run user code: assume
@@ -187,11 +263,24 @@ function classifyFromChildren(
   const unseen = (pr.status?.childReferences ?? []).filter(
     (ref) => ref.kind !== 'TaskRun' || !seen.has(ref.name),
   );
-  const executed = children.some((c) => c.executed) || unseen.length > 0;
-  const fallback = pipelineRunFallback[prReason] ?? {
-    pre: FailureCategory.NotStarted,
-    exec: FailureCategory.StepFailed,
-  };
+  return { children, unseen, ran: children.some((c) => c.ran) || unseen.length > 0 };
+}
+
+/** Used for a PipelineRun reason the classifier does not know: execution unless proven otherwise. */
+const unknownFallback = { pre: FailureCategory.NotStarted, exec: FailureCategory.Unknown };
+
+function classifyFromChildren(
+  pr: PipelineRun,
+  prReason: string,
+  prMessage: string,
+  taskRuns: TaskRun[],
+): PipelineRunOutcome {
+  const { children, unseen, ran } = readChildren(pr, taskRuns);
+  const known = rowOf(pipelineRunFallback, prReason);
+  const fallback = known ?? unknownFallback;
+  // For a reason we know, a run without children never got to user code. For one we do not know,
+  // only a TaskRun that shows it never started is proof: without any, assume user code ran.
+  const executed = ran || (known === undefined && children.length === 0);
 
   const culprit = [...children].sort((a, b) => rank(a) - rank(b)).find((c) => rank(c) < 9);
   if (!culprit) {
@@ -200,7 +289,7 @@ function classifyFromChildren(
       : '';
     return failure(executed ? fallback.exec : fallback.pre, executed, prReason, prMessage + note);
   }
-  let category = taskRunCategory(culprit.tr, culprit.executed);
+  let category = taskRunCategory(culprit.tr, culprit.ran);
   // The TaskRun was cancelled or timed out by the PipelineRun while its pod never started, but a
   // sibling did run: the PipelineRun's own reason is then the better description.
   if (executed && category === FailureCategory.NotStarted) category = fallback.exec;
@@ -208,14 +297,21 @@ function classifyFromChildren(
 }
 
 /**
- * Classifies a PipelineRun given its child TaskRuns (tekton-status.md "Classifier"):
+ * Classifies a PipelineRun given its child TaskRuns (tekton-status.md "Classifier"). The reason
+ * tables decide first; step states are read only where a row says to look at them.
  * 1. `True` → succeeded. `Unknown` (or no condition yet) → running, with `stuckReason` when a child
- *    TaskRun is stuck before execution (ExceededResourceQuota, PullImageFailed, ExceededNodeResources).
+ *    TaskRun is stuck before execution (ExceededResourceQuota, PullImageFailed, ExceededNodeResources)
+ *    and `userCodeStarted` from the children ({@link taskRunRanUserCode}; an unseen child counts as
+ *    started, and so does a run in an `Unknown` reason we do not know that shows no child yet).
  * 2. `False` with a reason that proves nothing ran (CouldntGetPipeline, validation, params,
  *    workspaces…) → pre-execution; result-reference reasons → execution (`ResultInvalid`).
- * 3. Otherwise read the TaskRuns: any executed user code ({@link taskRunExecutedUserCode}) →
- *    execution, else pre-execution; the category and `reason`/`message` come from the TaskRun that
- *    explains the failure (e.g. `TaskRunImagePullFailed` rather than the PipelineRun's `Failed`).
+ * 3. `Failed`, `PipelineRunTimeout`, `Cancelled` and the "usually pre-execution" reasons: read the
+ *    TaskRuns. Any ran user code ({@link taskRunRanUserCode}) → execution, else pre-execution; the
+ *    category and `reason`/`message` come from the TaskRun that explains the failure (e.g.
+ *    `TaskRunImagePullFailed` rather than the PipelineRun's `Failed`).
+ * 4. Any other `False` reason is unknown: an execution failure (`Unknown`, or the explaining
+ *    TaskRun's cause) unless the TaskRuns prove that no user step started — at least one TaskRun, and
+ *    none that ran or may have run.
  *
  * `taskRuns` should hold every child TaskRun; a child listed in `childReferences` but not supplied
  * is assumed to have run user code (the safe direction).
@@ -226,20 +322,67 @@ export function classifyPipelineRun(pr: PipelineRun, taskRuns: TaskRun[]): Pipel
   const message = cond?.message ?? '';
   if (cond?.status === 'True') return { state: 'succeeded', reason, message };
   if (cond?.status !== 'False') {
-    const stuck = taskRuns.find((tr) => {
-      const c = succeededCondition(tr);
-      return c?.status === 'Unknown' && c.reason !== undefined && stuckReasons.has(c.reason);
-    });
-    const stuckReason = stuck ? succeededCondition(stuck)?.reason : undefined;
-    return stuckReason
-      ? { state: 'running', reason, message, stuckReason }
-      : { state: 'running', reason, message };
+    const { children, ran } = readChildren(pr, taskRuns);
+    const knownReason = cond === undefined || pipelineRunInProgress.has(reason);
+    const userCodeStarted = ran || (!knownReason && children.length === 0);
+    const stuck = children.find((c) => c.status === 'Unknown' && stuckReasons.has(c.reason));
+    return stuck
+      ? { state: 'running', reason, message, stuckReason: stuck.reason, userCodeStarted }
+      : { state: 'running', reason, message, userCodeStarted };
   }
-  const preExecution = pipelineRunPreExecution[reason];
+  const preExecution = rowOf(pipelineRunPreExecution, reason);
   if (preExecution) return failure(preExecution, false, reason, message);
   if (pipelineRunResultFailures.has(reason))
     return failure(FailureCategory.ResultInvalid, true, reason, message);
   return classifyFromChildren(pr, reason, message, taskRuns);
+}
+
+/**
+ * The failure of a PipelineRun that disappeared (deleted, or gone when re-listed) before it
+ * finished, given the last classified observation of it (`undefined`: never observed). Category and
+ * reason `PipelineRunDeleted`. Whatever it did is unknown, so it is an execution failure unless that
+ * observation proves no user step had started: a `running` outcome with `userCodeStarted: false`
+ * (or a pre-execution failure). Not observed at all, or `userCodeStarted` absent, proves nothing.
+ */
+export function classifyDisappeared(lastObserved: PipelineRunOutcome | null | undefined): Failure {
+  const proven =
+    (lastObserved?.state === 'running' && lastObserved.userCodeStarted === false) ||
+    (lastObserved?.state === 'failed' && !lastObserved.failure.wasExecutionFailure);
+  const seen = (() => {
+    if (!lastObserved) return 'it was never observed, so what it did is unknown';
+    if (lastObserved.state === 'failed')
+      return `last observed failed (${lastObserved.failure.reason || 'no reason'})`;
+    const what = `last observed ${lastObserved.state} (${lastObserved.reason || 'no reason'})`;
+    if (lastObserved.state === 'succeeded') return what;
+    if (lastObserved.userCodeStarted === false) return `${what} with no user step started`;
+    return lastObserved.userCodeStarted
+      ? `${what} with user steps started`
+      : `${what}; user steps may have run`;
+  })();
+  return {
+    category: FailureCategory.PipelineRunDeleted,
+    wasExecutionFailure: !proven,
+    reason: 'PipelineRunDeleted',
+    message: `PipelineRun disappeared before it finished: ${seen}`,
+  };
+}
+
+/**
+ * The observation to keep after `next`: `next` itself, except that once user code was seen started
+ * it stays started (a retried TaskRun resets its steps, a stale read may miss a child).
+ */
+export function latestObservation(
+  previous: PipelineRunOutcome | undefined,
+  next: PipelineRunOutcome,
+): PipelineRunOutcome {
+  const startedBefore =
+    previous !== undefined &&
+    (previous.state === 'succeeded' ||
+      (previous.state === 'running' && previous.userCodeStarted === true) ||
+      (previous.state === 'failed' && previous.failure.wasExecutionFailure));
+  if (startedBefore && next.state === 'running' && next.userCodeStarted !== true)
+    return { ...next, userCodeStarted: true };
+  return next;
 }
 
 /**

@@ -16,7 +16,18 @@ export interface PipelineRunRequest {
 
 /** The observed state of one PipelineRun, already classified (see domain/classifier). */
 export type PipelineRunOutcome =
-  | { state: 'running'; reason: string; message: string; stuckReason?: string }
+  | {
+      state: 'running';
+      reason: string;
+      message: string;
+      stuckReason?: string;
+      /**
+       * Whether any user step has started, read from the child TaskRuns with the classifier's
+       * evidence rule. Absent means not known, which counts as started: only `false` lets a run
+       * that then disappears be treated as pre-execution.
+       */
+      userCodeStarted?: boolean;
+    }
   | { state: 'succeeded'; reason: string; message: string }
   | { state: 'failed'; failure: Failure };
 
@@ -39,18 +50,77 @@ export class PipelineRunRejectedError extends Error {
 }
 
 /**
+ * The labels that name the owner of a PipelineRun. A create that finds its name taken adopts the
+ * existing run only when each of these equals the request's (a label absent on both sides counts
+ * as equal): a PipelineRun of another remediation, attempt or lock holder is never adopted.
+ */
+export const ADOPTION_LABELS = [
+  'remediation.dev/remediation-id',
+  'remediation.dev/attempt',
+  'remediation.dev/fencing-token',
+] as const;
+
+/** The first adoption label on which `existing` differs from the request, if any. */
+export function adoptionMismatch(
+  requested: Record<string, string>,
+  existing: Record<string, string> | undefined,
+): { label: string; expected: string | undefined; actual: string | undefined } | undefined {
+  for (const label of ADOPTION_LABELS) {
+    const expected = requested[label];
+    const actual = existing?.[label];
+    if (expected !== actual) return { label, expected, actual };
+  }
+  return undefined;
+}
+
+/**
+ * Thrown by `create` when a PipelineRun of the requested name already exists but its adoption
+ * labels name another remediation, attempt or fencing token. The existing run is left untouched.
+ */
+export class PipelineRunConflictError extends Error {
+  override readonly name = 'PipelineRunConflictError';
+  constructor(
+    readonly namespace: string,
+    /** The PipelineRun's name. */
+    readonly pipelineRun: string,
+    /** The first adoption label that differed. */
+    readonly label: string,
+    readonly expected: string | undefined,
+    readonly actual: string | undefined,
+  ) {
+    super(
+      `PipelineRun ${namespace}/${pipelineRun} already exists and is not ours to adopt: label ${label} is ${
+        actual === undefined ? 'missing' : JSON.stringify(actual)
+      }, expected ${expected === undefined ? 'none' : JSON.stringify(expected)}`,
+    );
+  }
+}
+
+/**
  * Tekton PipelineRuns as the product needs them: create-or-adopt, observe (classified),
  * watch until done, cancel. One real adapter (Kubernetes API) and one in-memory fake, both
  * held to the same contract tests.
  */
 export interface PipelineRuns {
+  /**
+   * Creates the PipelineRun, or adopts the one already there under that name (a retried create):
+   * only when its {@link ADOPTION_LABELS} equal the request's, else throws
+   * {@link PipelineRunConflictError}. Throws {@link PipelineRunRejectedError} when the API server
+   * refuses the create.
+   */
   create(request: PipelineRunRequest): Promise<PipelineRunCreated>;
   /** Null when no such PipelineRun exists. */
   observe(namespace: string, name: string): Promise<PipelineRunOutcome | null>;
   /**
    * Resolves with the first non-running outcome. Survives watch expiry (410) and API-server
    * restarts by re-listing; calls `onProgress` at least every `heartbeatMs` so the caller can
-   * heartbeat. Rejects with AbortError when `signal` aborts.
+   * heartbeat. Rejects only with AbortError, when `signal` aborts.
+   *
+   * A PipelineRun that is not found, or is deleted while being watched, before it finished
+   * resolves `{state: 'failed'}` with `classifyDisappeared` (domain/classifier) of the last outcome
+   * this wait observed: category `PipelineRunDeleted`, an execution failure unless that
+   * observation proves no user step had started (never observed proves nothing). When the deleted
+   * object itself shows the run had finished, that outcome is returned instead.
    */
   waitForCompletion(
     namespace: string,

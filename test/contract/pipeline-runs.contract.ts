@@ -5,13 +5,20 @@
  */
 import { randomBytes } from 'node:crypto';
 
-import type { PipelineRunOutcome, PipelineRunRequest, PipelineRuns } from '../../src/ports/pipeline-runs';
+import {
+  PipelineRunConflictError,
+  type PipelineRunOutcome,
+  type PipelineRunRequest,
+  type PipelineRuns,
+} from '../../src/ports/pipeline-runs';
 
 export interface PipelineRunsUnderTest {
   runs: PipelineRuns;
   namespace: string;
   /** A Pipeline in `namespace` whose runs follow the simulator script. */
   definePipeline(name: string, script: { outcome: string; durationMs?: number }): Promise<void>;
+  /** Deletes the PipelineRun `name` in `namespace` behind the adapter's back, as `kubectl delete` would. */
+  deleteRun(name: string): Promise<void>;
   /** Lets time pass for the runs (default: real sleep). */
   elapse?(ms: number): Promise<void>;
   teardown?(): Promise<void>;
@@ -56,9 +63,16 @@ export function pipelineRunsContract(name: string, setup: () => Promise<Pipeline
         ...(onProgress ? { onProgress } : {}),
       });
 
-    it('when the same name is created twice → one run, the second call adopts it', async () => {
+    /** The labels that say whose run a PipelineRun is (remediation, attempt, lock fencing token). */
+    const owner = (id: string, fencingToken = '3') => ({
+      'remediation.dev/remediation-id': id,
+      'remediation.dev/attempt': '1',
+      'remediation.dev/fencing-token': fencingToken,
+    });
+
+    it('I10 when the same name is created twice with the same owner labels → one run, the second call adopts it', async () => {
       const id = unique('r');
-      const request = await runOf('succeed', 0, { 'remediation.dev/remediation-id': id });
+      const request = await runOf('succeed', 0, owner(id));
       const first = await t.runs.create(request);
       const second = await t.runs.create(request);
       expect(first).toMatchObject({ name: request.name, created: true });
@@ -68,6 +82,36 @@ export function pipelineRunsContract(name: string, setup: () => Promise<Pipeline
         request.name,
       ]);
     });
+
+    it.each([
+      ['another fencing token', 'remediation.dev/fencing-token', (id: string) => owner(id, '4')],
+      ['another remediation id', 'remediation.dev/remediation-id', () => owner(unique('other'))],
+      [
+        'another attempt',
+        'remediation.dev/attempt',
+        (id: string) => ({ ...owner(id), 'remediation.dev/attempt': '2' }),
+      ],
+    ])(
+      'I10 when the name exists with %s → PipelineRunConflictError naming the label; the existing run is untouched',
+      async (_what, label, labelsOf) => {
+        const id = unique('r');
+        const request = await runOf('succeed', 500, owner(id));
+        await t.runs.create(request);
+        const intruder = { ...request, labels: { ...request.labels, ...labelsOf(id) } };
+        const attempt = t.runs.create(intruder);
+        await expect(attempt).rejects.toThrow(PipelineRunConflictError);
+        await expect(attempt).rejects.toMatchObject({
+          pipelineRun: request.name,
+          label,
+          expected: intruder.labels[label as keyof typeof intruder.labels],
+          actual: request.labels[label as keyof typeof request.labels],
+        });
+        expect(await t.runs.list(t.namespace, owner(id))).toEqual([request.name]);
+        if (label !== 'remediation.dev/remediation-id')
+          expect(await t.runs.list(t.namespace, labelsOf(id))).toEqual([]);
+        expect(await wait(request)).toMatchObject({ state: 'succeeded' });
+      },
+    );
 
     it('when the run does not exist → observe gives null', async () => {
       expect(await t.runs.observe(t.namespace, unique('missing'))).toBeNull();
@@ -155,6 +199,64 @@ export function pipelineRunsContract(name: string, setup: () => Promise<Pipeline
       controller.abort();
       await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
       await t.runs.cancel(t.namespace, request.name);
+    });
+
+    /** Waits on the run and deletes it as soon as an observation satisfies `when`. */
+    async function deleteWhile(
+      request: PipelineRunRequest,
+      when: (o: PipelineRunOutcome) => boolean,
+    ): Promise<{ outcome: PipelineRunOutcome; seen: PipelineRunOutcome }> {
+      let deleting: Promise<void> | undefined;
+      let seen: PipelineRunOutcome | undefined;
+      const outcome = await wait(request, (o) => {
+        if (deleting || !when(o)) return;
+        seen = o;
+        deleting = t.deleteRun(request.name);
+      });
+      await deleting;
+      if (!seen) throw new Error('the run finished before it could be deleted');
+      return { outcome, seen };
+    }
+
+    it('S28 when the run is deleted while its steps run → resolves failed PipelineRunDeleted, an execution failure', async () => {
+      const request = await runOf('hang');
+      await t.runs.create(request);
+      const { outcome, seen } = await deleteWhile(
+        request,
+        (o) => o.state === 'running' && o.userCodeStarted === true,
+      );
+      expect(seen).toMatchObject({ state: 'running', userCodeStarted: true });
+      expect(outcome).toEqual({
+        state: 'failed',
+        failure: expect.objectContaining({
+          category: 'PipelineRunDeleted',
+          reason: 'PipelineRunDeleted',
+          wasExecutionFailure: true,
+        }),
+      });
+      expect(await t.runs.observe(t.namespace, request.name)).toBeNull();
+    });
+
+    it('S28 when the run is deleted while stuck before any step (quota) → PipelineRunDeleted, pre-execution', async () => {
+      const request = await runOf('quota', 600_000);
+      await t.runs.create(request);
+      const { outcome } = await deleteWhile(
+        request,
+        (o) => o.state === 'running' && o.stuckReason === 'ExceededResourceQuota',
+      );
+      expect(outcome).toEqual({
+        state: 'failed',
+        failure: expect.objectContaining({ category: 'PipelineRunDeleted', wasExecutionFailure: false }),
+      });
+    });
+
+    it('S28 when waiting on a run that does not exist → resolves PipelineRunDeleted, an execution failure (nothing is known)', async () => {
+      const name = unique('missing');
+      const outcome = await t.runs.waitForCompletion(t.namespace, name, { heartbeatMs: 200 });
+      expect(outcome).toEqual({
+        state: 'failed',
+        failure: expect.objectContaining({ category: 'PipelineRunDeleted', wasExecutionFailure: true }),
+      });
     });
 
     it('list → the names of runs carrying all the labels', async () => {

@@ -37,10 +37,22 @@ async function definePipeline(name: string, script: { outcome: string; durationM
   });
 }
 
+/** Deletes a PipelineRun directly through the API, as someone running `kubectl delete` would. */
+async function deleteRun(name: string): Promise<void> {
+  await kubeConfig().makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({
+    group: TEKTON_GROUP,
+    version: TEKTON_VERSION,
+    namespace,
+    plural: TektonPlural.PipelineRun,
+    name,
+  });
+}
+
 pipelineRunsContract('KubernetesPipelineRuns', async () => ({
   runs: new KubernetesPipelineRuns(kubeConfig()),
   namespace,
   definePipeline,
+  deleteRun,
 }));
 
 describe('KubernetesPipelineRuns on a real API server', () => {

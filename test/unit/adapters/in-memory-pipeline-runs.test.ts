@@ -1,5 +1,5 @@
 import { InMemoryPipelineRuns, VirtualTimer } from '../../../src/adapters/in-memory-pipeline-runs';
-import { PipelineRunRejectedError } from '../../../src/ports/pipeline-runs';
+import { PipelineRunConflictError, PipelineRunRejectedError } from '../../../src/ports/pipeline-runs';
 import { pipelineRunsContract } from '../../contract/pipeline-runs.contract';
 
 const namespace = 'remediation-runs';
@@ -11,6 +11,9 @@ pipelineRunsContract('InMemoryPipelineRuns', async () => {
     runs,
     namespace,
     definePipeline: async (name, script) => runs.definePipeline(namespace, name, script),
+    deleteRun: async (name) => {
+      runs.delete(namespace, name);
+    },
     elapse: async (ms) => timer.advance(ms),
   };
 });
@@ -86,5 +89,41 @@ describe('InMemoryPipelineRuns', () => {
     runs.rejectCreates('p', 422, 'admission webhook denied the request');
     await expect(runs.create(request('p'))).rejects.toThrow(PipelineRunRejectedError);
     await expect(runs.create(request('p'))).rejects.toMatchObject({ status: 422 });
+  });
+
+  it('S28 when the run is deleted before its pod started any step → PipelineRunDeleted, pre-execution', async () => {
+    const runs = new InMemoryPipelineRuns(new VirtualTimer());
+    runs.definePipeline(namespace, 'p', { outcome: 'succeed', durationMs: 60_000 });
+    await runs.create(request('p'));
+    const outcome = await runs.waitForCompletion(namespace, 'pr1', {
+      onProgress: (o) => {
+        expect(o).toMatchObject({ state: 'running', userCodeStarted: false });
+        runs.delete(namespace, 'pr1');
+      },
+    });
+    expect(outcome).toEqual({
+      state: 'failed',
+      failure: expect.objectContaining({ category: 'PipelineRunDeleted', wasExecutionFailure: false }),
+    });
+  });
+
+  it('delete: false when there is no such run; the name can then be created afresh', async () => {
+    const runs = new InMemoryPipelineRuns(new VirtualTimer());
+    expect(runs.delete(namespace, 'pr1')).toBe(false);
+    const first = await runs.create(request('p'));
+    expect(runs.delete(namespace, 'pr1')).toBe(true);
+    expect(await runs.observe(namespace, 'pr1')).toBeNull();
+    const second = await runs.create(request('p'));
+    expect(second.created).toBe(true);
+    expect(second.uid).not.toBe(first.uid);
+  });
+
+  it('I10 a create without owner labels does not adopt a run that carries them', async () => {
+    const runs = new InMemoryPipelineRuns(new VirtualTimer());
+    await runs.create({ ...request('p'), labels: { 'remediation.dev/remediation-id': 'r1' } });
+    await expect(runs.create(request('p'))).rejects.toThrow(PipelineRunConflictError);
+    await expect(runs.create(request('p'))).rejects.toThrow(
+      /^PipelineRun remediation-runs\/pr1 already exists and is not ours to adopt: label remediation\.dev\/remediation-id is "r1", expected none$/,
+    );
   });
 });
