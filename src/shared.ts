@@ -48,6 +48,20 @@ export interface RemediationInput {
   /** Defaults to `request.id`, then to the workflow id without its `remediation-` prefix. */
   remediationId?: string;
   request: RemediationRequest;
+  /** Set by the workflow itself when a long wait continues as new: what the new run carries on. */
+  continued?: ContinuedRemediation;
+}
+
+/** A remediation's own state across continue-as-new (its history stays bounded, I9). */
+export interface ContinuedRemediation {
+  status: RemediationStatus;
+  lastDuplicateAt: string | null;
+  overrideActive: boolean;
+  holdsSharedState: boolean;
+  /** Epoch ms, resolved once by the first run. */
+  deadline: number;
+  /** Routing passes so far. */
+  pass: number;
 }
 
 export interface ClearTargetInput {

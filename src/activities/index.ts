@@ -1,24 +1,27 @@
+/**
+ * Activities: thin shells around the pure ledger transitions (src/domain/ledger.ts). Each one
+ * reads, calls one transition, writes with compare-and-swap (retried on conflict) and then
+ * carries out the transition's effects (wake a waiter, tell an original about a duplicate,
+ * cancel a run). Every decision lives in the domain core, where the simulation can attack it.
+ */
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { backoff } from '../domain/backoff';
 import { classifyCreateError } from '../domain/classifier';
 import type { PolicyConfig } from '../domain/config';
-import {
-  BlockReason,
-  type AuditEntry,
-  type Failure,
-  type FingerprintState,
-  type LockWaiter,
-  type Phase,
-  type TargetState,
-} from '../domain/model';
+import * as core from '../domain/ledger';
+import type { Failure, Phase, TargetState } from '../domain/model';
 import { parseTargetKey, type RemediationRequest } from '../domain/request';
-import { decide, type RoutingVerdict } from '../domain/routing';
+import type { RoutingVerdict } from '../domain/routing';
 import type { Ledger } from '../ports/ledger';
-import { PipelineRunRejectedError, type PipelineRunOutcome, type PipelineRuns } from '../ports/pipeline-runs';
+import {
+  PipelineRunConflictError,
+  PipelineRunRejectedError,
+  type PipelineRunOutcome,
+  type PipelineRuns,
+} from '../ports/pipeline-runs';
 import type { Remediations } from '../ports/remediations';
 import type { ClearTargetInput, ClearTargetResult } from '../shared';
-import { withCas } from './cas';
+import { withCas as retryCas, type Sleep } from './cas';
 
 export interface ActivityDeps {
   ledger: Ledger;
@@ -30,6 +33,8 @@ export interface ActivityDeps {
   clock?: () => number;
   /** How often a PipelineRun watch reports progress (and so heartbeats). */
   heartbeatMs?: number;
+  /** How a lost compare-and-swap waits before it re-reads (the simulation's is instant). */
+  sleep?: Sleep;
 }
 
 export interface RemediationRef {
@@ -54,15 +59,26 @@ export interface RouteResult {
   at: number;
 }
 
+export interface StartPipelineRunInput {
+  ref: RemediationRef;
+  request: RemediationRequest;
+  attempt: number;
+  fencingToken: number;
+  /** Epoch ms; the create refuses at or after it. Absent in histories recorded before it existed. */
+  deadline?: number;
+}
+
 export type StartPipelineRunResult =
-  { kind: 'started'; name: string; created: boolean } | { kind: 'rejected'; name: string; failure: Failure };
+  | { kind: 'started'; name: string; created: boolean; notAfter?: number }
+  | { kind: 'rejected'; name: string; failure: Failure }
+  | { kind: 'refused'; name: string; reason: 'DeadlineExceeded' | 'LockLost'; message: string };
 
 export interface RecordOutcomeInput extends RemediationRef {
   actionId: string;
   pipelineRun: string;
   fencingToken: number;
-  outcome: { succeeded: true } | { succeeded: false; failure: Failure };
-  /** Replay-safe random sample in [0, 1) drawn by the workflow for the backoff jitter (SEMANTICS §6). */
+  outcome: core.OutcomeInput['outcome'];
+  /** Replay-safe random sample in [0, 1) drawn by the workflow for the backoff jitter. */
   jitterSample: number;
 }
 
@@ -71,35 +87,59 @@ export interface RecordedOutcome {
   nextAllowedExecution: string | null;
   backoffMs: number | null;
   manualReviewRequired: boolean;
-  /** False when this PipelineRun had already been recorded (activity retried after a crash). */
+  /** False when this acquisition's outcome had already been recorded (a retried activity). */
   recorded: boolean;
 }
 
 export interface FinishInput extends RemediationRef {
+  /** Absent in histories recorded before runs were told apart: then any run of the workflow id. */
+  runId?: string;
   phase: Phase;
   /** Duplicates of this remediation skipped while it held the fingerprint (added to the record). */
   duplicates?: { count: number; lastAt: string | null };
 }
 
-const AUDIT_LIMIT = 50;
+export type StopResult =
+  | { state: 'missing' }
+  | { state: 'cancelled' }
+  | { state: 'stillRunning' }
+  | { state: 'finished'; outcome: Exclude<PipelineRunOutcome, { state: 'running' }> };
+
+/** Non-retryable error types the workflows name in their retry policies. */
+export const ActivityErrorType = {
+  InvalidRequest: 'InvalidRequestError',
+  TargetNotFound: 'TargetNotFoundError',
+  PipelineRunConflict: 'PipelineRunConflictError',
+} as const;
 
 /**
  * Product counters, exported with the SDK's runtime metrics (Prometheus, see src/worker.ts):
  * routing decisions by check and result, PipelineRun outcomes by category, remediations by phase.
  */
 function count(name: string, description: string, tags: Record<string, string>): void {
-  let meter;
+  const context = currentContext();
+  context?.metricMeter.createCounter(name, undefined, description).add(1, tags);
+}
+
+function currentContext(): Context | null {
   try {
-    meter = Context.current().metricMeter;
+    return Context.current();
   } catch {
-    return; // called outside an activity (unit tests): nothing to export to
+    return null; // called outside an activity (unit tests, the simulation)
   }
-  meter.createCounter(name, undefined, description).add(1, tags);
 }
 
 /** Deterministic per (remediation, attempt), short enough for Tekton's 63-char child names. */
 export function pipelineRunName(remediationId: string, attempt: number): string {
   return `rem-${hash(remediationId).slice(0, 16)}-${attempt}`;
+}
+
+/**
+ * Deterministic per lock acquisition: the fencing token is part of the name, so a remediation id
+ * reused after its workflow closed never meets (and never adopts) the runs of its namesake (I10).
+ */
+export function fencedPipelineRunName(remediationId: string, fencingToken: number, attempt: number): string {
+  return `rem-${hash(remediationId).slice(0, 12)}-${fencingToken}-${attempt}`;
 }
 
 /** Tekton wants Go durations ("30m0s"). */
@@ -110,328 +150,280 @@ export function tektonDuration(ms: number): string {
 
 export function createActivities(deps: ActivityDeps) {
   const { ledger, pipelineRuns, remediations, policy } = deps;
+  const ns = deps.executionNamespace;
   const now = deps.clock ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const withCas = <T>(attempt: () => Promise<T>) => retryCas(attempt, { sleep });
 
-  /** Drops closed remediations from the head of the lock queue, up to the first live one ahead of us. */
-  async function liveQueue(waiters: LockWaiter[], self: string): Promise<LockWaiter[]> {
-    const queue = [...waiters];
-    while (
-      queue.length > 0 &&
-      queue[0]!.remediationId !== self &&
-      !(await remediations.isRunning(queue[0]!.workflowId))
-    ) {
-      queue.shift();
+  /** Which of these workflows are closed; `queue` is asked in order until the first live one. */
+  async function closedAmong(q: core.RouteQuestions): Promise<Set<string>> {
+    const closed = new Set<string>();
+    if (q.lockHolder && !(await remediations.isRunning(q.lockHolder.workflowId, q.lockHolder.runId)))
+      closed.add(q.lockHolder.workflowId);
+    if (q.claimant && !(await remediations.isRunning(q.claimant))) closed.add(q.claimant);
+    for (const id of q.queue) {
+      if (await remediations.isRunning(id)) break;
+      closed.add(id);
     }
-    return queue;
+    return closed;
   }
 
-  async function wakeHead(target: TargetState, cause: string): Promise<void> {
-    const head = target.waiters[0];
-    if (!head) return;
-    await remediations.wake(head.workflowId, cause).catch((error: unknown) => {
-      log.warn('could not wake the next lock waiter; it re-checks on its own', {
-        waiter: head.workflowId,
-        error,
-      });
+  /** Before a release wakes the next waiter: dead ones at the front are dropped (I2). */
+  async function pruneDeadWaiters(target: TargetState): Promise<TargetState> {
+    const closed = await closedAmong({
+      lockHolder: null,
+      claimant: null,
+      queue: core.wakeQuestions(target, now()),
+    });
+    return core.pruneWaiters(target, closed);
+  }
+
+  async function observe(name: string): Promise<core.ObservedRun | undefined> {
+    try {
+      const outcome = await pipelineRuns.observe(ns, name);
+      if (!outcome) return { state: 'missing' };
+      return outcome.state === 'failed'
+        ? { state: 'failed', failure: outcome.failure }
+        : { state: outcome.state };
+    } catch (error) {
+      log.warn('could not observe a PipelineRun; routing looks again later', { pipelineRun: name, error });
+      return undefined;
+    }
+  }
+
+  async function carryOut(effects: core.Effect[]): Promise<void> {
+    for (const effect of effects) {
+      try {
+        if (effect.kind === 'wake') await remediations.wake(effect.workflowId, effect.cause);
+        else if (effect.kind === 'notifyDuplicate')
+          await remediations.notifyDuplicate(effect.workflowId, {
+            remediationId: effect.remediationId,
+            at: effect.at,
+          });
+        else await pipelineRuns.cancel(ns, effect.pipelineRun);
+      } catch (error) {
+        // Best effort: a waiter re-checks on its own, an orphan is looked at again next pass.
+        log.warn('could not carry out a ledger effect', { effect, error });
+      }
+    }
+  }
+
+  /** Reads a target, applies `transition`, writes it if it changed (compare-and-swap, retried). */
+  async function updateTarget<R extends { target: TargetState; changed?: boolean }>(
+    key: string,
+    transition: (target: TargetState) => Promise<R> | R,
+  ): Promise<R & { stored: TargetState }> {
+    return withCas(async () => {
+      const current = await ledger.getTarget(key);
+      const result = await transition(current);
+      const changed = result.changed ?? JSON.stringify(result.target) !== JSON.stringify(current);
+      const stored = changed ? await ledger.putTarget(result.target) : current;
+      return { ...result, stored };
     });
   }
 
-  function audit(target: TargetState, entry: AuditEntry): AuditEntry[] {
-    return [...target.audit, entry].slice(-AUDIT_LIMIT);
-  }
-
   return {
-    /** The worker's policy (SEMANTICS §9), recorded in history so replays see the same numbers. */
+    /** The worker's policy, recorded in history so replays see the same numbers. */
     async loadPolicy(): Promise<{ policy: PolicyConfig; executionNamespace: string }> {
-      return { policy, executionNamespace: deps.executionNamespace };
+      return { policy, executionNamespace: ns };
     },
 
-    /**
-     * One routing pass (SEMANTICS §4): reads the fingerprint and target records, runs every check
-     * in order, and — in the same compare-and-swap — claims the fingerprint, joins the lock queue or
-     * takes the lock. A lost race re-reads and decides again, so passing the checks and taking the
-     * lock is one atomic step.
-     */
+    /** One routing pass: the checks, the claim, the queue and the lock in one compare-and-swap. */
     async route(input: RouteInput): Promise<RouteResult> {
-      const result = await withCas(async (): Promise<RouteResult> => {
-        const at = now();
+      const caller = { remediationId: input.remediationId, workflowId: input.workflowId, runId: input.runId };
+      const result = await withCas(async () => {
         const [fingerprint, target] = await Promise.all([
           ledger.getFingerprint(input.fingerprintKey, input.fingerprint),
           ledger.getTarget(input.targetKey),
         ]);
-        const lock = target.lock;
-        const lockHolderClosed =
-          lock !== null &&
-          lock.remediationId !== input.remediationId &&
-          !(await remediations.isRunning(lock.workflowId, lock.runId));
-        const waiters = await liveQueue(target.waiters, input.remediationId);
-        const verdict = decide({
-          remediationId: input.remediationId,
-          workflowId: input.workflowId,
-          actionId: input.actionId,
-          target: { ...target, waiters },
-          fingerprint,
-          now: at,
-          deadline: input.deadline,
-          config: policy,
-          overrideActive: input.overrideActive,
-          lockHolderClosed,
-        });
-
-        if (verdict.kind === 'end' && verdict.reason === BlockReason.DuplicateInProgress) {
-          // No ledger write here: in an alert storm hundreds of duplicates would contend on one
-          // record. The original counts them (signals are serialized per workflow) and persists
-          // the count when it releases its claim.
-          const original = fingerprint.active;
-          if (original) {
-            await remediations
-              .notifyDuplicate(original.workflowId, { remediationId: input.remediationId, at: iso(at) })
-              .catch((error: unknown) => log.warn('could not notify the original remediation', { error }));
-          }
-          return { verdict, fencingToken: null, at };
+        const at = now();
+        const closed = await closedAmong(core.routeQuestions(target, fingerprint, caller, at));
+        const runs = new Map<string, core.ObservedRun>();
+        for (const name of core.runsToObserve(target, closed)) {
+          const observed = await observe(name);
+          if (observed) runs.set(name, observed);
         }
-
-        // A remediation claims its fingerprint on its first routing pass, waiting or not (§8).
-        if (verdict.kind !== 'end' && fingerprint.active === null) {
-          await ledger.putFingerprint({
-            ...fingerprint,
-            active: { remediationId: input.remediationId, workflowId: input.workflowId, since: iso(at) },
-          });
-        }
-
-        const self: LockWaiter = {
-          remediationId: input.remediationId,
-          workflowId: input.workflowId,
-          since: iso(at),
-        };
-        const queued = waiters.some((w) => w.remediationId === input.remediationId);
-        let next: TargetState = { ...target, waiters };
-        let fencingToken: number | null = null;
-        if (verdict.kind === 'run') {
-          if (lock?.remediationId === input.remediationId) {
-            fencingToken = lock.fencingToken; // retried activity: we already hold it
-          } else {
-            fencingToken = target.fencingToken + 1;
-            next = {
-              ...next,
-              fencingToken,
-              lock: {
-                remediationId: input.remediationId,
-                workflowId: input.workflowId,
-                runId: input.runId,
-                acquiredAt: iso(at),
-                fencingToken,
-              },
-              audit:
-                verdict.takeover === null
-                  ? next.audit
-                  : audit(next, {
-                      action: 'lockTakeover',
-                      by: input.remediationId,
-                      reason: `holder ${verdict.takeover.remediationId} (${verdict.takeover.workflowId}) is closed`,
-                      at: iso(at),
-                      remediationId: input.remediationId,
-                      details: {
-                        previousHolder: verdict.takeover.remediationId,
-                        previousToken: verdict.takeover.fencingToken,
-                      },
-                    }),
-            };
-          }
-          next = { ...next, waiters: next.waiters.filter((w) => w.remediationId !== input.remediationId) };
-        } else if (verdict.kind === 'wait' && verdict.reason === BlockReason.ResourceBusy) {
-          if (!queued) next = { ...next, waiters: [...next.waiters, self] };
-        } else if (queued) {
-          next = { ...next, waiters: next.waiters.filter((w) => w.remediationId !== input.remediationId) };
-        }
-        if (JSON.stringify(next) !== JSON.stringify(target)) await ledger.putTarget(next);
-        return { verdict, fencingToken, at };
+        const next = core.route({ target, fingerprint }, { ...input, caller }, { closed, runs }, at, policy);
+        // Fingerprint first: a claim without its queue place is released by the workflow's end.
+        if (JSON.stringify(next.fingerprint) !== JSON.stringify(fingerprint))
+          await ledger.putFingerprint(next.fingerprint);
+        if (JSON.stringify(next.target) !== JSON.stringify(target)) await ledger.putTarget(next.target);
+        return { ...next, at };
       });
+      await carryOut(result.effects);
       count('remediation_routing_decisions', 'Routing decisions by deciding check and result', {
         check: result.verdict.kind === 'run' ? 'AllPassed' : result.verdict.reason,
         result: result.verdict.kind,
       });
-      return result;
+      return { verdict: result.verdict, fencingToken: result.fencingToken, at: result.at };
     },
 
-    /** Creates this attempt's PipelineRun, or adopts it when a retry finds it already there (§5). */
-    async startPipelineRun(input: {
-      ref: RemediationRef;
-      request: RemediationRequest;
-      attempt: number;
-      fencingToken: number;
-    }): Promise<StartPipelineRunResult> {
+    /**
+     * Creates this attempt's PipelineRun, or adopts it when a retry finds it already there. The
+     * run is first announced on the lock (fenced: refused when the lock is no longer ours), and
+     * nothing is created at or after the deadline (I4).
+     */
+    async startPipelineRun(input: StartPipelineRunInput): Promise<StartPipelineRunResult> {
       const { ref, request, attempt, fencingToken } = input;
-      const name = pipelineRunName(ref.remediationId, attempt);
+      const fenced = input.deadline !== undefined;
+      const name = fenced
+        ? fencedPipelineRunName(ref.remediationId, fencingToken, attempt)
+        : pipelineRunName(ref.remediationId, attempt);
+      const timeoutMs =
+        request.action.timeout && request.action.timeout > 0
+          ? request.action.timeout
+          : policy.pipelineRunTimeoutMs;
+      const notAfter = now() + timeoutMs + policy.watchGraceMs;
+      const intent = { remediationId: ref.remediationId, fencingToken, pipelineRun: name };
+      const begun = await updateTarget(ref.targetKey, (target) => {
+        const t = core.beginRun(target, { ...intent, notAfter, deadline: input.deadline ?? Infinity }, now());
+        return t.kind === 'begin' ? { ...t, refusal: null } : { target, changed: false, refusal: t };
+      });
+      if (begun.refusal) {
+        if (begun.refusal.reason === 'DeadlineExceeded') {
+          // An earlier attempt may have created it before the deadline: then it is ours to follow.
+          if (await pipelineRuns.observe(ns, name))
+            return { kind: 'started', name, created: false, notAfter };
+          await updateTarget(ref.targetKey, (target) => core.abandonRun(target, intent));
+        }
+        return { kind: 'refused', name, reason: begun.refusal.reason, message: begun.refusal.message };
+      }
       try {
         const created = await pipelineRuns.create({
           name,
-          namespace: deps.executionNamespace,
+          namespace: ns,
           pipeline: request.action.pipeline,
           params: request.action.params,
           ...(request.action.serviceAccountName
             ? { serviceAccountName: request.action.serviceAccountName }
             : {}),
-          timeout: tektonDuration(
-            request.action.timeout !== undefined ? request.action.timeout : policy.pipelineRunTimeoutMs,
-          ),
-          labels: {
-            'remediation.dev/remediation-id': labelValue(ref.remediationId),
-            'remediation.dev/target-hash': hash(ref.targetKey).slice(0, 40),
-            'remediation.dev/fingerprint-hash': hash(ref.fingerprintKey).slice(0, 40),
-            'remediation.dev/fencing-token': String(fencingToken),
-            'remediation.dev/attempt': String(attempt),
-            'remediation.dev/action': labelValue(request.action.id),
-          },
+          timeout: tektonDuration(timeoutMs),
+          labels: runLabels(ref, request, attempt, fencingToken),
           annotations: {
             'remediation.dev/remediation-id': ref.remediationId,
             'remediation.dev/target': ref.targetKey,
             'remediation.dev/fingerprint': ref.fingerprintKey,
           },
         });
-        return { kind: 'started', name, created: created.created };
+        return { kind: 'started', name, created: created.created, notAfter };
       } catch (error) {
         if (error instanceof PipelineRunRejectedError) {
           return { kind: 'rejected', name, failure: classifyCreateError(error.status, error.message) };
         }
+        if (error instanceof PipelineRunConflictError)
+          throw ApplicationFailure.nonRetryable(error.message, ActivityErrorType.PipelineRunConflict);
         throw error;
       }
     },
 
-    /** Watches the PipelineRun to its end, heartbeating; a new worker resumes the watch after a crash. */
-    async awaitPipelineRun(input: { name: string }): Promise<PipelineRunOutcome> {
-      const context = Context.current();
-      return pipelineRuns.waitForCompletion(deps.executionNamespace, input.name, {
-        signal: context.cancellationSignal,
-        heartbeatMs: deps.heartbeatMs ?? 5_000,
-        onProgress: (outcome) => context.heartbeat(outcome),
-      });
-    },
-
-    async cancelPipelineRun(input: { name: string }): Promise<void> {
-      await pipelineRuns.cancel(deps.executionNamespace, input.name);
-    },
-
-    /** Records one attempt's outcome into the target record and releases the lock (§5), exactly once. */
-    async recordOutcome(input: RecordOutcomeInput): Promise<RecordedOutcome> {
-      let released: TargetState | null = null;
-      const result = await withCas(async (): Promise<RecordedOutcome> => {
-        const target = await ledger.getTarget(input.targetKey);
-        const at = iso(now());
-        if (
-          target.lastSuccess?.pipelineRun === input.pipelineRun ||
-          target.lastFailure?.pipelineRun === input.pipelineRun
-        ) {
-          return { ...summarize(target), backoffMs: null, recorded: false };
-        }
-        let next: TargetState;
-        let backoffMs: number | null = null;
-        if (input.outcome.succeeded) {
-          next = {
-            ...target,
-            consecutiveFailures: 0,
-            nextAllowedExecution: null,
-            lastSuccess: {
-              actionId: input.actionId,
-              remediationId: input.remediationId,
-              pipelineRun: input.pipelineRun,
-              at,
-            },
-          };
-        } else {
-          const failure = input.outcome.failure;
-          const lastFailure = {
-            ...failure,
-            pipelineRun: input.pipelineRun,
-            remediationId: input.remediationId,
-            at,
-          };
-          if (failure.wasExecutionFailure) {
-            next = {
-              ...target,
-              lastFailure,
-              manualReview: {
-                required: true,
-                reason: `${failure.category} (${failure.reason}) in PipelineRun ${input.pipelineRun}: ${failure.message}`,
-                since: at,
-                remediationId: input.remediationId,
+    /**
+     * Watches the PipelineRun to its end, heartbeating; a new worker resumes the watch after a
+     * crash. Bounded (I4): past `notAfter` (its timeout plus the watch grace) the run is
+     * cancelled and reported as an execution failure, since what it did is unknown.
+     */
+    async awaitPipelineRun(input: { name: string; notAfter?: number }): Promise<PipelineRunOutcome> {
+      const context = currentContext();
+      const controller = new AbortController();
+      const abort = () => controller.abort();
+      context?.cancellationSignal.addEventListener('abort', abort);
+      let timedOut = false;
+      const bound =
+        input.notAfter === undefined
+          ? undefined
+          : setTimeout(
+              () => {
+                timedOut = true;
+                controller.abort();
               },
-            };
-          } else {
-            const failures = target.consecutiveFailures + 1;
-            backoffMs = backoff(failures, policy.backoff, () => input.jitterSample);
-            next = {
-              ...target,
-              lastFailure,
-              consecutiveFailures: failures,
-              nextAllowedExecution: iso(Date.parse(at) + backoffMs),
-            };
-          }
-        }
-        // Fencing: only the holder of the current token may release; a taken-over lock stays with its new holder.
-        if (
-          target.lock?.remediationId === input.remediationId &&
-          target.lock.fencingToken === input.fencingToken
-        ) {
-          next = { ...next, lock: null };
-        }
-        const stored = await ledger.putTarget(next);
-        if (target.lock !== null && stored.lock === null) released = stored;
-        count('remediation_pipelinerun_outcomes', 'Recorded PipelineRun outcomes by category', {
-          category: input.outcome.succeeded ? 'Succeeded' : input.outcome.failure.category,
-          kind: input.outcome.succeeded
-            ? 'success'
-            : input.outcome.failure.wasExecutionFailure
-              ? 'execution'
-              : 'pre-execution',
+              Math.max(0, input.notAfter - now()),
+            );
+      try {
+        return await pipelineRuns.waitForCompletion(ns, input.name, {
+          signal: controller.signal,
+          heartbeatMs: deps.heartbeatMs ?? 5_000,
+          onProgress: (outcome) => context?.heartbeat(outcome),
         });
-        return { ...summarize(stored), backoffMs, recorded: true };
-      });
-      if (released) await wakeHead(released, 'lock released');
-      return result;
+      } catch (error) {
+        if (!timedOut || input.notAfter === undefined) throw error;
+        await pipelineRuns.cancel(ns, input.name);
+        return {
+          state: 'failed',
+          failure: core.watchTimedOut(input.name, new Date(input.notAfter).toISOString()),
+        };
+      } finally {
+        clearTimeout(bound);
+        context?.cancellationSignal.removeEventListener('abort', abort);
+      }
+    },
+
+    /** Kept for histories recorded before stopPipelineRun existed. */
+    async cancelPipelineRun(input: { name: string }): Promise<void> {
+      await pipelineRuns.cancel(ns, input.name);
     },
 
     /**
-     * Ends a remediation's hold on shared state (§4, §8): leaves the lock queue, releases the lock if
-     * it still holds it, releases its fingerprint claim and moves the fingerprint's counter.
+     * The cancel path (I7): cancels the run unless it already finished, then waits (bounded by
+     * the watch grace) until it has stopped, so the lock is released only after that.
      */
+    async stopPipelineRun(input: { name: string }): Promise<StopResult> {
+      const before = await pipelineRuns.observe(ns, input.name);
+      if (!before) return { state: 'missing' };
+      if (before.state !== 'running') return { state: 'finished', outcome: before };
+      await pipelineRuns.cancel(ns, input.name);
+      const until = now() + policy.watchGraceMs;
+      for (;;) {
+        const after = await pipelineRuns.observe(ns, input.name);
+        if (!after) return { state: 'cancelled' };
+        if (after.state === 'succeeded') return { state: 'finished', outcome: after };
+        if (after.state === 'failed')
+          return /Cancelled/.test(after.failure.reason)
+            ? { state: 'cancelled' }
+            : { state: 'finished', outcome: after };
+        if (now() >= until) return { state: 'stillRunning' };
+        currentContext()?.heartbeat(after);
+        await sleep(500);
+      }
+    },
+
+    /** Records one acquisition's outcome and releases its lock, exactly once (I3). */
+    async recordOutcome(input: RecordOutcomeInput): Promise<RecordedOutcome> {
+      const result = await updateTarget(input.targetKey, async (target) =>
+        core.recordOutcome(await pruneDeadWaiters(target), input, now(), policy),
+      );
+      await carryOut(result.effects);
+      if (result.recorded && !('cancelled' in input.outcome)) {
+        const failure = input.outcome.succeeded ? null : input.outcome.failure;
+        count('remediation_pipelinerun_outcomes', 'Recorded PipelineRun outcomes by category', {
+          category: failure?.category ?? 'Succeeded',
+          kind: !failure ? 'success' : failure.wasExecutionFailure ? 'execution' : 'pre-execution',
+        });
+      }
+      return { ...summarize(result.stored), backoffMs: result.backoffMs, recorded: result.recorded };
+    },
+
+    /** Ends a remediation's hold on shared state: queue place, lock, fingerprint claim and counter. */
     async finishRemediation(input: FinishInput): Promise<void> {
-      const at = now();
       count('remediation_finished', 'Remediations that released their shared state, by final phase', {
         phase: input.phase,
       });
-      let released: TargetState | null = null;
-      await withCas(async () => {
-        const target = await ledger.getTarget(input.targetKey);
-        const holds = target.lock?.remediationId === input.remediationId;
-        const queued = target.waiters.some((w) => w.remediationId === input.remediationId);
-        if (!holds && !queued) return;
-        const stored = await ledger.putTarget({
-          ...target,
-          lock: holds ? null : target.lock,
-          waiters: target.waiters.filter((w) => w.remediationId !== input.remediationId),
-        });
-        if (holds || queued) released = stored;
-      });
+      const finish: core.FinishInput = {
+        caller: {
+          remediationId: input.remediationId,
+          workflowId: input.workflowId,
+          runId: input.runId ?? '',
+        },
+        phase: input.phase,
+        ...(input.duplicates ? { duplicates: input.duplicates } : {}),
+      };
+      const onTarget = await updateTarget(input.targetKey, async (target) =>
+        core.finishOnTarget(await pruneDeadWaiters(target), finish, now()),
+      );
       await withCas(async () => {
         const fingerprint = await ledger.getFingerprint(input.fingerprintKey, input.fingerprint);
-        // Only the claimant moves the counter, so a retried activity never counts twice.
-        if (fingerprint.active?.remediationId !== input.remediationId) return;
-        const next: FingerprintState = { ...fingerprint, active: null };
-        if (input.duplicates && input.duplicates.count > 0) {
-          next.duplicates = {
-            count: fingerprint.duplicates.count + input.duplicates.count,
-            lastAt: input.duplicates.lastAt,
-          };
-        }
-        if (input.phase === 'Completed') next.consecutiveFailedRemediations = 0;
-        if (input.phase === 'Failed') {
-          next.consecutiveFailedRemediations = fingerprint.consecutiveFailedRemediations + 1;
-          next.lastFailureAt = iso(at);
-        }
-        await ledger.putFingerprint(next);
+        const next = core.finishOnFingerprint(fingerprint, finish, now());
+        if (next.changed) await ledger.putFingerprint(next.fingerprint);
       });
-      if (released) await wakeHead(released, `${input.remediationId} finished`);
+      await carryOut(onTarget.effects);
     },
 
     async recordOverride(input: {
@@ -441,58 +433,58 @@ export function createActivities(deps: ActivityDeps) {
       reason: string;
       skips: string;
     }): Promise<void> {
-      await withCas(async () => {
-        const target = await ledger.getTarget(input.targetKey);
-        await ledger.putTarget({
-          ...target,
-          audit: audit(target, {
-            action: 'override',
-            by: input.by,
-            reason: input.reason,
-            at: iso(now()),
-            remediationId: input.remediationId,
-            details: { skips: input.skips },
-          }),
-        });
-      });
+      await updateTarget(input.targetKey, (target) => ({
+        target: core.auditOverride(target, input, now()),
+        changed: true,
+      }));
     },
 
-    /** Operator clear (§7): lifts PreviousExecutionFailed and ExhaustedRetries, audits, wakes waiters. */
+    /** Operator clear: lifts PreviousExecutionFailed and ExhaustedRetries, audits, wakes waiters. */
     async clearTarget(input: ClearTargetInput): Promise<ClearTargetResult> {
       try {
         parseTargetKey(input.target);
       } catch (error) {
-        throw ApplicationFailure.nonRetryable(String((error as Error).message), 'InvalidRequestError');
+        throw ApplicationFailure.nonRetryable(
+          String((error as Error).message),
+          ActivityErrorType.InvalidRequest,
+        );
       }
-      if (!input.reason.trim())
-        throw ApplicationFailure.nonRetryable('reason: must not be empty', 'InvalidRequestError');
-      const before = await withCas(async () => {
-        const target = await ledger.getTarget(input.target);
-        await ledger.putTarget({
-          ...target,
-          manualReview: null,
-          consecutiveFailures: 0,
-          nextAllowedExecution: null,
-          audit: audit(target, { action: 'clear', by: input.by, reason: input.reason, at: iso(now()) }),
-        });
-        return target;
+      if (!input.reason?.trim())
+        throw ApplicationFailure.nonRetryable('reason: must not be empty', ActivityErrorType.InvalidRequest);
+      if (!input.by?.trim())
+        throw ApplicationFailure.nonRetryable('by: must not be empty', ActivityErrorType.InvalidRequest);
+      const result = await updateTarget(input.target, (target) => {
+        const t = core.clearTarget(target, input, now());
+        return t.kind === 'cleared'
+          ? { ...t, changed: true }
+          : { target, changed: false, notFound: t.message };
       });
+      if ('notFound' in result)
+        throw ApplicationFailure.nonRetryable(result.notFound, ActivityErrorType.TargetNotFound);
       const woken = await remediations.runningOnTarget(input.target);
       await Promise.all(woken.map((id) => remediations.wake(id, `target cleared by ${input.by}`)));
-      return {
-        target: input.target,
-        cleared: {
-          manualReviewRequired: before.manualReview?.required ?? false,
-          consecutiveFailures: before.consecutiveFailures,
-          nextAllowedExecution: before.nextAllowedExecution,
-        },
-        woken,
-      };
+      return { target: input.target, cleared: result.before, woken };
     },
   };
 }
 
 export type RemediationActivities = ReturnType<typeof createActivities>;
+
+function runLabels(
+  ref: RemediationRef,
+  request: RemediationRequest,
+  attempt: number,
+  fencingToken: number,
+): Record<string, string> {
+  return {
+    'remediation.dev/remediation-id': labelValue(ref.remediationId),
+    'remediation.dev/target-hash': hash(ref.targetKey).slice(0, 40),
+    'remediation.dev/fingerprint-hash': hash(ref.fingerprintKey).slice(0, 40),
+    'remediation.dev/fencing-token': String(fencingToken),
+    'remediation.dev/attempt': String(attempt),
+    'remediation.dev/action': labelValue(request.action.id),
+  };
+}
 
 function summarize(target: TargetState): Omit<RecordedOutcome, 'backoffMs' | 'recorded'> {
   return {
@@ -502,11 +494,7 @@ function summarize(target: TargetState): Omit<RecordedOutcome, 'backoffMs' | 're
   };
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-function hash(text: string): string {
+export function hash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 

@@ -68,6 +68,8 @@ interface Evaluated extends CheckResult {
   kind: BlockKindOf;
   until: number | null;
   duplicateOf?: string;
+  /** Blocked by an unsettled PipelineRun: looked at again sooner than an ordinary lock wait. */
+  settling?: boolean;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -81,11 +83,18 @@ function toMs(ts: Timestamp, field: string): number {
   return ms;
 }
 
-/** Remediations queued for the lock ahead of `self` (FIFO; not queued = behind everybody queued). */
-function waitersAhead(target: TargetState, self: string): string[] {
-  const ids = target.waiters.map((w) => w.remediationId);
-  const position = ids.indexOf(self);
-  return (position < 0 ? ids : ids.slice(0, position)).filter((id) => id !== self);
+/**
+ * Remediations queued for the lock ahead of `self` (FIFO; not queued = behind everybody queued).
+ * A waiter parked on another block keeps its place but holds nobody back until its block lifts (I8).
+ */
+export function waitersAhead(target: TargetState, self: string, now: number): string[] {
+  const position = target.waiters.findIndex((w) => w.remediationId === self);
+  const ahead = position < 0 ? target.waiters : target.waiters.slice(0, position);
+  return ahead.filter((w) => w.remediationId !== self && !isParked(w, now)).map((w) => w.remediationId);
+}
+
+export function isParked(waiter: TargetState['waiters'][number], now: number): boolean {
+  return !!waiter.parked && Date.parse(waiter.parked.until) > now;
 }
 
 function evaluate(input: RoutingInput): Evaluated[] {
@@ -161,15 +170,19 @@ function evaluate(input: RoutingInput): Evaluated[] {
     });
   }
 
-  // 5. ResourceBusy — one remediation per target at a time, granted in arrival order.
+  // 5. ResourceBusy — one remediation per target at a time, granted in arrival order; and nobody
+  //    at all while a closed remediation's PipelineRun may still be running (I1).
   {
     const lock = target.lock;
     const heldByOther = lock !== null && lock.remediationId !== self;
     const stale = heldByOther && input.lockHolderClosed;
-    const ahead = waitersAhead(target, self);
-    const blocked = (heldByOther && !stale) || ahead.length > 0;
+    const ahead = waitersAhead(target, self, now);
+    const orphan = target.unsettled ?? null;
+    const blocked = orphan !== null || (heldByOther && !stale) || ahead.length > 0;
     let detail: string;
-    if (heldByOther && !stale) {
+    if (orphan !== null) {
+      detail = `target ${target.key}: PipelineRun ${orphan.pipelineRun} of closed remediation ${orphan.remediationId} (fencing token ${orphan.fencingToken}) must stop and be recorded before anyone runs (cancelled if still running at ${orphan.notAfter})`;
+    } else if (heldByOther && !stale) {
       detail = `target ${target.key} is locked by remediation ${lock.remediationId} since ${lock.acquiredAt} (fencing token ${lock.fencingToken}); ${ahead.length} waiter(s) ahead`;
     } else if (ahead.length > 0) {
       detail = `target ${target.key} lock is ${stale ? 'stale' : 'free'} but ${ahead.length} waiter(s) arrived earlier (next: ${ahead[0]})`;
@@ -178,7 +191,14 @@ function evaluate(input: RoutingInput): Evaluated[] {
     } else {
       detail = `target ${target.key} lock is ${lock ? 'held by this remediation' : 'free'}`;
     }
-    out.push({ check: BlockReason.ResourceBusy, kind: 'lock', blocked, until: null, detail });
+    out.push({
+      check: BlockReason.ResourceBusy,
+      kind: 'lock',
+      blocked,
+      until: null,
+      detail,
+      ...(orphan ? { settling: true } : {}),
+    });
   }
 
   // 6. RecentlyRemediated — the same action just succeeded here; give it time to take effect.
@@ -299,7 +319,11 @@ export function decide(input: RoutingInput): RoutingVerdict {
         message: `Ended at the deadline ${iso(deadline)} — ${why}`,
       };
     }
-    const recheckAt = Math.min(now + input.config.lockRecheckIntervalMs, deadline);
+    // An unsettled run is polled (nobody will signal when it stops); the other waits are woken.
+    const interval = hit.settling
+      ? (input.config.orphanRecheckIntervalMs ?? input.config.lockRecheckIntervalMs)
+      : input.config.lockRecheckIntervalMs;
+    const recheckAt = Math.min(now + interval, deadline);
     const waitingFor = hit.kind === 'lock' ? 'the target lock' : 'an operator to clear the target';
     return {
       kind: 'wait',

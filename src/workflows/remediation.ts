@@ -11,6 +11,7 @@ import {
   CancellationScope,
   allHandlersFinished,
   condition,
+  continueAsNew,
   isCancellation,
   patched,
   proxyActivities,
@@ -20,7 +21,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { RemediationActivities, RemediationRef } from '../activities';
+import type { RemediationActivities, RemediationRef, StopResult } from '../activities';
 import { formatDuration } from '../domain/duration';
 import { BlockKind, BlockReason, EndReason, Phase, type Failure } from '../domain/model';
 import { fingerprintKey, parseRemediationRequest, resolveDeadline, targetKey } from '../domain/request';
@@ -31,6 +32,7 @@ import {
   remediationIdFromWorkflowId,
   statusQuery,
   wakeSignal,
+  type ContinuedRemediation,
   type RemediationInput,
   type RemediationStatus,
 } from '../shared';
@@ -41,7 +43,12 @@ const retry = {
   initialInterval: '1s',
   maximumInterval: '10s',
   backoffCoefficient: 2,
-  nonRetryableErrorTypes: ['InvalidRequestError', 'LedgerInvalidStateError'],
+  nonRetryableErrorTypes: [
+    'InvalidRequestError',
+    'LedgerInvalidStateError',
+    'LedgerRecordDeletedError',
+    'PipelineRunConflictError',
+  ],
 };
 const ledger = proxyActivities<RemediationActivities>({ startToCloseTimeout: '1m', retry });
 const local = proxyLocalActivities<RemediationActivities>({ startToCloseTimeout: '10s', retry });
@@ -55,6 +62,10 @@ const tekton = proxyActivities<RemediationActivities>({
 
 export async function remediation(input: RemediationInput): Promise<RemediationStatus> {
   const info = workflowInfo();
+  // The safety-invariants behaviour (bounded watch, fenced create, cancel that settles, bounded
+  // history, …); histories recorded before it replay the earlier path.
+  const v3 = patched('safety-invariants');
+  const continued = v3 ? (input.continued ?? null) : null;
   const request = validate(input.request);
   const remediationId = input.remediationId ?? request.id ?? remediationIdFromWorkflowId(info.workflowId);
   const ref: RemediationRef = {
@@ -71,9 +82,11 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
     action: request.action.id,
     at: now(),
   });
+  if (continued) tracker.restore(continued.status, continued.lastDuplicateAt, now(), info.runId);
 
   let wakeups = 0;
-  let overrideActive = false;
+  let overrideActive = continued?.overrideActive ?? false;
+  let pass = continued?.pass ?? 0;
   setHandler(statusQuery, () => tracker.status());
   setHandler(wakeSignal, () => void wakeups++);
   setHandler(duplicateSignal, ({ remediationId: duplicate }) => tracker.duplicateRecorded(now(), duplicate));
@@ -81,9 +94,18 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
     overrideUpdate,
     async ({ reason, by }) => {
       const skips = tracker.blockReason!;
+      const passAtRequest = pass;
       await ledger.recordOverride.executeWithOptions({ summary: `Audit override by ${by ?? 'unknown'}` }, [
         { targetKey: ref.targetKey, remediationId, by: by ?? 'unknown', reason, skips },
       ]);
+      // The remediation moved on while the audit was written: the override must not leak into a
+      // later block it was never meant for.
+      if (v3 && pass !== passAtRequest) {
+        throw ApplicationFailure.create({
+          message: `override not applied: the remediation left the ${skips} block while the override was being audited (now ${tracker.phase})`,
+          nonRetryable: true,
+        });
+      }
       tracker.overridden(now(), by ?? 'unknown', reason);
       overrideActive = true;
       wakeups++;
@@ -113,8 +135,21 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   const { policy } = patched('policy-as-local-activity')
     ? await local.loadPolicy.executeWithOptions({ summary: 'Load remediation policy' }, [])
     : await ledger.loadPolicy.executeWithOptions({ summary: 'Load remediation policy' }, []);
-  const deadline = resolveDeadline(request.deadline, info.startTime.getTime(), policy.defaultDeadlineMs);
-  tracker.deadlineResolved(now(), deadline);
+  const deadline =
+    continued?.deadline ??
+    resolveDeadline(request.deadline, info.startTime.getTime(), policy.defaultDeadlineMs);
+  if (v3 && !continued) {
+    const asked = deadline - info.startTime.getTime();
+    if (asked > policy.maxDeadlineMs) {
+      throw ApplicationFailure.nonRetryable(
+        `deadline: ${formatDuration(asked)} from the start is beyond the policy's maxDeadline of ${formatDuration(policy.maxDeadlineMs)}`,
+        'InvalidRequestError',
+      );
+    }
+    tracker.deadlineResolved(now(), deadline);
+  } else if (!v3) {
+    tracker.deadlineResolved(now(), deadline);
+  }
 
   const publish = (): void => {
     const status = tracker.status();
@@ -135,14 +170,18 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   };
 
   let executing: string | null = null;
-  let holdsSharedState = false;
+  /** The lock acquisition whose outcome is not recorded yet (v3): what a cancel must settle. */
+  let holding: { fencingToken: number; name: string | null } | null = null;
+  let holdsSharedState = continued?.holdsSharedState ?? false;
   let ending: Ending;
   try {
     ending = await routeAndRun();
   } catch (error) {
     await CancellationScope.nonCancellable(async () => {
       if (!isCancellation(error)) return release(tracker.phase); // unexpected: free shared state, count nothing
-      if (executing) {
+      if (v3) {
+        await settleOnCancel();
+      } else if (executing) {
         await tekton.cancelPipelineRun.executeWithOptions({ summary: `Cancel PipelineRun ${executing}` }, [
           { name: executing },
         ]);
@@ -162,18 +201,24 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   return tracker.status();
 
   async function routeAndRun(): Promise<Ending> {
-    for (let pass = 1; ; pass++) {
+    for (;;) {
+      pass++;
       tracker.routing(now(), pass);
       publish();
       // Counted before routing: a wake that lands while the routing activity runs must not be lost.
       const seen = wakeups;
+      const firstPass = !holdsSharedState;
+      // v3: held from before the first pass, so a pass that claimed and then failed still releases.
+      if (v3) holdsSharedState = true;
       const { verdict, fencingToken } = await ledger.route.executeWithOptions(
         { summary: `Routing checks, pass ${pass}${overrideActive ? ' (override active)' : ''}` },
         [{ ...ref, runId: info.runId, actionId: request.action.id, deadline, overrideActive }],
       );
 
       // A duplicate on its first pass claimed nothing and queued nowhere: it has nothing to release.
-      holdsSharedState ||= !(verdict.kind === 'end' && verdict.reason === BlockReason.DuplicateInProgress);
+      const duplicate = verdict.kind === 'end' && verdict.reason === BlockReason.DuplicateInProgress;
+      if (v3) holdsSharedState = !(firstPass && duplicate);
+      else holdsSharedState ||= !duplicate;
       if (verdict.kind === 'end') {
         return {
           phase: tracker.ranPipelineRun ? Phase.Failed : Phase.Skipped,
@@ -188,12 +233,15 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
         publish();
         // Temporary blocks end at a known time; manual and lock blocks end on a wake signal, and
         // re-check now and then in case a wake was lost, never sleeping past the deadline.
-        const until = verdict.until ?? Math.min(deadline, now() + policy.lockRecheckIntervalMs);
+        const until = v3
+          ? verdict.recheckAt
+          : (verdict.until ?? Math.min(deadline, now() + policy.lockRecheckIntervalMs));
         const summary =
           verdict.until !== null
             ? `${verdict.reason} until ${timeOfDay(verdict.until)} (attempt ${tracker.attempts + 1})`
             : `${verdict.reason}: wait for ${verdict.blockKind === BlockKind.Manual ? 'an operator to clear the target' : 'the target lock'} (re-check at ${timeOfDay(until)})`;
         await condition(() => wakeups !== seen, Math.max(until - now(), 1), { summary });
+        if (v3 && historyIsLong()) await carryOnAsNew();
         continue;
       }
 
@@ -202,10 +250,24 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       const attempt = tracker.attempts + 1;
       tracker.executing(now(), attempt);
       publish();
+      if (v3) holding = { fencingToken: fencingToken!, name: null };
       const start = await tekton.startPipelineRun.executeWithOptions(
         { summary: `Create PipelineRun for ${request.action.pipeline} (attempt ${attempt})` },
-        [{ ref, request, attempt, fencingToken: fencingToken! }],
+        [{ ref, request, attempt, fencingToken: fencingToken!, ...(v3 ? { deadline } : {}) }],
       );
+      if (start.kind === 'refused') {
+        holding = null;
+        if (start.reason === 'LockLost') {
+          tracker.note(now(), 'lockLost', start.message);
+          continue; // someone took the lock over: route again from the top
+        }
+        return {
+          phase: tracker.status().pipelineRuns.length > 0 ? Phase.Failed : Phase.Skipped,
+          reason: EndReason.DeadlineExceeded,
+          message: `Ended — no PipelineRun created: ${start.message}`,
+        };
+      }
+      if (holding) holding.name = start.name;
       let failure: Failure | null = null;
       if (start.kind === 'rejected') {
         failure = start.failure;
@@ -214,14 +276,13 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
         tracker.pipelineRun(now(), start.name, start.created);
         const outcome = await tekton.awaitPipelineRun.executeWithOptions(
           { summary: `Watch PipelineRun ${start.name}` },
-          [{ name: start.name }],
+          [{ name: start.name, ...(v3 && start.notAfter !== undefined ? { notAfter: start.notAfter } : {}) }],
         );
         if (outcome.state === 'failed') failure = outcome.failure;
         tracker.pipelineRunFinished(now(), start.name, failure);
       }
-      const recorded = await ledger.recordOutcome.executeWithOptions(
-        { summary: `Record outcome of ${start.name}` },
-        [
+      const record = () =>
+        ledger.recordOutcome.executeWithOptions({ summary: `Record outcome of ${start.name}` }, [
           {
             ...ref,
             actionId: request.action.id,
@@ -230,9 +291,11 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
             outcome: failure ? { succeeded: false, failure } : { succeeded: true },
             jitterSample: replaySafeRandom(),
           },
-        ],
-      );
+        ]);
+      // v3: a cancel arriving now waits for the record instead of dropping the outcome (I7).
+      const recorded = v3 ? await CancellationScope.nonCancellable(record) : await record();
       executing = null;
+      holding = null;
 
       if (!failure) {
         return {
@@ -266,11 +329,67 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       ledger.finishRemediation.executeWithOptions({ summary: `Release target and fingerprint (${phase})` }, [
         {
           ...ref,
+          ...(v3 ? { runId: info.runId } : {}),
           phase,
           duplicates: { count: tracker.status().duplicates, lastAt: tracker.lastDuplicateAt },
         },
       ]),
     );
+  }
+
+  /**
+   * Cancelled while holding the lock (v3, I7): stop the run and wait until it has stopped; a run
+   * that had already finished keeps its outcome; a run that will not stop stays unsettled on the
+   * target (the release turns it into one), so nobody else runs beside it.
+   */
+  async function settleOnCancel(): Promise<void> {
+    if (!holding) return;
+    const { fencingToken, name } = holding;
+    const stopped: StopResult = name
+      ? await tekton.stopPipelineRun.executeWithOptions(
+          { summary: `Cancel PipelineRun ${name} and wait for it to stop` },
+          [{ name }],
+        )
+      : { state: 'missing' };
+    if (stopped.state === 'stillRunning') return;
+    const outcome =
+      stopped.state === 'finished'
+        ? stopped.outcome.state === 'failed'
+          ? { succeeded: false as const, failure: stopped.outcome.failure }
+          : { succeeded: true as const }
+        : { cancelled: true as const };
+    await ledger.recordOutcome.executeWithOptions(
+      { summary: `Record outcome of ${name ?? 'the cancelled attempt'}` },
+      [
+        {
+          ...ref,
+          actionId: request.action.id,
+          pipelineRun: name ?? '',
+          fencingToken,
+          outcome,
+          jitterSample: replaySafeRandom(),
+        },
+      ],
+    );
+  }
+
+  function historyIsLong(): boolean {
+    const now = workflowInfo();
+    return now.continueAsNewSuggested || now.historyLength >= policy.continueAsNewAfterEvents;
+  }
+
+  /** I9: a long wait continues as a new run of the same workflow id, carrying everything it knows. */
+  async function carryOnAsNew(): Promise<never> {
+    await condition(allHandlersFinished);
+    const carried: ContinuedRemediation = {
+      status: tracker.status(),
+      lastDuplicateAt: tracker.lastDuplicateAt,
+      overrideActive,
+      holdsSharedState,
+      deadline,
+      pass,
+    };
+    return continueAsNew<typeof remediation>({ ...input, remediationId, continued: carried });
   }
 }
 

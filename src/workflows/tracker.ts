@@ -35,6 +35,16 @@ export class RemediationTracker {
     this.note(init.at, 'started', `${init.action} on ${init.target}`);
   }
 
+  /** A run continued as new picks up where the previous run stopped. */
+  restore(status: RemediationStatus, lastDuplicateAt: string | null, at: number, runId: string): void {
+    Object.assign(this.state, status, {
+      pipelineRuns: [...status.pipelineRuns],
+      timeline: [...status.timeline],
+    });
+    this.lastDuplicateAt = lastDuplicateAt;
+    this.note(at, 'continuedAsNew', `history rolled over to run ${runId}; state carried over`);
+  }
+
   deadlineResolved(at: number, deadline: number): void {
     this.state.deadline = iso(deadline);
     this.note(at, 'deadline', `no PipelineRun starts after ${iso(deadline)}`);
@@ -158,7 +168,7 @@ export class RemediationTracker {
     this.note(at, event, message);
   }
 
-  private note(at: number, event: string, message: string): void {
+  note(at: number, event: string, message: string): void {
     const entry: TimelineEntry = { at: iso(at), phase: this.state.phase, event, message };
     this.state.timeline.push(entry);
     if (this.state.timeline.length > TIMELINE_LIMIT) this.state.timeline.shift();

@@ -1,0 +1,760 @@
+/**
+ * A seeded, replayable simulation of remediations over the real activities and the in-memory
+ * fakes. Each schedule starts a few remediations on a few targets and fingerprints and, at every
+ * step, picks at random: advance one remediation (the way the workflow would), an operator action
+ * (clear, override, cancel), or a fault (terminate a workflow, lose a write's response, let a
+ * terminated workflow's in-flight activity land late, delete a PipelineRun or a ledger record,
+ * a 409 storm, an API outage, continue-as-new, clock skew between two workers, jumps in time).
+ * After every step it checks the safety invariants I1–I10 (see docs/safety.md). At the end it
+ * stops the faults and drains: every remediation must end and every PipelineRun be recorded.
+ *
+ * The remediation model mirrors src/workflows/remediation.ts: route → wait | run | end;
+ * run = start → watch → record; cancel = stop → record; continue-as-new on long waits.
+ */
+import { createActivities, hash, type RemediationRef } from '../../activities';
+import { InMemoryLedger } from '../../adapters/in-memory-ledger';
+import { InMemoryPipelineRuns } from '../../adapters/in-memory-pipeline-runs';
+import { parsePolicyConfig, type PolicyConfig } from '../../domain/config';
+import { disappeared, watchTimedOut } from '../../domain/ledger';
+import { isParked } from '../../domain/routing';
+import type { Failure, FingerprintState, Phase, TargetState } from '../../domain/model';
+import {
+  fingerprintKey,
+  parseRemediationRequest,
+  targetKey,
+  type RemediationRequest,
+} from '../../domain/request';
+import { Random } from './random';
+import {
+  EXECUTION_NAMESPACE,
+  FaultyLedger,
+  FaultyPipelineRuns,
+  SimClock,
+  SimRemediations,
+  pickFrom,
+  type Faults,
+  type SimWorkflow,
+} from './world';
+
+export interface SimulationOptions {
+  seed: number;
+  remediations?: number;
+  targets?: number;
+  fingerprints?: number;
+  /** Steps before the drain. */
+  steps?: number;
+}
+
+export interface Violation {
+  invariant: string;
+  step: number;
+  message: string;
+}
+
+export interface SimulationResult {
+  seed: number;
+  steps: number;
+  violation: Violation | null;
+  /** The last steps, for a failing seed's report. */
+  trace: string[];
+  stats: { pipelineRuns: number; faults: number; completed: number };
+}
+
+type Pc = 'route' | 'wait' | 'start' | 'await' | 'record' | 'stop' | 'finish' | 'done';
+
+interface Rem {
+  id: string;
+  wf: SimWorkflow;
+  ref: RemediationRef;
+  request: RemediationRequest;
+  deadline: number;
+  pc: Pc;
+  waitUntil: number;
+  woken: boolean;
+  pass: number;
+  holdsShared: boolean;
+  overrideActive: boolean;
+  lastBlockKind: string | null;
+  attempts: number;
+  fencingToken: number | null;
+  run: { name: string; notAfter: number } | null;
+  outcome: { succeeded: true } | { succeeded: false; failure: Failure } | { cancelled: true } | null;
+  phase: Phase | null;
+  cancelRequested: boolean;
+  events: number;
+  runs: number;
+}
+
+const START = Date.parse('2026-01-01T00:00:00Z');
+const PIPELINES = [
+  { name: 'ok', script: { outcome: 'succeed', durationMs: 20_000 } },
+  { name: 'slow', script: { outcome: 'succeed', durationMs: 400_000 } },
+  { name: 'step-fails', script: { outcome: 'fail-step', durationMs: 15_000 } },
+  { name: 'oom', script: { outcome: 'oom', durationMs: 15_000 } },
+  { name: 'image-pull', script: { outcome: 'image-pull', durationMs: 5_000 } },
+  { name: 'hang', script: { outcome: 'hang' } },
+  { name: 'missing', script: null },
+] as const;
+
+const POLICY: PolicyConfig = parsePolicyConfig({
+  lockRecheckInterval: '30s',
+  orphanRecheckInterval: '5s',
+  watchGrace: '1m',
+  continueAsNewAfterEvents: 200,
+  backoff: { base: '1m', max: '10m' },
+});
+const MAX_SKEW_MS = 2_000;
+/** What a void activity returns in the simulation: it succeeded (undefined means it failed). */
+const DONE = Symbol('done');
+/** About how many history events one routing pass plus its wait adds (measured on real histories). */
+const EVENTS_PER_PASS = 13;
+
+/** Validating a request is the costliest thing a schedule does; the same few recur. */
+const parsedRequests = new Map<string, RemediationRequest>();
+function parseRequest(input: object): RemediationRequest {
+  const key = JSON.stringify(input);
+  let request = parsedRequests.get(key);
+  if (!request) parsedRequests.set(key, (request = parseRemediationRequest(input)));
+  return structuredClone(request);
+}
+
+export async function simulate(options: SimulationOptions): Promise<SimulationResult> {
+  const random = new Random(options.seed);
+  const clock = new SimClock(START);
+  const faults: Faults = { outageUntil: 0, conflicts: 0, loseNextResponse: false };
+  const workflows = new Map<string, SimWorkflow>();
+  const rems: Rem[] = [];
+  const trace: string[] = [];
+  const note = (line: string) => {
+    trace.push(`[${new Date(clock.now()).toISOString().slice(11, 19)}] ${line}`);
+    if (trace.length > (process.env.SIM_TRACE ? 100000 : 60)) trace.shift();
+  };
+
+  const innerLedger = new InMemoryLedger();
+  const ledger = new FaultyLedger(innerLedger, faults, clock);
+  const innerRuns = new InMemoryPipelineRuns(clock);
+  for (const p of PIPELINES) if (p.script) innerRuns.definePipeline(EXECUTION_NAMESPACE, p.name, p.script);
+  const pipelineRuns = new FaultyPipelineRuns(innerRuns, faults, clock);
+  const remediations = new SimRemediations(workflows, faults, clock, (workflowId) => {
+    for (const r of rems) if (r.wf.workflowId === workflowId) r.woken = true;
+  });
+  const skews = [0, random.int(MAX_SKEW_MS + 1) * (random.chance(0.5) ? 1 : -1)];
+  const workers = skews.map((skew) =>
+    createActivities({
+      ledger,
+      pipelineRuns,
+      remediations,
+      policy: POLICY,
+      executionNamespace: EXECUTION_NAMESPACE,
+      clock: () => clock.now() + skew,
+      // Waiting inside an activity (a lost compare-and-swap, a run that is stopping) lets time pass.
+      sleep: async (ms) => {
+        clock.current += ms;
+      },
+    }),
+  );
+  const worker = () => workers[random.int(workers.length)]!;
+
+  const targets = Array.from({ length: options.targets ?? 2 }, (_, i) => ({
+    namespace: i % 2 ? 'b' : 'a',
+    name: `t${i}`,
+  }));
+  const fingerprints = Array.from({ length: options.fingerprints ?? 3 }, (_, i) => `f${i}`);
+  let nextId = 0;
+  let runSeq = 0;
+  const newRem = (
+    target: { namespace: string; name: string },
+    fingerprint: string,
+    deadlineMs: number,
+  ): Rem => {
+    const id = `r${nextId++}`;
+    const pipeline = pickFrom(random, PIPELINES)!.name;
+    const request = parseRequest({
+      signal: { fingerprint, name: 'Alert', severity: 'warning' },
+      target: { kind: 'Deployment', namespace: target.namespace, name: target.name },
+      action: { id: random.chance(0.5) ? 'restart' : 'scale', pipeline, params: {}, timeout: '5m' },
+    });
+    const wf: SimWorkflow = {
+      workflowId: `remediation-${id}`,
+      runId: `run-${runSeq++}`,
+      targetKey: targetKey(request.target),
+      closed: false,
+      closedRuns: new Set(),
+    };
+    workflows.set(wf.workflowId, wf);
+    const rem: Rem = {
+      id,
+      wf,
+      ref: {
+        remediationId: id,
+        workflowId: wf.workflowId,
+        targetKey: wf.targetKey,
+        fingerprintKey: fingerprintKey(request),
+        fingerprint,
+      },
+      request,
+      deadline: clock.now() + deadlineMs,
+      pc: 'route',
+      waitUntil: 0,
+      woken: false,
+      pass: 0,
+      holdsShared: false,
+      overrideActive: false,
+      lastBlockKind: null,
+      attempts: 0,
+      fencingToken: null,
+      run: null,
+      outcome: null,
+      phase: null,
+      cancelRequested: false,
+      events: 0,
+      runs: 0,
+    };
+    rems.push(rem);
+    return rem;
+  };
+  const total = options.remediations ?? 6;
+  for (let i = 0; i < total; i++)
+    newRem(pickFrom(random, targets)!, pickFrom(random, fingerprints)!, (5 + random.int(55)) * 60_000);
+
+  // ------------------------------------------------------------------- invariant bookkeeping
+  let step = 0;
+  let violation: Violation | null = null;
+  const fail = (invariant: string, message: string) => {
+    violation ??= { invariant, step, message };
+  };
+  const recorded = new Set<string>();
+  const deletedRuns = new Set<string>();
+  const maxToken = new Map<string, number>();
+  let clearing = false;
+  let writesSeen = 0;
+  let faultCount = 0;
+  const finished = new Set<string>();
+
+  function checkWrites(): void {
+    for (; writesSeen < ledger.writes.length; writesSeen++) {
+      const { kind, before, after } = ledger.writes[writesSeen]!;
+      if (kind !== 'target') continue;
+      const b = before as TargetState;
+      const a = after as TargetState;
+      const known = maxToken.get(a.key) ?? 0;
+      if (a.fencingToken < known)
+        fail('I5', `fencing token of ${a.key} went back from ${known} to ${a.fencingToken}`);
+      maxToken.set(a.key, Math.max(known, a.fencingToken));
+      if (b.manualReview?.required && !a.manualReview?.required && !clearing)
+        fail('I5', `manual review of ${a.key} was lifted without an operator clear`);
+      for (const [was, now] of [
+        [b.lastSuccess, a.lastSuccess],
+        [b.lastFailure, a.lastFailure],
+      ] as const) {
+        if (!now || (was?.at === now.at && was?.pipelineRun === now.pipelineRun)) continue;
+        const run = now.pipelineRun ?? '';
+        if (run && recorded.has(run)) fail('I3', `outcome of ${run} recorded twice on ${a.key}`);
+        recorded.add(run);
+        if (run && deletedRuns.has(run) && a.lastFailure === now && !a.lastFailure.wasExecutionFailure)
+          fail('I6', `${run} was deleted before it finished but was recorded as a pre-execution failure`);
+      }
+    }
+  }
+
+  let checkedAt = { clock: -1, generation: -1, writes: -1 };
+  async function checkRuns(): Promise<void> {
+    // Nothing changed since the last look: the same answer.
+    const now = { clock: clock.now(), generation: pipelineRuns.generation, writes: ledger.writes.length };
+    if (
+      now.clock === checkedAt.clock &&
+      now.generation === checkedAt.generation &&
+      now.writes === checkedAt.writes
+    )
+      return;
+    checkedAt = now;
+    const running = new Map<string, string[]>();
+    for (const c of pipelineRuns.created) {
+      if (finished.has(c.name)) continue;
+      const outcome = await innerRuns.observe(EXECUTION_NAMESPACE, c.name);
+      if (!outcome || outcome.state !== 'running') {
+        finished.add(c.name);
+        continue;
+      }
+      const target = c.labels['remediation.dev/target-hash']!;
+      running.set(target, [...(running.get(target) ?? []), c.name]);
+    }
+    for (const [hashKey, names] of running) {
+      if (names.length > 1) fail('I1', `PipelineRuns ${names.join(', ')} run at the same time on one target`);
+      const key = targets
+        .map((t) => `${t.namespace}/Deployment/${t.name}`)
+        .find((k) => hash(k).slice(0, 40) === hashKey)!;
+      const target = await innerLedger.getTarget(key);
+      for (const name of names) {
+        if (target.lock?.run?.pipelineRun !== name && target.unsettled?.pipelineRun !== name)
+          fail(
+            'I1',
+            `PipelineRun ${name} runs on ${key} but neither the lock nor an unsettled record accounts for it`,
+          );
+      }
+    }
+    for (const c of pipelineRuns.created) {
+      const rem = rems.find((r) => r.id === c.labels['remediation.dev/remediation-id']);
+      if (rem && c.at >= rem.deadline + MAX_SKEW_MS)
+        fail(
+          'I4',
+          `${c.name} was created at ${new Date(c.at).toISOString()}, after its deadline ${new Date(rem.deadline).toISOString()}`,
+        );
+    }
+  }
+
+  // ------------------------------------------------------------------------ the remediation
+  async function activity<T>(rem: Rem, call: () => Promise<T>): Promise<T | undefined> {
+    try {
+      const value = await call();
+      return value === undefined ? (DONE as T) : value;
+    } catch (error) {
+      note(
+        `${rem.id} ${rem.pc}: ${(error as Error).name} ${(error as Error).message.slice(0, 80)} (retried)`,
+      );
+      return undefined; // Temporal retries the activity: the remediation stays where it is
+    }
+  }
+
+  async function advance(rem: Rem): Promise<void> {
+    const self = worker();
+    const ref = rem.ref;
+    switch (rem.pc) {
+      case 'route': {
+        const firstPass = !rem.holdsShared;
+        rem.holdsShared = true;
+        const before = await innerLedger.getTarget(ref.targetKey);
+        const result = await activity(rem, () =>
+          self.route({
+            ...ref,
+            runId: rem.wf.runId,
+            actionId: rem.request.action.id,
+            deadline: rem.deadline,
+            overrideActive: rem.overrideActive,
+          }),
+        );
+        if (!result) return;
+        rem.pass++;
+        const { verdict } = result;
+        note(
+          `${rem.id} route → ${verdict.kind}${verdict.kind === 'run' ? ` token ${result.fencingToken}` : ` ${verdict.reason}`}`,
+        );
+        const duplicate = verdict.kind === 'end' && verdict.reason === 'DuplicateInProgress';
+        rem.holdsShared = !(firstPass && duplicate);
+        // A closed workflow's in-flight pass landing late is no pass that met anything.
+        if (!duplicate && !rem.wf.closed) await checkRouted(rem, before, verdict.kind === 'run');
+        if (verdict.kind === 'end') return end(rem, rem.runs > 0 ? 'Failed' : 'Skipped');
+        if (verdict.kind === 'wait') {
+          rem.pc = 'wait';
+          rem.waitUntil = verdict.recheckAt;
+          rem.lastBlockKind = verdict.blockKind;
+          rem.woken = false;
+          return;
+        }
+        rem.overrideActive = false;
+        rem.fencingToken = result.fencingToken;
+        rem.attempts++;
+        rem.pc = 'start';
+        return;
+      }
+      case 'wait': {
+        rem.events += EVENTS_PER_PASS;
+        if (rem.events >= 10_000) fail('I9', `${rem.id} history reached ${rem.events} events`);
+        if (rem.events >= POLICY.continueAsNewAfterEvents) {
+          rem.wf.closedRuns.add(rem.wf.runId);
+          rem.wf.runId = `run-${runSeq++}`;
+          rem.events = 0;
+          note(`${rem.id} continued as new (${rem.wf.runId})`);
+        }
+        rem.pc = 'route';
+        return;
+      }
+      case 'start': {
+        const result = await activity(rem, () =>
+          self.startPipelineRun({
+            ref,
+            request: rem.request,
+            attempt: rem.attempts,
+            fencingToken: rem.fencingToken!,
+            deadline: rem.deadline,
+          }),
+        );
+        if (!result) return;
+        note(`${rem.id} start → ${result.kind} ${result.name}`);
+        if (result.kind === 'refused') {
+          if (result.reason === 'LockLost') rem.pc = 'route';
+          else end(rem, rem.runs > 0 ? 'Failed' : 'Skipped');
+          return;
+        }
+        rem.run = {
+          name: result.name,
+          notAfter: result.kind === 'started' ? (result.notAfter ?? Infinity) : Infinity,
+        };
+        if (result.kind === 'rejected') {
+          rem.outcome = { succeeded: false, failure: result.failure };
+          rem.pc = 'record';
+        } else {
+          rem.runs++;
+          rem.pc = 'await';
+        }
+        return;
+      }
+      case 'await': {
+        const run = rem.run!;
+        const outcome = await activity(rem, () => pipelineRuns.observe(EXECUTION_NAMESPACE, run.name));
+        if (outcome === undefined) return;
+        if (outcome === null) rem.outcome = { succeeded: false, failure: disappeared(run.name) };
+        else if (outcome.state === 'succeeded') rem.outcome = { succeeded: true };
+        else if (outcome.state === 'failed') rem.outcome = { succeeded: false, failure: outcome.failure };
+        else if (clock.now() >= run.notAfter) {
+          await activity(rem, () => pipelineRuns.cancel(EXECUTION_NAMESPACE, run.name));
+          rem.outcome = {
+            succeeded: false,
+            failure: watchTimedOut(run.name, new Date(run.notAfter).toISOString()),
+          };
+        } else return; // still running: looked at again later
+        rem.pc = 'record';
+        return;
+      }
+      case 'record': {
+        const outcome = rem.outcome!;
+        const result = await activity(rem, () =>
+          self.recordOutcome({
+            ...ref,
+            actionId: rem.request.action.id,
+            pipelineRun: rem.run!.name,
+            fencingToken: rem.fencingToken!,
+            outcome,
+            jitterSample: random.next(),
+          }),
+        );
+        if (!result) return;
+        rem.fencingToken = null;
+        if (rem.cancelRequested || 'cancelled' in outcome) return end(rem, 'Cancelled');
+        if (outcome.succeeded) return end(rem, 'Completed');
+        if (outcome.failure.wasExecutionFailure) return end(rem, 'Failed');
+        rem.pc = 'route';
+        return;
+      }
+      case 'stop': {
+        const run = rem.run;
+        const stopped = run
+          ? await activity(rem, () => self.stopPipelineRun({ name: run.name }))
+          : ({ state: 'missing' } as const);
+        if (!stopped) return;
+        note(`${rem.id} stop → ${stopped.state}`);
+        if (stopped.state === 'stillRunning') return end(rem, 'Cancelled');
+        rem.outcome =
+          stopped.state === 'finished'
+            ? stopped.outcome.state === 'failed'
+              ? { succeeded: false, failure: stopped.outcome.failure }
+              : { succeeded: true }
+            : { cancelled: true };
+        rem.run ??= { name: '', notAfter: Infinity };
+        rem.pc = 'record';
+        return;
+      }
+      case 'finish': {
+        const done = await activity(rem, () =>
+          self.finishRemediation({
+            ...ref,
+            runId: rem.wf.runId,
+            phase: rem.phase!,
+            duplicates: { count: 0, lastAt: null },
+          }),
+        );
+        if (done === undefined) return;
+        rem.pc = 'done';
+        rem.wf.closed = true;
+        note(`${rem.id} ended ${rem.phase}`);
+        return;
+      }
+      case 'done':
+        return;
+    }
+  }
+
+  function end(rem: Rem, phase: Phase): void {
+    rem.phase = phase;
+    rem.pc = rem.holdsShared ? 'finish' : 'done';
+    if (rem.pc === 'done') {
+      rem.wf.closed = true;
+      note(`${rem.id} ended ${phase} (nothing to release)`);
+    }
+  }
+
+  /** I2 and I8, checked right after a routing pass that wrote the target. */
+  async function checkRouted(rem: Rem, before: TargetState, acquired: boolean): Promise<void> {
+    const target = await innerLedger.getTarget(rem.ref.targetKey);
+    const fp: FingerprintState = await innerLedger.getFingerprint(
+      rem.ref.fingerprintKey,
+      rem.ref.fingerprint,
+    );
+    const closed = (workflowId: string, runId?: string) => {
+      const w = workflows.get(workflowId);
+      return !w || w.closed || (runId !== undefined && w.runId !== runId);
+    };
+    if (target.lock && closed(target.lock.workflowId, target.lock.runId))
+      fail(
+        'I2',
+        `${rem.id}'s routing pass left ${target.key}'s lock with closed ${target.lock.remediationId}`,
+      );
+    if (fp.active && closed(fp.active.workflowId))
+      fail('I2', `${rem.id}'s routing pass left ${fp.key}'s claim with closed ${fp.active.remediationId}`);
+    if (acquired && before.lock?.remediationId !== rem.id) {
+      const position = before.waiters.findIndex((w) => w.remediationId === rem.id);
+      const ahead = position < 0 ? before.waiters : before.waiters.slice(0, position);
+      const skipped = ahead.filter(
+        (w) => !closed(w.workflowId) && !isParked(w, clock.now() + skews[1]!) && !isParked(w, clock.now()),
+      );
+      if (skipped.length > 0)
+        fail(
+          'I8',
+          `${rem.id} took ${target.key}'s lock ahead of live waiter(s) ${skipped.map((w) => w.remediationId).join(', ')}`,
+        );
+    }
+  }
+
+  // --------------------------------------------------------------------------- the schedule
+  const live = () => rems.filter((r) => r.pc !== 'done' && !r.wf.closed);
+  const runnable = () => live().filter((r) => r.pc !== 'wait' || r.woken || clock.now() >= r.waitUntil);
+
+  async function operatorOrFault(): Promise<void> {
+    const roll = random.int(13);
+    const rem = pickFrom(random, live());
+    faultCount++;
+    switch (roll) {
+      case 0: {
+        // terminate; sometimes the activity it had in flight still lands afterwards
+        if (!rem) return;
+        const inFlight = random.chance(0.4) && ['route', 'start', 'record', 'finish'].includes(rem.pc);
+        rem.wf.closed = true;
+        note(
+          `FAULT terminate ${rem.id} at ${rem.pc}${inFlight ? ' (its in-flight activity lands late)' : ''}`,
+        );
+        if (inFlight) await advance(rem);
+        rem.pc = 'done';
+        return;
+      }
+      case 1:
+        faults.loseNextResponse = true;
+        note('FAULT the next write loses its response');
+        return;
+      case 2: {
+        const c = pickFrom(random, pipelineRuns.created);
+        if (c && pipelineRuns.delete(EXECUTION_NAMESPACE, c.name)) {
+          if (!finished.has(c.name)) deletedRuns.add(c.name);
+          note(`FAULT delete PipelineRun ${c.name}`);
+        }
+        return;
+      }
+      case 3: {
+        const t = pickFrom(random, targets)!;
+        const key = `${t.namespace}/Deployment/${t.name}`;
+        if ((await innerLedger.getTarget(key)).version !== null) {
+          innerLedger.deleteTarget(key);
+          note(`FAULT kubectl delete of ${key}'s ledger record`);
+        }
+        return;
+      }
+      case 4:
+        faults.conflicts = 1 + random.int(8);
+        note(`FAULT 409 storm (${faults.conflicts})`);
+        return;
+      case 5:
+        faults.outageUntil = clock.now() + (1 + random.int(60)) * 1_000;
+        note(`FAULT API outage until ${new Date(faults.outageUntil).toISOString().slice(11, 19)}`);
+        return;
+      case 6:
+      case 7: {
+        const t = pickFrom(random, targets)!;
+        const key = `${t.namespace}/Deployment/${t.name}`;
+        clearing = true;
+        try {
+          await workers[0]!.clearTarget({ target: key, reason: 'sim', by: 'operator' });
+          note(`OP clear ${key}`);
+        } catch (error) {
+          note(`OP clear ${key} failed: ${(error as Error).message.slice(0, 60)}`);
+        } finally {
+          checkWrites();
+          clearing = false;
+        }
+        return;
+      }
+      case 8: {
+        if (!rem || rem.pc !== 'wait' || rem.lastBlockKind !== 'temporary') return;
+        if (
+          (await activity(rem, () =>
+            workers[0]!.recordOverride({
+              targetKey: rem.ref.targetKey,
+              remediationId: rem.id,
+              by: 'operator',
+              reason: 'sim',
+              skips: 'x',
+            }),
+          )) === undefined
+        )
+          return;
+        rem.overrideActive = true;
+        rem.woken = true;
+        note(`OP override ${rem.id}`);
+        return;
+      }
+      case 9: {
+        if (!rem || rem.cancelRequested) return;
+        rem.cancelRequested = true;
+        note(`OP cancel ${rem.id} at ${rem.pc}`);
+        if (rem.pc === 'start' || rem.pc === 'await') rem.pc = 'stop';
+        else if (rem.pc === 'route' || rem.pc === 'wait') end(rem, 'Cancelled');
+        return;
+      }
+      case 10: {
+        const t = pickFrom(random, targets)!;
+        newRem(t, pickFrom(random, fingerprints)!, (1 + random.int(59)) * 60_000);
+        note(`new remediation r${nextId - 1} on ${t.name}`);
+        return;
+      }
+      default: {
+        // time passes: to the next wait's end, or a bit
+        const waits = live()
+          .filter((r) => r.pc === 'wait')
+          .map((r) => r.waitUntil);
+        const next = Math.min(...waits, clock.now() + (1 + random.int(180)) * 1_000);
+        clock.current = Math.max(clock.current, next);
+        return;
+      }
+    }
+  }
+
+  const steps = options.steps ?? 150;
+  for (step = 1; step <= steps && !violation; step++) {
+    const ready = runnable();
+    if (ready.length === 0 || random.chance(0.25)) await operatorOrFault();
+    else await advance(pickFrom(random, ready)!);
+    checkWrites();
+    await checkRuns();
+  }
+
+  // Drain: no more faults; operators clear every target; every remediation must end and every
+  // run be recorded (liveness: nothing wedges).
+  faults.outageUntil = 0;
+  faults.conflicts = 0;
+  faults.loseNextResponse = false;
+  for (let i = 0; !violation && live().length > 0 && i < 5_000; i++) {
+    step++;
+    const ready = runnable();
+    if (ready.length === 0) {
+      clock.current = Math.min(
+        ...live().map((r) => (r.pc === 'wait' ? r.waitUntil : clock.current + 30_000)),
+      );
+      continue;
+    }
+    await advance(pickFrom(random, ready)!);
+    if (i % 50 === 49) clock.current += 60_000;
+    checkWrites();
+    await checkRuns();
+  }
+  if (!violation && live().length > 0)
+    fail(
+      'liveness',
+      `remediations never ended: ${live()
+        .map((r) => `${r.id}@${r.pc}`)
+        .join(', ')}`,
+    );
+  if (!violation) await checkSettled();
+
+  async function clearAll(): Promise<void> {
+    for (const t of targets) {
+      clearing = true;
+      await workers[0]!
+        .clearTarget({ target: `${t.namespace}/Deployment/${t.name}`, reason: 'drain', by: 'operator' })
+        .catch(() => undefined);
+      checkWrites();
+      clearing = false;
+    }
+  }
+
+  async function checkSettled(): Promise<void> {
+    // Someone must still meet every target and fingerprint to reclaim what the dead hold and to
+    // settle orphans: one fresh remediation per target and fingerprint.
+    await clearAll();
+    const drain = (t: (typeof targets)[number], f: string) => {
+      const rem = newRem(t, f, 24 * 3_600_000);
+      note(`drain remediation ${rem.id} of ${f} on ${t.name}`);
+      rem.request = parseRequest({
+        ...rem.request,
+        action: { ...rem.request.action, pipeline: 'ok', timeout: '5m' },
+      });
+    };
+    for (const t of targets) drain(t, `drain-${t.name}`);
+    const met = new Set<string>();
+    for (const f of fingerprints) {
+      for (const t of targets) {
+        const key = `${t.namespace}/${f}`;
+        const fp = await innerLedger.getFingerprint(key, f);
+        if (fp.active && !met.has(key)) {
+          met.add(key);
+          drain(t, f); // someone of that fingerprint must meet a claim left by the dead
+        }
+      }
+    }
+    for (let i = 0; !violation && live().length > 0 && i < 5_000; i++) {
+      step++;
+      const ready = runnable();
+      if (ready.length === 0) {
+        clock.current = Math.min(
+          ...live().map((r) => (r.pc === 'wait' ? r.waitUntil : clock.current + 30_000)),
+        );
+        continue;
+      }
+      await advance(pickFrom(random, ready)!);
+      if (i % 20 === 19) clock.current += 30_000;
+      // A settled orphan may have asked for review again: the operator looks when all are stuck.
+      if (live().every((r) => r.pc === 'wait' && r.lastBlockKind === 'manual')) await clearAll();
+      checkWrites();
+      await checkRuns();
+    }
+    if (!violation && live().length > 0)
+      fail(
+        'liveness',
+        `drain remediations never ended: ${live()
+          .map((r) => `${r.id}@${r.pc}`)
+          .join(', ')}`,
+      );
+    for (const t of targets) {
+      const key = `${t.namespace}/Deployment/${t.name}`;
+      const target = await innerLedger.getTarget(key);
+      if (target.lock)
+        fail('I2', `${key} is still locked by ${target.lock.remediationId} after every remediation ended`);
+      if (target.unsettled) fail('I1', `${key} still has unsettled ${target.unsettled.pipelineRun}`);
+      for (const c of pipelineRuns.created) {
+        if (c.labels['remediation.dev/target-hash'] !== hash(key).slice(0, 40)) continue;
+        const token = Number(c.labels['remediation.dev/fencing-token']);
+        if (!(target.recordedThrough >= token))
+          fail('I3', `outcome of ${c.name} (token ${token}) on ${key} was never recorded`);
+      }
+    }
+    for (const f of fingerprints) {
+      for (const ns of ['a', 'b']) {
+        const fp = await innerLedger.getFingerprint(`${ns}/${f}`, f);
+        if (fp.active)
+          fail(
+            'I2',
+            `fingerprint ${fp.key} is still claimed by ${fp.active.remediationId} after every remediation ended`,
+          );
+      }
+    }
+  }
+
+  return {
+    seed: options.seed,
+    steps: step,
+    violation,
+    trace,
+    stats: {
+      pipelineRuns: pipelineRuns.created.length,
+      faults: faultCount,
+      completed: rems.filter((r) => r.phase === 'Completed').length,
+    },
+  };
+}

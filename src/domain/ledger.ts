@@ -1,0 +1,722 @@
+/**
+ * The ledger as a pure state machine: every change to the persisted target and fingerprint
+ * records is one function of (state, input, now) returning the next state, a verdict and the
+ * effects to carry out after the compare-and-swap write lands (wake a waiter, tell an original
+ * about a duplicate, cancel a run). Activities only read, call one of these, write and notify.
+ *
+ * The guarantees these transitions keep (docs/safety.md, checked by the simulation after every
+ * step): one PipelineRun per target at a time, even after a takeover (I1); nothing held by a
+ * closed workflow (I2); one record per outcome (I3); no run after the deadline (I4); manual review
+ * lifted only by a clear (I5); FIFO kept for parked waiters (I8).
+ */
+import { backoff } from './backoff';
+import type { PolicyConfig } from './config';
+import {
+  FailureCategory,
+  type AuditEntry,
+  type Failure,
+  type FingerprintState,
+  type LockWaiter,
+  type Phase,
+  type TargetLock,
+  type TargetState,
+} from './model';
+import { decide, isParked, waitersAhead, type RoutingVerdict } from './routing';
+
+/** Who is asking: a remediation is one workflow id; a lock is held by one run of it. */
+export interface Caller {
+  remediationId: string;
+  workflowId: string;
+  runId: string;
+}
+
+export type Effect =
+  | { kind: 'wake'; workflowId: string; cause: string }
+  | { kind: 'notifyDuplicate'; workflowId: string; remediationId: string; at: string }
+  | { kind: 'cancelPipelineRun'; pipelineRun: string; why: string };
+
+/** A PipelineRun as routing needs to know it: still running, finished (classified), or gone. */
+export type ObservedRun =
+  | { state: 'running' }
+  | { state: 'succeeded' }
+  | { state: 'failed'; failure: Failure }
+  | { state: 'missing' };
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const ms = (ts: string): number => Date.parse(ts);
+
+/** The lock is held by exactly this run of this remediation. */
+export function holdsLock(lock: TargetLock | null, caller: Caller): boolean {
+  return lock !== null && lock.workflowId === caller.workflowId && lock.runId === caller.runId;
+}
+
+// ------------------------------------------------------------------------------------- routing
+
+/** Whose liveness a routing pass must know before it can decide (the activity asks Temporal). */
+export interface RouteQuestions {
+  /** Is the lock holder's run closed? */
+  lockHolder: { workflowId: string; runId: string } | null;
+  /** Is the fingerprint claimant closed? */
+  claimant: string | null;
+  /** Waiters that hold this caller back, in queue order: ask until the first live one. */
+  queue: string[];
+}
+
+export function routeQuestions(
+  target: TargetState,
+  fingerprint: FingerprintState,
+  caller: Caller,
+  now: number,
+): RouteQuestions {
+  const lock = target.lock;
+  const claim = fingerprint.active;
+  const position = target.waiters.findIndex((w) => w.remediationId === caller.remediationId);
+  const ahead = position < 0 ? target.waiters : target.waiters.slice(0, position);
+  return {
+    lockHolder: lock && !holdsLock(lock, caller) ? { workflowId: lock.workflowId, runId: lock.runId } : null,
+    claimant: claim && claim.remediationId !== caller.remediationId ? claim.workflowId : null,
+    queue: ahead.filter((w) => !isParked(w, now)).map((w) => w.workflowId),
+  };
+}
+
+/** PipelineRuns a routing pass must observe once liveness is known: the unsettled one, and a closed holder's. */
+export function runsToObserve(target: TargetState, closed: ReadonlySet<string>): string[] {
+  const lock = target.lock;
+  const orphaned = lock?.run && closed.has(lock.workflowId) ? lock.run.pipelineRun : undefined;
+  return [target.unsettled?.pipelineRun, orphaned].filter((name): name is string => !!name);
+}
+
+export interface RouteAnswers {
+  /** Workflow ids found closed (for the lock holder: that run is closed). */
+  closed: ReadonlySet<string>;
+  /** Observations of the runs asked about. */
+  runs: ReadonlyMap<string, ObservedRun>;
+}
+
+export interface RouteInput {
+  caller: Caller;
+  actionId: string;
+  deadline: number;
+  overrideActive: boolean;
+}
+
+export interface RouteTransition {
+  target: TargetState;
+  fingerprint: FingerprintState;
+  verdict: RoutingVerdict;
+  /** Set when the verdict is `run`: the fencing token of this acquisition. */
+  fencingToken: number | null;
+  effects: Effect[];
+}
+
+/**
+ * One routing pass: reclaim what the dead hold (I2), settle a stopped orphaned run (I1, I3), run
+ * the checks, then claim the fingerprint, queue, park or take the lock — all in one write.
+ */
+export function route(
+  current: { target: TargetState; fingerprint: FingerprintState },
+  input: RouteInput,
+  answers: RouteAnswers,
+  now: number,
+  policy: PolicyConfig,
+): RouteTransition {
+  const { caller } = input;
+  const at = iso(now);
+  const effects: Effect[] = [];
+  let target = current.target;
+  let fingerprint = current.fingerprint;
+
+  // A claimant whose workflow closed holds nothing (I2): its remediation will never end it.
+  if (
+    fingerprint.active &&
+    fingerprint.active.remediationId !== caller.remediationId &&
+    answers.closed.has(fingerprint.active.workflowId)
+  ) {
+    fingerprint = { ...fingerprint, active: null };
+  }
+
+  // A closed lock holder: free the lock; a run it may have started becomes unsettled (I1).
+  let takeover: TargetLock | null = null;
+  const lock = target.lock;
+  if (lock && !holdsLock(lock, caller) && answers.closed.has(lock.workflowId)) {
+    takeover = lock;
+    const run = lock.run ?? null;
+    target = {
+      ...target,
+      lock: null,
+      recordedThrough: run ? target.recordedThrough : Math.max(target.recordedThrough, lock.fencingToken),
+      unsettled: run
+        ? {
+            remediationId: lock.remediationId,
+            workflowId: lock.workflowId,
+            pipelineRun: run.pipelineRun,
+            fencingToken: lock.fencingToken,
+            notAfter: run.notAfter,
+            since: at,
+          }
+        : target.unsettled,
+      audit: [
+        ...target.audit,
+        audit(
+          'lockTakeover',
+          caller.remediationId,
+          at,
+          `holder ${lock.remediationId} (${lock.workflowId}) is closed`,
+          {
+            previousHolder: lock.remediationId,
+            previousToken: lock.fencingToken,
+            pipelineRun: run?.pipelineRun ?? null,
+          },
+        ),
+      ],
+    };
+  }
+
+  target = pruneWaiters(target, answers.closed);
+
+  if (target.unsettled)
+    target = settleOrphan(
+      target,
+      answers.runs.get(target.unsettled.pipelineRun),
+      caller,
+      now,
+      policy,
+      effects,
+    );
+
+  const verdict = decide({
+    remediationId: caller.remediationId,
+    workflowId: caller.workflowId,
+    actionId: input.actionId,
+    target,
+    fingerprint,
+    now,
+    deadline: input.deadline,
+    config: policy,
+    overrideActive: input.overrideActive,
+    lockHolderClosed: false,
+  });
+  const withTakeover: RoutingVerdict =
+    verdict.kind === 'run' && takeover ? { ...verdict, takeover } : verdict;
+
+  if (verdict.kind === 'end' && verdict.reason === 'DuplicateInProgress') {
+    // No write: in an alert storm hundreds of duplicates would contend on one record. The
+    // original counts them and persists the count when it releases its claim.
+    const original = current.fingerprint.active;
+    if (original)
+      effects.push({
+        kind: 'notifyDuplicate',
+        workflowId: original.workflowId,
+        remediationId: caller.remediationId,
+        at,
+      });
+    return {
+      target: current.target,
+      fingerprint: current.fingerprint,
+      verdict: withTakeover,
+      fencingToken: null,
+      effects,
+    };
+  }
+
+  // A remediation claims its fingerprint on its first routing pass, waiting or not.
+  if (verdict.kind !== 'end' && fingerprint.active === null) {
+    fingerprint = {
+      ...fingerprint,
+      active: { remediationId: caller.remediationId, workflowId: caller.workflowId, since: at },
+    };
+  }
+
+  const queued = target.waiters.some((w) => w.remediationId === caller.remediationId);
+  let fencingToken: number | null = null;
+  if (verdict.kind === 'run') {
+    if (holdsLock(target.lock, caller)) {
+      fencingToken = target.lock!.fencingToken; // a retried pass: we already hold it
+    } else {
+      fencingToken = target.fencingToken + 1;
+      target = {
+        ...target,
+        fencingToken,
+        lock: {
+          remediationId: caller.remediationId,
+          workflowId: caller.workflowId,
+          runId: caller.runId,
+          acquiredAt: at,
+          fencingToken,
+          run: null,
+        },
+      };
+    }
+    target = withoutWaiter(target, caller.remediationId);
+  } else if (verdict.kind === 'wait' && verdict.reason === 'ResourceBusy') {
+    const self: LockWaiter = {
+      remediationId: caller.remediationId,
+      workflowId: caller.workflowId,
+      since: at,
+      parked: null,
+    };
+    target = queued
+      ? {
+          ...target,
+          waiters: target.waiters.map((w) =>
+            w.remediationId === caller.remediationId ? { ...w, parked: null } : w,
+          ),
+        }
+      : { ...target, waiters: [...target.waiters, self] };
+  } else if (verdict.kind === 'wait' && queued) {
+    // Another block: keep the place in the queue, parked until the block is looked at again (I8).
+    const parked = { reason: verdict.reason, until: iso(verdict.recheckAt) };
+    target = {
+      ...target,
+      waiters: target.waiters.map((w) => (w.remediationId === caller.remediationId ? { ...w, parked } : w)),
+    };
+  } else if (verdict.kind === 'end') {
+    target = withoutWaiter(target, caller.remediationId);
+  }
+
+  // The lock came free in this pass (reclaimed or settled) and we did not take it: wake the next.
+  if (
+    target.lock === null &&
+    (current.target.lock !== null || (current.target.unsettled !== null && target.unsettled === null))
+  ) {
+    wakeNext(target, caller, 'lock reclaimed from a closed remediation', effects, now);
+  }
+  return { target, fingerprint, verdict: withTakeover, fencingToken, effects };
+}
+
+/**
+ * An orphaned run is settled once it has stopped: its outcome is recorded under its own
+ * remediation and fencing token, exactly as its remediation would have. Still running past its
+ * timeout plus grace: cancelled; past another grace: counted as an execution failure (its effect
+ * is unknown) — the manual review that follows keeps everybody off the target.
+ */
+function settleOrphan(
+  target: TargetState,
+  observed: ObservedRun | undefined,
+  caller: Caller,
+  now: number,
+  policy: PolicyConfig,
+  effects: Effect[],
+): TargetState {
+  const orphan = target.unsettled!;
+  let outcome: OutcomeInput['outcome'] | null = null;
+  if (observed === undefined) return target; // not looked at (the store did not answer): keep waiting
+  if (observed.state === 'succeeded') outcome = { succeeded: true };
+  else if (observed.state === 'failed') outcome = { succeeded: false, failure: observed.failure };
+  else if (observed.state === 'missing')
+    outcome = { succeeded: false, failure: disappeared(orphan.pipelineRun) };
+  else if (now >= ms(orphan.notAfter) + policy.watchGraceMs) {
+    outcome = { succeeded: false, failure: watchTimedOut(orphan.pipelineRun, orphan.notAfter) };
+    effects.push({
+      kind: 'cancelPipelineRun',
+      pipelineRun: orphan.pipelineRun,
+      why: 'still running long after its timeout',
+    });
+  } else if (now >= ms(orphan.notAfter)) {
+    effects.push({
+      kind: 'cancelPipelineRun',
+      pipelineRun: orphan.pipelineRun,
+      why: 'ran past its timeout plus the watch grace',
+    });
+  }
+  if (!outcome) return target;
+  const recorded = recordOutcome(
+    target,
+    {
+      remediationId: orphan.remediationId,
+      actionId: null,
+      pipelineRun: orphan.pipelineRun,
+      fencingToken: orphan.fencingToken,
+      outcome,
+      jitterSample: 0.5,
+    },
+    now,
+    policy,
+  ).target;
+  return {
+    ...recorded,
+    unsettled: null,
+    audit: [
+      ...recorded.audit,
+      audit(
+        'orphanSettled',
+        caller.remediationId,
+        iso(now),
+        `PipelineRun ${orphan.pipelineRun} of closed remediation ${orphan.remediationId} stopped; outcome recorded`,
+        {
+          pipelineRun: orphan.pipelineRun,
+          remediationId: orphan.remediationId,
+          fencingToken: orphan.fencingToken,
+          outcome: outcome.succeeded ? 'Succeeded' : outcome.failure.category,
+        },
+      ),
+    ],
+  };
+}
+
+export function disappeared(pipelineRun: string): Failure {
+  return {
+    category: FailureCategory.PipelineRunDeleted,
+    wasExecutionFailure: true,
+    reason: 'PipelineRunDeleted',
+    message: `PipelineRun ${pipelineRun} disappeared before its outcome was recorded; whether user steps ran is unknown`,
+  };
+}
+
+export function watchTimedOut(pipelineRun: string, notAfter: string): Failure {
+  return {
+    category: FailureCategory.WatchTimedOut,
+    wasExecutionFailure: true,
+    reason: 'WatchTimedOut',
+    message: `PipelineRun ${pipelineRun} had not finished by ${notAfter} (its timeout plus the watch grace); it was cancelled and its effect is unknown`,
+  };
+}
+
+// -------------------------------------------------------------------------------- run intent
+
+export type BeginRunResult =
+  | { kind: 'begin'; target: TargetState; changed: boolean }
+  | { kind: 'refused'; reason: 'DeadlineExceeded' | 'LockLost'; message: string };
+
+/**
+ * Written just before the create: from here on the run may exist, so if this remediation's
+ * workflow closes its lock turns into an unsettled run instead of being freed (I1). Refused at or
+ * after the deadline (I4), and when the lock is no longer this acquisition's (fenced).
+ */
+export function beginRun(
+  target: TargetState,
+  input: {
+    remediationId: string;
+    fencingToken: number;
+    pipelineRun: string;
+    notAfter: number;
+    deadline: number;
+  },
+  now: number,
+): BeginRunResult {
+  if (now >= input.deadline) {
+    return {
+      kind: 'refused',
+      reason: 'DeadlineExceeded',
+      message: `the deadline ${iso(input.deadline)} has passed (${iso(now)}); no PipelineRun may start`,
+    };
+  }
+  const lock = target.lock;
+  if (!lock || lock.remediationId !== input.remediationId || lock.fencingToken !== input.fencingToken) {
+    return {
+      kind: 'refused',
+      reason: 'LockLost',
+      message: `target ${target.key} lock is ${lock ? `held by ${lock.remediationId} with fencing token ${lock.fencingToken}` : 'free'}, not by ${input.remediationId} with token ${input.fencingToken}`,
+    };
+  }
+  if (lock.run?.pipelineRun === input.pipelineRun) return { kind: 'begin', target, changed: false };
+  return {
+    kind: 'begin',
+    target: {
+      ...target,
+      lock: { ...lock, run: { pipelineRun: input.pipelineRun, notAfter: iso(input.notAfter) } },
+    },
+    changed: true,
+  };
+}
+
+/**
+ * A create refused at the deadline after an earlier attempt wrote the intent: the run was
+ * verifiably never created (the caller looked), so the intent is withdrawn and the lock can be freed.
+ */
+export function abandonRun(
+  target: TargetState,
+  input: { remediationId: string; fencingToken: number; pipelineRun: string },
+): { target: TargetState; changed: boolean } {
+  const lock = target.lock;
+  if (
+    !lock ||
+    lock.remediationId !== input.remediationId ||
+    lock.fencingToken !== input.fencingToken ||
+    lock.run?.pipelineRun !== input.pipelineRun
+  )
+    return { target, changed: false };
+  return { target: { ...target, lock: { ...lock, run: null } }, changed: true };
+}
+
+// --------------------------------------------------------------------------------- outcomes
+
+export interface OutcomeInput {
+  remediationId: string;
+  /** Null when settling an orphan: its action is not known here, so RecentlyRemediated keys on null. */
+  actionId: string | null;
+  pipelineRun: string;
+  fencingToken: number;
+  /** `cancelled`: stopped by an operator's cancel; not counted as a failure. */
+  outcome: { succeeded: true } | { succeeded: false; failure: Failure } | { cancelled: true };
+  /** Replay-safe sample in [0, 1) for the backoff jitter. */
+  jitterSample: number;
+}
+
+export interface OutcomeTransition {
+  target: TargetState;
+  /** False when this acquisition's outcome was already recorded (a retry): nothing changed but the lock. */
+  recorded: boolean;
+  backoffMs: number | null;
+  effects: Effect[];
+}
+
+/**
+ * Records one acquisition's outcome and releases its lock, exactly once (I3): identified by the
+ * fencing token (and, for records written before tokens were tracked, the PipelineRun name), so a
+ * retry after other records landed — or after an operator cleared the target — changes nothing.
+ */
+export function recordOutcome(
+  target: TargetState,
+  input: OutcomeInput,
+  now: number,
+  policy: PolicyConfig,
+): OutcomeTransition {
+  const at = iso(now);
+  const effects: Effect[] = [];
+  const seen =
+    input.fencingToken <= target.recordedThrough ||
+    target.lastSuccess?.pipelineRun === input.pipelineRun ||
+    target.lastFailure?.pipelineRun === input.pipelineRun;
+  let next = target;
+  let backoffMs: number | null = null;
+  if (!seen) {
+    next = { ...next, recordedThrough: Math.max(next.recordedThrough, input.fencingToken) };
+    const outcome = input.outcome;
+    if ('cancelled' in outcome) {
+      // Counters untouched: a cancel is nobody's failure.
+    } else if (outcome.succeeded) {
+      next = {
+        ...next,
+        consecutiveFailures: 0,
+        nextAllowedExecution: null,
+        lastSuccess: {
+          actionId: input.actionId ?? '',
+          remediationId: input.remediationId,
+          pipelineRun: input.pipelineRun,
+          at,
+        },
+      };
+    } else {
+      const failure = outcome.failure;
+      const lastFailure = {
+        ...failure,
+        pipelineRun: input.pipelineRun,
+        remediationId: input.remediationId,
+        at,
+      };
+      if (failure.wasExecutionFailure) {
+        next = {
+          ...next,
+          lastFailure,
+          manualReview: {
+            required: true,
+            reason: `${failure.category} (${failure.reason}) in PipelineRun ${input.pipelineRun}: ${failure.message}`,
+            since: at,
+            remediationId: input.remediationId,
+          },
+        };
+      } else {
+        const failures = next.consecutiveFailures + 1;
+        backoffMs = backoff(failures, policy.backoff, () => input.jitterSample);
+        next = {
+          ...next,
+          lastFailure,
+          consecutiveFailures: failures,
+          nextAllowedExecution: iso(now + backoffMs),
+        };
+      }
+    }
+  }
+  // The orphan's own late record settles it as well.
+  if (
+    next.unsettled?.fencingToken === input.fencingToken &&
+    next.unsettled.remediationId === input.remediationId
+  ) {
+    next = { ...next, unsettled: null };
+  }
+  // Fencing: only the holder of this token releases; a taken-over lock stays with its new holder.
+  if (next.lock?.remediationId === input.remediationId && next.lock.fencingToken === input.fencingToken) {
+    next = { ...next, lock: null };
+    wakeNext(next, null, 'lock released', effects, now);
+  }
+  return { target: next, recorded: !seen, backoffMs, effects };
+}
+
+// ---------------------------------------------------------------------------------- release
+
+export interface FinishInput {
+  caller: Caller;
+  phase: Phase;
+  duplicates?: { count: number; lastAt: string | null };
+}
+
+/** Leaving the target: out of the queue, lock released (a begun, unrecorded run stays unsettled). */
+export function finishOnTarget(
+  target: TargetState,
+  input: FinishInput,
+  now: number,
+): { target: TargetState; changed: boolean; effects: Effect[] } {
+  const { caller } = input;
+  const holds =
+    target.lock?.remediationId === caller.remediationId && target.lock.workflowId === caller.workflowId;
+  const queued = target.waiters.some((w) => w.remediationId === caller.remediationId);
+  if (!holds && !queued) return { target, changed: false, effects: [] };
+  let next = withoutWaiter(target, caller.remediationId);
+  const effects: Effect[] = [];
+  if (holds) {
+    const lock = target.lock!;
+    const run = lock.run ?? null;
+    next = {
+      ...next,
+      lock: null,
+      // A run that was begun and never recorded may still be going: it must be settled first (I1).
+      unsettled:
+        run && lock.fencingToken > target.recordedThrough
+          ? {
+              remediationId: lock.remediationId,
+              workflowId: lock.workflowId,
+              pipelineRun: run.pipelineRun,
+              fencingToken: lock.fencingToken,
+              notAfter: run.notAfter,
+              since: iso(now),
+            }
+          : next.unsettled,
+      recordedThrough: run ? next.recordedThrough : Math.max(next.recordedThrough, lock.fencingToken),
+    };
+  }
+  wakeNext(next, caller, `${caller.remediationId} finished`, effects, now);
+  return { target: next, changed: true, effects };
+}
+
+/** Releasing the fingerprint claim moves its counter: Failed +1, Completed → 0, the rest untouched. */
+export function finishOnFingerprint(
+  fingerprint: FingerprintState,
+  input: FinishInput,
+  now: number,
+): { fingerprint: FingerprintState; changed: boolean } {
+  // Only the claimant moves the counter, so a retried release never counts twice.
+  if (fingerprint.active?.remediationId !== input.caller.remediationId)
+    return { fingerprint, changed: false };
+  const next: FingerprintState = { ...fingerprint, active: null };
+  if (input.duplicates && input.duplicates.count > 0) {
+    next.duplicates = {
+      count: fingerprint.duplicates.count + input.duplicates.count,
+      lastAt: input.duplicates.lastAt,
+    };
+  }
+  if (input.phase === 'Completed') next.consecutiveFailedRemediations = 0;
+  if (input.phase === 'Failed') {
+    next.consecutiveFailedRemediations = fingerprint.consecutiveFailedRemediations + 1;
+    next.lastFailureAt = iso(now);
+  }
+  return { fingerprint: next, changed: true };
+}
+
+// --------------------------------------------------------------------------- operator actions
+
+export type ClearTransition =
+  | {
+      kind: 'cleared';
+      target: TargetState;
+      before: {
+        manualReviewRequired: boolean;
+        consecutiveFailures: number;
+        nextAllowedExecution: string | null;
+      };
+    }
+  | { kind: 'notFound'; message: string };
+
+/** Operator clear: lifts manual review and ExhaustedRetries, unparks the queue, audits. */
+export function clearTarget(
+  target: TargetState,
+  input: { by: string; reason: string },
+  now: number,
+): ClearTransition {
+  if (target.version === null) {
+    return {
+      kind: 'notFound',
+      message: `target ${target.key} has no ledger record: nothing to clear (check the key's spelling and case)`,
+    };
+  }
+  return {
+    kind: 'cleared',
+    before: {
+      manualReviewRequired: target.manualReview?.required ?? false,
+      consecutiveFailures: target.consecutiveFailures,
+      nextAllowedExecution: target.nextAllowedExecution,
+    },
+    target: {
+      ...target,
+      manualReview: null,
+      consecutiveFailures: 0,
+      nextAllowedExecution: null,
+      // Everybody waited on the same block: the queue order decides again.
+      waiters: target.waiters.map((w) => ({ ...w, parked: null })),
+      audit: [...target.audit, audit('clear', input.by, iso(now), input.reason)],
+    },
+  };
+}
+
+export function auditOverride(
+  target: TargetState,
+  input: { remediationId: string; by: string; reason: string; skips: string },
+  now: number,
+): TargetState {
+  return {
+    ...target,
+    audit: [
+      ...target.audit,
+      audit('override', input.by, iso(now), input.reason, { skips: input.skips }, input.remediationId),
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------- helpers
+
+function audit(
+  action: AuditEntry['action'],
+  by: string,
+  at: string,
+  reason: string,
+  details?: AuditEntry['details'],
+  remediationId: string = by,
+): AuditEntry {
+  return { action, by, reason, at, remediationId, ...(details ? { details } : {}) };
+}
+
+function withoutWaiter(target: TargetState, remediationId: string): TargetState {
+  return target.waiters.some((w) => w.remediationId === remediationId)
+    ? { ...target, waiters: target.waiters.filter((w) => w.remediationId !== remediationId) }
+    : target;
+}
+
+/**
+ * Wakes the first waiter that may take the lock now. Parked waiters are skipped; the waker's
+ * activity drops dead waiters before deciding, so a dead head never hides the next live one (I2).
+ */
+function wakeNext(
+  target: TargetState,
+  caller: Caller | null,
+  cause: string,
+  effects: Effect[],
+  now: number,
+): void {
+  if (target.lock !== null || target.unsettled !== null) return;
+  const next = target.waiters.find((w) => w.remediationId !== caller?.remediationId && !isParked(w, now));
+  if (next) effects.push({ kind: 'wake', workflowId: next.workflowId, cause });
+}
+
+/** The unparked waiters in queue order: whoever releases the lock asks these until the first live one. */
+export function wakeQuestions(target: TargetState, now: number): string[] {
+  return target.waiters.filter((w) => !isParked(w, now)).map((w) => w.workflowId);
+}
+
+/** Drops waiters whose workflow is closed, wherever they stand in the queue (I2). */
+export function pruneWaiters(target: TargetState, closed: ReadonlySet<string>): TargetState {
+  return target.waiters.some((w) => closed.has(w.workflowId))
+    ? { ...target, waiters: target.waiters.filter((w) => !closed.has(w.workflowId)) }
+    : target;
+}
+
+export { waitersAhead };
