@@ -1,9 +1,14 @@
+import { createHash } from 'node:crypto';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import { fingerprintKey, targetKey } from '../../../src/domain/request';
+import { TEKTON_GROUP, TEKTON_VERSION, TektonPlural, type PipelineRun } from '../../../src/k8s/tekton-types';
 import type { RemediationStatus } from '../../../src/shared';
-import { RemediationHarness, uniqueName } from '../support/remediation-harness';
+import { RemediationHarness, sleep, uniqueName } from '../support/remediation-harness';
 import { spawnWorker, type WorkerProcess } from '../../../src/stack/worker-process';
 
 jest.setTimeout(300_000);
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 describe('exactly-once under contention, two worker processes', () => {
   const h = new RemediationHarness();
@@ -61,26 +66,66 @@ describe('exactly-once under contention, two worker processes', () => {
   });
 
   it('S23: 50 concurrent remediations with different fingerprints on one target run one at a time, never overlapping', async () => {
-    const pipeline = await h.definePipeline('succeed', 200);
+    // 2s runs: the PipelineRuns' times have whole-second resolution, so a run starting while
+    // another one is in its first second still shows as starting before that one completed.
+    const pipeline = await h.definePipeline('succeed', 2_000);
     const target = h.request({ pipeline }).target;
     const ids = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         h.start({ ...h.request({ pipeline, action: `action-${i}` }), target }),
       ),
     );
-    const ends = await Promise.all(ids.map((id) => h.result(id, 280_000)));
+    const ends = await Promise.all(ids.map((id) => h.result(id, 540_000)));
     expect(ends.every((e) => e.phase === 'Completed')).toBe(true);
 
-    const intervals = ends
-      .map((e) => ({
-        start: Date.parse(e.timeline.find((t) => t.event === 'pipelineRunCreated')!.at),
-        end: Date.parse(e.timeline.find((t) => t.event === 'pipelineRunFinished')!.at),
+    // From the PipelineRuns themselves, as the API server has them: one per remediation, ordered by
+    // the fencing token of the lock that let it run (tokens 1..50 on this fresh target). A run still
+    // going when its remediation ended is itself an overlap: wait for every completionTime first.
+    const listRuns = async () =>
+      (
+        (await h.kube.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+          group: TEKTON_GROUP,
+          version: TEKTON_VERSION,
+          plural: TektonPlural.PipelineRun,
+          namespace: h.info.executionNamespace,
+          labelSelector: `remediation.dev/target-hash=${sha256(targetKey(target)).slice(0, 40)}`,
+        })) as { items: PipelineRun[] }
+      ).items;
+    let items = await listRuns();
+    for (let until = Date.now() + 30_000; Date.now() < until; items = await listRuns()) {
+      if (items.every((pr) => pr.status?.completionTime)) break;
+      await sleep(500);
+    }
+    expect(items.map((pr) => pr.metadata.labels?.['remediation.dev/remediation-id']).sort()).toEqual(
+      [...ids].sort(),
+    );
+    const runs = items
+      .map((pr) => ({
+        name: pr.metadata.name!,
+        token: Number(pr.metadata.labels?.['remediation.dev/fencing-token']),
+        created: Date.parse(pr.metadata.creationTimestamp!),
+        start: Date.parse(pr.status!.startTime!),
+        end: Date.parse(pr.status!.completionTime!),
       }))
-      .sort((a, b) => a.start - b.start);
-    for (let i = 1; i < intervals.length; i++)
-      expect(intervals[i]!.start).toBeGreaterThanOrEqual(intervals[i - 1]!.end);
+      .sort((a, b) => a.token - b.token);
+    expect(runs.map((r) => r.token)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(runs.filter((r) => !(r.end - r.start >= 2_000))).toEqual([]);
+    // Each one was created (API server clock) and started (Tekton's startTime) at or after the
+    // previous token's completionTime. Whole seconds on every side, so equality is allowed.
+    const overlaps = runs
+      .slice(1)
+      .map((run, i) => ({ run, previous: runs[i]! }))
+      .filter(({ run, previous }) => run.created < previous.end || run.start < previous.end)
+      .map(({ run, previous }) => ({
+        run: run.name,
+        token: run.token,
+        created: new Date(run.created).toISOString(),
+        startTime: new Date(run.start).toISOString(),
+        previousCompletionTime: new Date(previous.end).toISOString(),
+      }));
+    expect(overlaps).toEqual([]);
     const state = await h.client.target(targetKey(target));
     expect(state.fencingToken).toBe(50);
     expect(state.lock).toBeNull();
-  });
+  }, 600_000);
 });

@@ -1,4 +1,6 @@
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import { targetKey } from '../../../src/domain/request';
+import { TEKTON_GROUP, TEKTON_VERSION, TektonPlural, type PipelineRun } from '../../../src/k8s/tekton-types';
 import { RemediationHarness, uniqueName } from '../support/remediation-harness';
 
 const seconds = (n: number) => n * 1000;
@@ -57,45 +59,109 @@ describe('temporary blocks: RecentlyRemediated, ExponentialBackoff, override', (
     expect(await h.result(waiter)).toMatchObject({ phase: 'Completed', override: null });
   });
 
-  it('S13/S25: a missing Pipeline is a pre-execution failure; backoff 1st in [60s,66s), 2nd in [108s,132s), jittered', async () => {
-    // Rung 1 is clamped at base for about half of all jitter samples, so jitter is compared on rung 2.
-    const secondRungDelays: number[] = [];
-    const ids: string[] = [];
-    for (let i = 0; i < 2; i++) {
-      const request = h.request({ pipeline: uniqueName('missing') });
-      const key = targetKey(request.target);
-      const id = await h.start(request);
-      ids.push(id);
-      const blocked = await h.waitFor(id, (s) => s.blockReason === 'ExponentialBackoff', 30_000, 'backoff');
-      expect(blocked.failure).toMatchObject({
-        category: 'PipelineNotFound',
-        reason: 'CouldntGetPipeline',
-        wasExecutionFailure: false,
-      });
-      const target = await h.client.target(key);
-      expect(target.consecutiveFailures).toBe(1);
-      const delay = Date.parse(target.nextAllowedExecution!) - Date.parse(target.lastFailure!.at);
-      expect(delay).toBeGreaterThanOrEqual(seconds(60));
-      expect(delay).toBeLessThan(seconds(66));
-      expect(blocked.blockedUntil).toBe(target.nextAllowedExecution);
+  it('S13: a missing Pipeline is a pre-execution failure; with the default policy the first backoff is in [60s,66s)', async () => {
+    const request = h.request({ pipeline: uniqueName('missing') });
+    const key = targetKey(request.target);
+    const id = await h.start(request);
+    const blocked = await h.waitFor(id, (s) => s.blockReason === 'ExponentialBackoff', 30_000, 'backoff');
+    expect(blocked.failure).toMatchObject({
+      category: 'PipelineNotFound',
+      reason: 'CouldntGetPipeline',
+      wasExecutionFailure: false,
+    });
+    const target = await h.client.target(key);
+    expect(target.consecutiveFailures).toBe(1);
+    const delay = Date.parse(target.nextAllowedExecution!) - Date.parse(target.lastFailure!.at);
+    expect(delay).toBeGreaterThanOrEqual(seconds(60));
+    expect(delay).toBeLessThan(seconds(66));
+    expect(blocked.blockedUntil).toBe(target.nextAllowedExecution);
+    await h.client.cancel(id);
+  });
+});
 
-      // The same remediation retries once the wait is skipped: second failure → [108s, 132s).
-      await h.client.override(id, 'test the second rung now', 'ci');
-      await h.waitFor(
-        id,
-        (s) => s.attempts === 2 && s.blockReason === 'ExponentialBackoff',
-        30_000,
-        'second failure',
-      );
-      const second = await h.client.target(key);
-      expect(second.consecutiveFailures).toBe(2);
-      const delay2 = Date.parse(second.nextAllowedExecution!) - Date.parse(second.lastFailure!.at);
-      expect(delay2).toBeGreaterThanOrEqual(seconds(108));
-      expect(delay2).toBeLessThan(seconds(132));
-      secondRungDelays.push(delay2);
-    }
-    // Jitter is present: 24,000 possible whole-ms values on rung 2, so a tie is a 1-in-24,000 event.
-    expect(secondRungDelays[0]).not.toBe(secondRungDelays[1]);
-    await Promise.all(ids.map((id) => h.client.cancel(id)));
+describe('ExponentialBackoff really waits (backoff base 3s, max 12s, jitter 10%)', () => {
+  // Rung n of this policy: min(3s × 2^(n−1), 12s) ± 10%, clamped to [3s, 12s].
+  const rung1 = [seconds(3), seconds(3.3)] as const;
+  const rung2 = [seconds(5.4), seconds(6.6)] as const;
+  const h = new RemediationHarness();
+  beforeAll(async () => {
+    await h.open();
+    await h.startWorker({ backoff: { base: '3s', max: '12s' } });
+  });
+  afterAll(() => h.close());
+
+  /** The PipelineRun object as the API server has it (creationTimestamp, labels). */
+  async function pipelineRunObject(name: string): Promise<PipelineRun> {
+    return (await h.kube.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+      group: TEKTON_GROUP,
+      version: TEKTON_VERSION,
+      plural: TektonPlural.PipelineRun,
+      namespace: h.info.executionNamespace,
+      name,
+    })) as PipelineRun;
+  }
+
+  it('S13/S25: after a pre-execution failure the same remediation waits the first backoff, retries no earlier than nextAllowedExecution, and the second failure backs off on rung 2, jittered', async () => {
+    const secondRungDelays = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const request = h.request({ pipeline: uniqueName('missing') });
+        const key = targetKey(request.target);
+        const id = await h.start(request);
+
+        // First failure: counter 1, nextAllowedExecution on rung 1.
+        const blocked = await h.waitFor(
+          id,
+          (s) => s.attempts === 1 && s.blockReason === 'ExponentialBackoff',
+          30_000,
+          'first backoff',
+        );
+        expect(blocked.failure).toMatchObject({ category: 'PipelineNotFound', wasExecutionFailure: false });
+        const nextAllowed = Date.parse(blocked.blockedUntil!);
+        const first = await h.client.target(key);
+        expect(first).toMatchObject({
+          consecutiveFailures: 1,
+          nextAllowedExecution: blocked.blockedUntil,
+          lastFailure: { pipelineRun: blocked.pipelineRuns[0] },
+        });
+        const delay1 = nextAllowed - Date.parse(first.lastFailure!.at);
+        expect(delay1).toBeGreaterThanOrEqual(rung1[0]);
+        expect(delay1).toBeLessThan(rung1[1]);
+
+        // No override: the remediation retries on its own once the wait is over, and fails again.
+        const again = await h.waitFor(
+          id,
+          (s) => s.attempts === 2 && s.blockReason === 'ExponentialBackoff',
+          30_000,
+          'second failure',
+        );
+        expect(again.override).toBeNull();
+        expect(again.pipelineRuns).toHaveLength(2);
+        expect((await h.pipelineRunsOf(id)).sort()).toEqual([...again.pipelineRuns].sort());
+        // The retry, by the workflow's own clock (ms) and by the API server's (whole seconds).
+        const created = again.timeline.filter((t) => t.event === 'pipelineRunCreated');
+        expect(created).toHaveLength(2);
+        expect(Date.parse(created[1]!.at)).toBeGreaterThanOrEqual(nextAllowed);
+        const retried = await pipelineRunObject(again.pipelineRuns[1]!);
+        expect(retried.metadata.labels?.['remediation.dev/attempt']).toBe('2');
+        expect(Date.parse(retried.metadata.creationTimestamp!)).toBeGreaterThanOrEqual(
+          Math.floor(nextAllowed / 1000) * 1000,
+        );
+
+        // Second failure: counter 2, nextAllowedExecution on rung 2.
+        const second = await h.client.target(key);
+        expect(second).toMatchObject({
+          consecutiveFailures: 2,
+          nextAllowedExecution: again.blockedUntil,
+          lastFailure: { pipelineRun: again.pipelineRuns[1] },
+        });
+        const delay2 = Date.parse(second.nextAllowedExecution!) - Date.parse(second.lastFailure!.at);
+        expect(delay2).toBeGreaterThanOrEqual(rung2[0]);
+        expect(delay2).toBeLessThan(rung2[1]);
+        await h.client.cancel(id);
+        return delay2;
+      }),
+    );
+    // Jitter is present: 1,200 whole-ms values on rung 2; three equal samples are a 1-in-1.44M event.
+    expect(new Set(secondRungDelays).size).toBeGreaterThan(1);
   });
 });
