@@ -35,6 +35,8 @@ export interface ActivityDeps {
   heartbeatMs?: number;
   /** How a lost compare-and-swap waits before it re-reads (the simulation's is instant). */
   sleep?: Sleep;
+  /** Which attempt of the current activity this is, outside Temporal (the simulation). */
+  attempt?: () => number;
 }
 
 export interface RemediationRef {
@@ -154,6 +156,7 @@ export function createActivities(deps: ActivityDeps) {
   const now = deps.clock ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const withCas = <T>(attempt: () => Promise<T>) => retryCas(attempt, { sleep });
+  const isRetry = () => (currentContext()?.info.attempt ?? deps.attempt?.() ?? 1) > 1;
 
   /** Which of these workflows are closed; `queue` is asked in order until the first live one. */
   async function closedAmong(q: core.RouteQuestions): Promise<Set<string>> {
@@ -388,7 +391,7 @@ export function createActivities(deps: ActivityDeps) {
     /** Records one acquisition's outcome and releases its lock, exactly once (I3). */
     async recordOutcome(input: RecordOutcomeInput): Promise<RecordedOutcome> {
       const result = await updateTarget(input.targetKey, async (target) =>
-        core.recordOutcome(await pruneDeadWaiters(target), input, now(), policy),
+        core.recordOutcome(await pruneDeadWaiters(target), input, now(), policy, isRetry()),
       );
       await carryOut(result.effects);
       if (result.recorded && !('cancelled' in input.outcome)) {
@@ -416,7 +419,7 @@ export function createActivities(deps: ActivityDeps) {
         ...(input.duplicates ? { duplicates: input.duplicates } : {}),
       };
       const onTarget = await updateTarget(input.targetKey, async (target) =>
-        core.finishOnTarget(await pruneDeadWaiters(target), finish, now()),
+        core.finishOnTarget(await pruneDeadWaiters(target), finish, now(), isRetry()),
       );
       await withCas(async () => {
         const fingerprint = await ledger.getFingerprint(input.fingerprintKey, input.fingerprint);

@@ -471,6 +471,8 @@ export function recordOutcome(
   input: OutcomeInput,
   now: number,
   policy: PolicyConfig,
+  /** A retried attempt: the first may have released the lock and died before it woke anyone. */
+  retry = false,
 ): OutcomeTransition {
   const at = iso(now);
   const effects: Effect[] = [];
@@ -539,6 +541,8 @@ export function recordOutcome(
   if (next.lock?.remediationId === input.remediationId && next.lock.fencingToken === input.fencingToken) {
     next = { ...next, lock: null };
     wakeNext(next, null, 'lock released', effects, now);
+  } else if (seen && retry && next.lock === null) {
+    wakeNext(next, null, 'lock released (retried record)', effects, now);
   }
   return { target: next, recorded: !seen, backoffMs, effects };
 }
@@ -556,12 +560,18 @@ export function finishOnTarget(
   target: TargetState,
   input: FinishInput,
   now: number,
+  /** A retried attempt: the first may have released the lock and died before it woke anyone. */
+  retry = false,
 ): { target: TargetState; changed: boolean; effects: Effect[] } {
   const { caller } = input;
   const holds =
     target.lock?.remediationId === caller.remediationId && target.lock.workflowId === caller.workflowId;
   const queued = target.waiters.some((w) => w.remediationId === caller.remediationId);
-  if (!holds && !queued) return { target, changed: false, effects: [] };
+  if (!holds && !queued) {
+    const effects: Effect[] = [];
+    if (retry) wakeNext(target, caller, `${caller.remediationId} finished (retried)`, effects, now);
+    return { target, changed: false, effects };
+  }
   let next = withoutWaiter(target, caller.remediationId);
   const effects: Effect[] = [];
   if (holds) {

@@ -83,6 +83,8 @@ interface Rem {
   cancelRequested: boolean;
   events: number;
   runs: number;
+  /** Failed attempts of the activity at `pc` so far (Temporal's attempt number minus one). */
+  tries: number;
 }
 
 const START = Date.parse('2026-01-01T00:00:00Z');
@@ -121,7 +123,7 @@ function parseRequest(input: object): RemediationRequest {
 export async function simulate(options: SimulationOptions): Promise<SimulationResult> {
   const random = new Random(options.seed);
   const clock = new SimClock(START);
-  const faults: Faults = { outageUntil: 0, conflicts: 0, loseNextResponse: false };
+  const faults: Faults = { outageUntil: 0, conflicts: 0, loseNextResponse: false, refuseNext: false };
   const workflows = new Map<string, SimWorkflow>();
   const rems: Rem[] = [];
   const trace: string[] = [];
@@ -151,9 +153,11 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       sleep: async (ms) => {
         clock.current += ms;
       },
+      attempt: () => currentAttempt,
     }),
   );
   const worker = () => workers[random.int(workers.length)]!;
+  let currentAttempt = 1;
 
   const targets = Array.from({ length: options.targets ?? 2 }, (_, i) => ({
     namespace: i % 2 ? 'b' : 'a',
@@ -209,6 +213,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       cancelRequested: false,
       events: 0,
       runs: 0,
+      tries: 0,
     };
     rems.push(rem);
     return rem;
@@ -231,12 +236,16 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   let faultCount = 0;
   const finished = new Set<string>();
 
+  /** Targets whose lock came free in this step (after-state), for the wake check. */
+  const freed: TargetState[] = [];
   function checkWrites(): void {
     for (; writesSeen < ledger.writes.length; writesSeen++) {
-      const { kind, before, after } = ledger.writes[writesSeen]!;
+      const { kind, before, after, responseLost } = ledger.writes[writesSeen]!;
       if (kind !== 'target') continue;
       const b = before as TargetState;
       const a = after as TargetState;
+      // (A write whose response was lost wakes on its retry, a later step.)
+      if (b.lock && !a.lock && !a.unsettled && !responseLost) freed.push(a);
       const known = maxToken.get(a.key) ?? 0;
       if (a.fencingToken < known)
         fail('I5', `fencing token of ${a.key} went back from ${known} to ${a.fencingToken}`);
@@ -305,8 +314,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
 
   // ------------------------------------------------------------------------ the remediation
   async function activity<T>(rem: Rem, call: () => Promise<T>): Promise<T | undefined> {
+    currentAttempt = rem.tries + 1;
     try {
       const value = await call();
+      rem.tries = 0;
       return value === undefined ? (DONE as T) : value;
     } catch (error) {
       note(
@@ -520,7 +531,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const runnable = () => live().filter((r) => r.pc !== 'wait' || r.woken || clock.now() >= r.waitUntil);
 
   async function operatorOrFault(): Promise<void> {
-    const roll = random.int(13);
+    const roll = random.int(14);
     const rem = pickFrom(random, live());
     faultCount++;
     switch (roll) {
@@ -557,6 +568,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         }
         return;
       }
+      case 12:
+        faults.refuseNext = true;
+        note('FAULT the next target write is refused as invalid');
+        return;
       case 4:
         faults.conflicts = 1 + random.int(8);
         note(`FAULT 409 storm (${faults.conflicts})`);
@@ -626,13 +641,35 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     }
   }
 
+  /** I2: a lock that came free wakes a live waiter that may take it, whatever died ahead of it. */
+  function checkWakes(wakesBefore: number): void {
+    const woken = new Set(remediations.wakes.slice(wakesBefore).map((w) => w.workflowId));
+    for (const target of freed.splice(0)) {
+      // A waiter whose park ends about now wakes by its own timer (workers' clocks differ a little).
+      const waiting = target.waiters.filter(
+        (w) => !workflows.get(w.workflowId)?.closed && !isParked(w, clock.now() - MAX_SKEW_MS),
+      );
+      if (waiting.length > 0 && !waiting.some((w) => woken.has(w.workflowId)))
+        fail(
+          'I2',
+          `${target.key}'s lock came free but none of its live waiters (${waiting.map((w) => w.remediationId).join(', ')}) was woken`,
+        );
+    }
+  }
+
+  async function afterStep(wakesBefore: number): Promise<void> {
+    checkWrites();
+    checkWakes(wakesBefore);
+    await checkRuns();
+  }
+
   const steps = options.steps ?? 150;
   for (step = 1; step <= steps && !violation; step++) {
+    const wakesBefore = remediations.wakes.length;
     const ready = runnable();
     if (ready.length === 0 || random.chance(0.25)) await operatorOrFault();
     else await advance(pickFrom(random, ready)!);
-    checkWrites();
-    await checkRuns();
+    await afterStep(wakesBefore);
   }
 
   // Drain: no more faults; operators clear every target; every remediation must end and every
@@ -649,10 +686,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       );
       continue;
     }
+    const wakesBefore = remediations.wakes.length;
     await advance(pickFrom(random, ready)!);
     if (i % 50 === 49) clock.current += 60_000;
-    checkWrites();
-    await checkRuns();
+    await afterStep(wakesBefore);
   }
   if (!violation && live().length > 0)
     fail(
@@ -707,12 +744,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         );
         continue;
       }
+      const wakesBefore = remediations.wakes.length;
       await advance(pickFrom(random, ready)!);
       if (i % 20 === 19) clock.current += 30_000;
       // A settled orphan may have asked for review again: the operator looks when all are stuck.
       if (live().every((r) => r.pc === 'wait' && r.lastBlockKind === 'manual')) await clearAll();
-      checkWrites();
-      await checkRuns();
+      await afterStep(wakesBefore);
     }
     if (!violation && live().length > 0)
       fail(

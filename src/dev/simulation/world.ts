@@ -6,7 +6,7 @@
 import { InMemoryLedger } from '../../adapters/in-memory-ledger';
 import { InMemoryPipelineRuns, type Timer } from '../../adapters/in-memory-pipeline-runs';
 import type { FingerprintState, TargetState } from '../../domain/model';
-import { LedgerConflictError, type Ledger } from '../../ports/ledger';
+import { LedgerConflictError, LedgerInvalidStateError, type Ledger } from '../../ports/ledger';
 import type { PipelineRuns } from '../../ports/pipeline-runs';
 import type { Remediations } from '../../ports/remediations';
 import type { Random } from './random';
@@ -40,11 +40,15 @@ export interface Faults {
   conflicts: number;
   /** The next ledger write lands, but its caller gets an error. */
   loseNextResponse: boolean;
+  /** The next target write is refused as invalid (a non-retryable error, e.g. a full lock queue). */
+  refuseNext: boolean;
 }
 
 /** Every ledger write, seen from outside: what the invariant checks read. */
 export interface WriteEvent {
   kind: 'target' | 'fingerprint';
+  /** The write landed but its caller was told it failed (and so could not go on to notify). */
+  responseLost: boolean;
   before: TargetState | FingerprintState;
   after: TargetState | FingerprintState;
 }
@@ -72,9 +76,13 @@ export class FaultyLedger implements Ledger {
       this.faults.conflicts--;
       throw new LedgerConflictError(state.key);
     }
+    if (this.faults.refuseNext && kind === 'target') {
+      this.faults.refuseNext = false;
+      throw new LedgerInvalidStateError(state.key, 'waiters: must have at most 1000 items (injected)');
+    }
     const before = await read();
     const after = await put();
-    this.writes.push({ kind, before, after });
+    this.writes.push({ kind, before, after, responseLost: this.faults.loseNextResponse });
     if (this.faults.loseNextResponse) {
       this.faults.loseNextResponse = false;
       throw new LostResponseError(`write of ${state.key} landed; the response was lost`);
