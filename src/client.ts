@@ -6,8 +6,11 @@ import { randomUUID } from 'node:crypto';
 import {
   Client,
   Connection,
+  WorkflowContinuedAsNewError,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
   WorkflowIdReusePolicy,
+  type WorkflowExecutionStatusName,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { emptyTargetState, terminalPhases, type Phase, type TargetState } from './domain/model';
@@ -93,10 +96,101 @@ export function toTargetView(state: TargetState): TargetView {
   };
 }
 
+/** The `TargetNotFoundError` type the worker's clear refuses with, and the CLI-side check throws. */
+export const TARGET_NOT_FOUND_ERROR = 'TargetNotFoundError';
+
+/** A clear of a target the ledger has no record of (a typo, or never remediated): nothing is written. */
+export class TargetNotFoundError extends Error {
+  override readonly name = TARGET_NOT_FOUND_ERROR;
+  constructor(
+    readonly target: string,
+    /** `client`: the ledger read before starting found nothing; `worker`: the clear activity refused. */
+    readonly refusedBy: 'client' | 'worker',
+    message?: string,
+  ) {
+    super(
+      message ||
+        `target ${target} has no ledger record: nothing to clear, nothing was written ` +
+          '(never remediated, or a typo in the key: keys are case-sensitive)',
+    );
+  }
+}
+
+/** How long `clear` waits for its own ledger read before leaving the check to the worker. */
+const CLEAR_PRECHECK_TIMEOUT_MS = 10_000;
+
+/** How Temporal names a closed workflow's status (the server's spelling, as `temporal` prints it). */
+export type ClosedWorkflowStatus = 'COMPLETED' | 'FAILED' | 'CANCELED' | 'TERMINATED' | 'TIMED_OUT';
+
+const closedVerb: Record<ClosedWorkflowStatus, string> = {
+  TERMINATED: 'was terminated',
+  TIMED_OUT: 'timed out',
+  FAILED: 'failed',
+  CANCELED: 'was cancelled',
+  COMPLETED: 'completed without a final phase',
+};
+
+/**
+ * The remediation's workflow closed without reaching a final phase (terminated, timed out,
+ * failed as a workflow, cancelled at the Temporal level): what {@link RemediationClient.wait}
+ * throws instead of polling a status that can no longer change.
+ */
+export class RemediationClosedError extends Error {
+  override readonly name = 'RemediationClosedError';
+  constructor(
+    readonly id: string,
+    readonly workflowId: string,
+    readonly runId: string,
+    readonly temporalStatus: ClosedWorkflowStatus,
+    /** What Temporal recorded: the termination reason, the failure message, …; null when none. */
+    readonly reason: string | null,
+    /** The last status seen while it was open, if any. */
+    readonly lastStatus: RemediationStatus | null,
+  ) {
+    super(
+      `remediation ${id} ${closedVerb[temporalStatus]} (Temporal status ${temporalStatus})${reason ? `: ${reason}` : ''}`,
+    );
+  }
+
+  toJSON() {
+    return {
+      id: this.id,
+      workflowId: this.workflowId,
+      runId: this.runId,
+      closed: true,
+      temporalStatus: this.temporalStatus,
+      reason: this.reason,
+      message: this.message,
+      lastStatus: this.lastStatus,
+    };
+  }
+}
+
+/** SDK status names → the server's (the SDK spells CANCELED as CANCELLED); null while open. */
+function closedStatus(name: WorkflowExecutionStatusName): ClosedWorkflowStatus | 'CONTINUED_AS_NEW' | null {
+  switch (name) {
+    case 'COMPLETED':
+    case 'FAILED':
+    case 'TERMINATED':
+    case 'TIMED_OUT':
+    case 'CONTINUED_AS_NEW':
+      return name;
+    case 'CANCELLED':
+      return 'CANCELED';
+    default:
+      return null; // RUNNING, PAUSED (still open), UNSPECIFIED/UNKNOWN (treated as open)
+  }
+}
+
 export class RemediationClient {
   constructor(
     readonly client: Client,
-    private readonly options: { taskQueue?: string; ledger?: Ledger } = {},
+    private readonly options: {
+      taskQueue?: string;
+      ledger?: Ledger;
+      /** Clock for checking absolute deadlines before a start (default Date.now). */
+      now?: () => number;
+    } = {},
   ) {}
 
   static async connect(options: {
@@ -118,9 +212,13 @@ export class RemediationClient {
     await this.client.connection.close();
   }
 
-  /** Validates, then starts idempotently: the same id never starts two remediations. */
+  /**
+   * Validates (an absolute deadline must lie in the future, within the 30-day cap), then starts
+   * idempotently: the same id never starts two remediations.
+   */
   async start(input: unknown): Promise<StartedRemediation> {
-    const request: RemediationRequest = parseRemediationRequest(input);
+    const now = this.options.now?.() ?? Date.now();
+    const request: RemediationRequest = parseRemediationRequest(input, { now });
     const id = request.id ?? randomUUID();
     const workflowId = remediationWorkflowId(id);
     const args: [RemediationInput] = [{ remediationId: id, request: { ...request, id } }];
@@ -167,21 +265,72 @@ export class RemediationClient {
     return this.handle(id).query(statusQuery);
   }
 
-  /** Polls the status until the remediation ends; `onChange` sees every distinct phase/message. */
+  /**
+   * Polls until the remediation ends; `onChange` sees every distinct phase/message. Follows the
+   * workflow id across continue-as-new. Throws {@link RemediationClosedError} when the workflow
+   * closes without a final phase (terminated, timed out, failed, cancelled at the Temporal level),
+   * instead of polling a status that can no longer change.
+   */
   async wait(
     id: string,
     onChange: (status: RemediationStatus) => void = () => {},
     pollMs = 1000,
   ): Promise<RemediationStatus> {
+    const handle = this.handle(id);
     let last = '';
-    for (;;) {
-      const status = await this.status(id);
+    let lastStatus: RemediationStatus | null = null;
+    const seen = (status: RemediationStatus): void => {
       const fingerprint = `${status.phase}|${status.blockReason}|${status.blockedUntil}|${status.message}|${status.attempts}`;
       if (fingerprint !== last) onChange(status);
       last = fingerprint;
-      if (terminalPhases.includes(status.phase)) return status;
+      lastStatus = status;
+    };
+    for (;;) {
+      // Describe first: a closed run's query would answer its last state forever (or hang with no worker).
+      const description = await handle.describe();
+      const closed = closedStatus(description.status.name);
+      if (closed === null) {
+        const status = await handle.query(statusQuery);
+        seen(status);
+        if (terminalPhases.includes(status.phase)) return status;
+      } else if (closed !== 'CONTINUED_AS_NEW') {
+        // CONTINUED_AS_NEW: the same workflow id runs on; the next describe sees the new run.
+        const final = await this.closedRun(
+          id,
+          handle.workflowId,
+          description.runId,
+          closed,
+          () => lastStatus,
+        );
+        if (final) {
+          seen(final);
+          return final;
+        }
+      }
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
+  }
+
+  /** The final status of a closed run, null if it continued as new, else a RemediationClosedError. */
+  private async closedRun(
+    id: string,
+    workflowId: string,
+    runId: string,
+    closed: ClosedWorkflowStatus,
+    lastStatus: () => RemediationStatus | null,
+  ): Promise<RemediationStatus | null> {
+    let reason: string | null = null;
+    try {
+      const result: unknown = await this.client.workflow.result(workflowId, runId, { followRuns: false });
+      // The workflow returns its final status; a run that completed on a terminal phase ended normally.
+      const status = result as RemediationStatus | null | undefined;
+      if (status && typeof status === 'object' && terminalPhases.includes(status.phase)) return status;
+    } catch (error) {
+      if (error instanceof WorkflowContinuedAsNewError) return null;
+      if (!(error instanceof WorkflowFailedError)) throw error;
+      reason = error.cause?.message || error.message || null;
+    }
+    throw new RemediationClosedError(id, workflowId, runId, closed, reason, lastStatus());
   }
 
   async list(
@@ -226,22 +375,59 @@ export class RemediationClient {
     return toTargetView(state.version === null ? emptyTargetState(key) : state);
   }
 
-  /** Starts the `clearTarget` workflow and waits for it (SEMANTICS §7). */
-  async clear(key: string, reason: string, by: string): Promise<ClearTargetResult> {
+  /**
+   * Starts the `clearTarget` workflow and waits for it (SEMANTICS §7). A target the ledger has no
+   * record of is refused with {@link TargetNotFoundError} and nothing is started or written: here
+   * when a ledger is configured, else (and in any case) by the worker, whose refusal is mapped to
+   * the same error. `onLedgerUnreadable` hears why the check here was skipped (the worker's stands).
+   */
+  async clear(
+    key: string,
+    reason: string,
+    by: string,
+    options: { onLedgerUnreadable?: (error: unknown) => void } = {},
+  ): Promise<ClearTargetResult> {
     parseTargetKey(key);
     requireReason(reason);
+    requireBy(by);
+    if (this.options.ledger) {
+      let exists: boolean | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const read = this.options.ledger.getTarget(key);
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${CLEAR_PRECHECK_TIMEOUT_MS / 1000}s`)),
+            CLEAR_PRECHECK_TIMEOUT_MS,
+          );
+        });
+        exists = (await Promise.race([read, timeout])).version !== null;
+      } catch (error) {
+        options.onLedgerUnreadable?.(error);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (exists === false) throw new TargetNotFoundError(key, 'client');
+    }
     const input: ClearTargetInput = { target: key, reason, by };
-    return this.client.workflow.execute(CLEAR_TARGET_WORKFLOW, {
-      taskQueue: this.taskQueue,
-      workflowId: `clear-target-${randomUUID()}`,
-      args: [input],
-      staticSummary: `Clear ${key} (by ${by}): ${reason}`,
-      typedSearchAttributes: [{ key: SearchAttributes.target, value: key }],
-    });
+    try {
+      return await this.client.workflow.execute(CLEAR_TARGET_WORKFLOW, {
+        taskQueue: this.taskQueue,
+        workflowId: `clear-target-${randomUUID()}`,
+        args: [input],
+        staticSummary: `Clear ${key} (by ${by}): ${reason}`,
+        typedSearchAttributes: [{ key: SearchAttributes.target, value: key }],
+      });
+    } catch (error) {
+      const refusal = failureOfType(error, TARGET_NOT_FOUND_ERROR);
+      if (refusal) throw new TargetNotFoundError(key, 'worker', refusal.message);
+      throw error;
+    }
   }
 
   async override(id: string, reason: string, by: string): Promise<OverrideResult> {
     requireReason(reason);
+    requireBy(by);
     return this.handle(id).executeUpdate(overrideUpdate, { args: [{ reason, by }] });
   }
 
@@ -262,6 +448,22 @@ function requireReason(reason: string): void {
   if (!reason || !reason.trim()) {
     throw new InvalidRequestError([{ field: 'reason', rule: 'required', message: 'must not be empty' }]);
   }
+}
+
+function requireBy(by: string): void {
+  if (!by || !by.trim()) {
+    throw new InvalidRequestError([
+      { field: 'by', rule: 'required', message: 'must not be empty: who is doing this (audited)' },
+    ]);
+  }
+}
+
+/** The first failure in `error`'s cause chain whose `type` is `type` (an ApplicationFailure). */
+function failureOfType(error: unknown, type: string): Error | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    if ((e as { type?: unknown }).type === type) return e;
+  }
+  return undefined;
 }
 
 function quote(value: string): string {

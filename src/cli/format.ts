@@ -1,5 +1,5 @@
 /** Human-readable views for the CLI's text mode (`--json` prints the objects as they are). */
-import type { RemediationSummary, TargetView } from '../client';
+import type { RemediationClosedError, RemediationSummary, TargetView } from '../client';
 import { formatDuration } from '../domain/duration';
 import type { ClearTargetResult, RemediationStatus } from '../shared';
 
@@ -128,6 +128,19 @@ export function targetViewText(t: TargetView, now: Date): string {
   if (audit.length) {
     lines.push('Audit:');
     for (const a of audit) lines.push(`  ${a.at}  ${a.action} by ${a.by}: ${a.reason}`);
+  }
+  return lines.join('\n');
+}
+
+/** The last word of `start --wait` when the workflow closed without a final phase (terminated …). */
+export function closedText(e: RemediationClosedError): string {
+  const lines = [e.message];
+  const last = e.lastStatus;
+  if (last) {
+    const why = last.reason ?? last.blockReason;
+    lines.push(
+      `last status: ${last.phase}${why ? ` ${why}` : ''}${last.message ? ` — ${last.message}` : ''}`,
+    );
   }
   return lines.join('\n');
 }

@@ -23,13 +23,17 @@ same --id is a no-op: started is false and the existing remediation is reported.
   --pipeline P            Tekton Pipeline to run (required)
   --param k=v             Pipeline param, repeatable
   --id ID                 idempotency key (default: a random UUID)
-  --deadline D            run by then: a duration (30m) or an ISO-8601 date-time (default 1h)
+  --deadline D            start the PipelineRun by then: a duration > 0 (30m) or a future ISO-8601
+                          date-time, at most 720h (30 days) ahead (default 1h; the worker's policy
+                          maxDeadline, default 24h, may refuse less)
   --severity S            critical, warning (default) or info
   --signal-name N         alert name (default: the fingerprint)
   --label k=v             alert label, repeatable
   --service-account SA    PipelineRun service account
-  --timeout D             PipelineRun timeout, e.g. 10m
-  --wait                  follow progress until the end; exit 0 if Completed, 1 if Failed/Skipped/Cancelled
+  --timeout D             PipelineRun timeout, 1s to 24h, e.g. 10m (default: the worker's, 30m)
+  --wait                  follow progress until the end; exit 0 if Completed, 1 if Failed/Skipped/Cancelled,
+                          and 1 if the workflow closes without a final phase (terminated, timed out …):
+                          prints what Temporal says (--json: {id, closed, temporalStatus, reason, lastStatus})
 
 ${globals}
 ${exits}`,
@@ -63,9 +67,14 @@ ${exits}`,
   clear: `Usage: remediate clear ns/Kind/name --reason "…" [--by NAME]
 
 Clears PreviousExecutionFailed / ExhaustedRetries on a target and wakes the remediations waiting on it.
+A target with no ledger record (never remediated, or a typo: keys are case-sensitive) is refused
+with exit 1 and nothing is written. The CLI checks the ledger first (--kubeconfig,
+--control-namespace as for \`target\`); if it cannot read it, the worker's check still refuses.
 
   --reason TEXT           why (required, recorded in the audit)
-  --by NAME               who (default: $USER)
+  --by NAME               who, recorded in the audit (default: the OS user name, else $USER; not empty)
+  --kubeconfig PATH       cluster holding the ledger (env KUBECONFIG, else .stack/stack.json, else default)
+  --control-namespace NS  namespace of the ledger (default: .stack/stack.json, else remediation-system)
 
 ${globals}
 ${exits}`,
@@ -75,7 +84,7 @@ Lets one blocked remediation skip its temporary block once. Refused (exit 1) for
 terminal blocks, and when the remediation is not blocked.
 
   --reason TEXT           why (required, recorded in the audit)
-  --by NAME               who (default: $USER)
+  --by NAME               who, recorded in the audit (default: the OS user name, else $USER; not empty)
 
 ${globals}
 ${exits}`,
@@ -98,7 +107,7 @@ Commands:
   status     show one remediation
   list       list remediations, newest first
   target     show a target's persisted state
-  clear      clear a target's manual-review block
+  clear      clear a target's manual-review / ExhaustedRetries block
   override   let a remediation skip its temporary block once
   cancel     cancel a remediation
 

@@ -5,12 +5,29 @@
 import { KubernetesLedger } from '../adapters/kubernetes-ledger';
 import { RemediationClient } from '../client';
 import { loadKubeConfig } from '../k8s/kube';
+import type { Ledger } from '../ports/ledger';
 import { UnreachableError } from './errors';
 import { run, type ConnectOptions } from './run';
 
+/**
+ * The ledger, built on first use: a kubeconfig that cannot be loaded fails the call that needs it
+ * (reported as such), not the connection, so `clear` can still leave its check to the worker.
+ */
+function lazyLedger(make: () => Ledger): Ledger {
+  let ledger: Ledger | undefined;
+  return new Proxy({} as Ledger, {
+    get(_target, property) {
+      ledger ??= make();
+      const value: unknown = Reflect.get(ledger, property);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(ledger) : value;
+    },
+  });
+}
+
 async function connect(options: ConnectOptions): Promise<RemediationClient> {
-  const ledger = options.ledger
-    ? new KubernetesLedger(loadKubeConfig(options.ledger.kubeconfig), options.ledger.namespace)
+  const where = options.ledger;
+  const ledger = where
+    ? lazyLedger(() => new KubernetesLedger(loadKubeConfig(where.kubeconfig), where.namespace))
     : undefined;
   try {
     return await RemediationClient.connect({ ...options, ledger });

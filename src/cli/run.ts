@@ -4,10 +4,11 @@
  * fake client. Input is validated before connecting, and every error reaches one catch that maps
  * it to an exit code (0 success, 1 the operation failed, 2 bad usage or invalid input).
  */
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { NamespaceNotFoundError, WorkflowNotFoundError } from '@temporalio/common';
-import type { RemediationClient } from '../client';
+import { RemediationClosedError, TargetNotFoundError, type RemediationClient } from '../client';
 import { Phase } from '../domain/model';
 import {
   InvalidRequestError,
@@ -15,8 +16,9 @@ import {
   parseTargetKey,
   type FieldError,
 } from '../domain/request';
+import { DEFAULT_CONTROL_NAMESPACE } from '../k8s/ledger-types';
 import { readStackInfo, type StackInfo } from '../settings';
-import { remediationIdFromWorkflowId, type RemediationStatus } from '../shared';
+import { remediationIdFromWorkflowId, type ClearTargetResult, type RemediationStatus } from '../shared';
 import {
   globalOptions,
   noPositionals,
@@ -27,7 +29,15 @@ import {
   wantsHelp,
 } from './args';
 import { CliError, UsageError, messageOf } from './errors';
-import { clearedText, listView, outcome, progressLine, statusView, targetViewText } from './format';
+import {
+  clearedText,
+  closedText,
+  listView,
+  outcome,
+  progressLine,
+  statusView,
+  targetViewText,
+} from './format';
 import { commandHelp, mainHelp } from './help';
 
 /** What the commands use of {@link RemediationClient}. */
@@ -51,6 +61,8 @@ export interface Io {
   /** Where `.stack/stack.json` is looked for. */
   cwd: string;
   now?: () => Date;
+  /** The OS user, the default of `--by` (default os.userInfo(); $USER when that fails). */
+  userInfo?: () => { username: string };
 }
 
 export interface Deps {
@@ -114,6 +126,43 @@ class Session {
   /** Text-mode only lines (progress, notes) that would break `--json` output. */
   say(line: string): void {
     if (!this.json) this.io.stdout.write(`${line}\n`);
+  }
+
+  /** Text-mode only warnings on stderr (with `--json`, stderr carries only the error object). */
+  warn(line: string): void {
+    if (!this.json) this.io.stderr.write(`remediate: warning: ${line}\n`);
+  }
+
+  /** `--by`, defaulting to the OS user; an empty one is refused (the audit must say who). */
+  by(value: string | undefined): string {
+    if (value !== undefined) {
+      if (!value.trim()) {
+        throw new UsageError('--by must not be empty: it names who did this in the audit', {
+          field: '--by',
+          rule: 'required',
+        });
+      }
+      return value;
+    }
+    let username: string | undefined;
+    try {
+      username = (this.io.userInfo ?? userInfo)().username;
+    } catch {
+      // No passwd entry (e.g. an arbitrary uid in a container): fall back to $USER.
+    }
+    username = username?.trim() || this.io.env['USER']?.trim();
+    if (!username) {
+      throw new UsageError('cannot tell who you are (no OS user name, no $USER): pass --by NAME', {
+        field: '--by',
+        rule: 'required',
+      });
+    }
+    return username;
+  }
+
+  /** Where the ledger is read from (for messages), as {@link connectOptions} resolves it. */
+  ledgerNamespace(values: GlobalValues): string {
+    return this.connectOptions(values, true).ledger?.namespace ?? DEFAULT_CONTROL_NAMESPACE;
   }
 
   async withClient<T>(
@@ -190,7 +239,7 @@ const commands: Record<string, Handler> = {
       deadline: values.deadline,
     };
     // Rejected here, before connecting: an invalid request starts nothing (SEMANTICS §2).
-    parseRemediationRequest(input);
+    parseRemediationRequest(input, { now: session.now().getTime() });
 
     return session.withClient(values, async (client) => {
       const started = await client.start(input);
@@ -203,9 +252,15 @@ const commands: Record<string, Handler> = {
         );
       }
       if (!values.wait) return 0;
-      const final: RemediationStatus = await client.wait(started.id, (status) =>
-        session.say(progressLine(status, session.now())),
-      );
+      let final: RemediationStatus;
+      try {
+        final = await client.wait(started.id, (status) => session.say(progressLine(status, session.now())));
+      } catch (error) {
+        // Terminated, timed out …: the workflow closed without a final phase. Its end is the outcome.
+        if (!(error instanceof RemediationClosedError)) throw error;
+        session.print(error, () => closedText(error));
+        return 1;
+      }
       session.print(final, () => outcome(final));
       return final.phase === Phase.Completed ? 0 : 1;
     });
@@ -261,19 +316,41 @@ const commands: Record<string, Handler> = {
     const { values, positionals } = parseFlags(args, { reason: { type: 'string' }, by: { type: 'string' } });
     const key = targetKeyArg(onePositional(positionals, 'TARGET'));
     const reason = requireReason(values.reason);
-    const by = values.by || session.io.env['USER'] || 'unknown';
-    return session.withClient(values, async (client) => {
-      const result = await client.clear(key, reason, by);
-      session.print(result, () => clearedText(result));
-      return 0;
-    });
+    const by = session.by(values.by);
+    return session.withClient(
+      values,
+      async (client) => {
+        let result: ClearTargetResult;
+        try {
+          result = await client.clear(key, reason, by, {
+            onLedgerUnreadable: (error) =>
+              session.warn(
+                `could not read the ledger to check ${key} (${messageOf(error)}); the worker checks it instead`,
+              ),
+          });
+        } catch (error) {
+          if (error instanceof TargetNotFoundError && error.refusedBy === 'client') {
+            throw new TargetNotFoundError(
+              key,
+              'client',
+              `${error.message}; looked in the ledger in namespace ${session.ledgerNamespace(values)} ` +
+                '(--control-namespace if the worker keeps it elsewhere)',
+            );
+          }
+          throw error;
+        }
+        session.print(result, () => clearedText(result));
+        return 0;
+      },
+      true,
+    );
   },
 
   async override(args, session) {
     const { values, positionals } = parseFlags(args, { reason: { type: 'string' }, by: { type: 'string' } });
     const id = onePositional(positionals, 'ID');
     const reason = requireReason(values.reason);
-    const by = values.by || session.io.env['USER'] || 'unknown';
+    const by = session.by(values.by);
     return session.withClient(values, async (client) => {
       const result = await client.override(id, reason, by);
       session.print(result, () => result.message);
@@ -396,6 +473,12 @@ function report(error: unknown, session: Session): number {
 function classify(error: unknown): Failure {
   if (error instanceof CliError) {
     return { exitCode: error.exitCode, code: error.code, message: error.message, fields: error.fields };
+  }
+  if (error instanceof TargetNotFoundError) {
+    return { exitCode: 1, code: 'not_found', message: error.message, fields: [] };
+  }
+  if (error instanceof RemediationClosedError) {
+    return { exitCode: 1, code: 'closed', message: error.message, fields: [] };
   }
   if (error instanceof InvalidRequestError) {
     const names = [...new Set(error.errors.map((e) => e.field))].join(', ');

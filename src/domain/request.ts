@@ -4,7 +4,7 @@
  * Pure: importable in the workflow sandbox.
  */
 import { z } from 'zod';
-import { durationSchema } from './duration';
+import { durationSchema, formatDuration } from './duration';
 import type { Timestamp } from './model';
 
 /** One violated rule on one field. */
@@ -43,7 +43,25 @@ export const requestLimits = {
   maxLabels: 64,
   maxLabelKeyChars: 256,
   maxLabelValueChars: 1024,
+  /**
+   * Hard cap on how far ahead a deadline may lie (30 days). The worker's policy `maxDeadline`
+   * (default 24h) is stricter; this bound only keeps absurd values out of every entry point.
+   */
+  maxDeadlineMs: 30 * 24 * 3_600_000,
+  /** `action.timeout` bounds: 0 would disable Tekton's PipelineRun timeout. */
+  minActionTimeoutMs: 1_000,
+  maxActionTimeoutMs: 24 * 3_600_000,
 } as const;
+
+/** Options of {@link parseRemediationRequest}. */
+export interface ParseRequestOptions {
+  /**
+   * The caller's clock (epoch ms). When given, an absolute deadline must lie after it and at most
+   * {@link requestLimits.maxDeadlineMs} ahead. Clients pass it before starting; the workflow
+   * re-validates without it (its input may legitimately carry an instant that has passed since).
+   */
+  now?: number;
+}
 
 const dnsLabel = (max = 63) =>
   z
@@ -142,10 +160,10 @@ export type RequestDeadline =
   /** Relative to the remediation's start. */
   | { kind: 'after'; ms: number };
 
-const deadlineSchema = () => {
+const deadlineSchema = (now?: number) => {
   // ISO-8601 date-time with an explicit zone, so a deadline never depends on the parser's local time.
   const isoDatetime = z.iso.datetime({ offset: true });
-  return z.union(
+  const union = z.union(
     [
       z.strictObject({ kind: z.literal('at'), at: isoDatetime }),
       z.strictObject({ kind: z.literal('after'), ms: z.number().int().nonnegative() }),
@@ -157,7 +175,41 @@ const deadlineSchema = () => {
     ],
     { error: 'expected an ISO-8601 date-time (e.g. 2026-01-01T10:00:00Z) or a duration like 30m' },
   );
+  // A deadline is strictly in the future: a relative one is > 0, and none lies past the hard cap.
+  return union.superRefine((deadline, ctx) => {
+    const cap = formatDuration(requestLimits.maxDeadlineMs);
+    const issue = (rule: 'min' | 'max', message: string) =>
+      ctx.addIssue({ code: 'custom', message, params: { rule } });
+    if (deadline.kind === 'after') {
+      if (deadline.ms <= 0) issue('min', 'must be in the future: a duration greater than 0, e.g. 30m');
+      else if (deadline.ms > requestLimits.maxDeadlineMs) {
+        issue('max', `must be at most ${cap} (30 days) ahead, got ${formatDuration(deadline.ms)}`);
+      }
+      return;
+    }
+    if (now === undefined) return;
+    const at = Date.parse(deadline.at);
+    if (at <= now) {
+      issue('min', `must be in the future, got ${deadline.at} (now ${new Date(now).toISOString()})`);
+    } else if (at - now > requestLimits.maxDeadlineMs) {
+      issue('max', `must be at most ${cap} (30 days) ahead, got ${deadline.at}`);
+    }
+  });
 };
+
+/** A PipelineRun timeout: a duration in [1s, 24h] (0 would disable Tekton's timeout). */
+const actionTimeoutSchema = () =>
+  durationSchema.pipe(
+    z
+      .number()
+      .min(requestLimits.minActionTimeoutMs, {
+        error: `must be at least ${formatDuration(requestLimits.minActionTimeoutMs)} (0 would disable the PipelineRun timeout)`,
+      })
+      .max(requestLimits.maxActionTimeoutMs, {
+        error: (issue) =>
+          `must be at most ${formatDuration(requestLimits.maxActionTimeoutMs)}, got ${formatDuration(Number(issue.input))}`,
+      }),
+  );
 
 function durationOrIssue(value: string | number, ctx: z.RefinementCtx): number {
   const result = durationSchema.safeParse(value);
@@ -189,7 +241,7 @@ export const targetSchema = () =>
   });
 export type Target = z.output<ReturnType<typeof targetSchema>>;
 
-export const remediationRequestSchema = () =>
+export const remediationRequestSchema = (options: ParseRequestOptions = {}) =>
   z.strictObject({
     id: keyString(200).optional(),
     signal: z
@@ -207,10 +259,10 @@ export const remediationRequestSchema = () =>
       pipeline: dnsSubdomain(253),
       params: paramsSchema().default({}),
       serviceAccountName: dnsSubdomain(253).optional(),
-      /** PipelineRun timeout in ms (input: a duration); the policy default applies when absent. */
-      timeout: durationSchema.optional(),
+      /** PipelineRun timeout in ms (input: a duration, 1s–24h); the policy default applies when absent. */
+      timeout: actionTimeoutSchema().optional(),
     }),
-    deadline: deadlineSchema().optional(),
+    deadline: deadlineSchema(options.now).optional(),
   });
 
 /**
@@ -284,9 +336,15 @@ export function toFieldErrors(error: z.ZodError): FieldError[] {
   return out;
 }
 
-/** Validates and normalises a request; throws {@link InvalidRequestError} listing every problem. */
-export function parseRemediationRequest(input: unknown): RemediationRequest {
-  const result = remediationRequestSchema().safeParse(input, { reportInput: true });
+/**
+ * Validates and normalises a request; throws {@link InvalidRequestError} listing every problem.
+ * Pass `now` (see {@link ParseRequestOptions}) to also check an absolute deadline against a clock.
+ */
+export function parseRemediationRequest(
+  input: unknown,
+  options: ParseRequestOptions = {},
+): RemediationRequest {
+  const result = remediationRequestSchema(options).safeParse(input, { reportInput: true });
   if (!result.success) throw new InvalidRequestError(toFieldErrors(result.error));
   return result.data;
 }

@@ -141,6 +141,88 @@ describe('remediate CLI on the real stack', () => {
     expect((await h.result(waiter)).phase).toBe('Completed');
   });
 
+  it('start --wait on a remediation terminated with the plain temporal CLI exits 1 saying so (text and --json)', async () => {
+    const ok = await h.definePipeline('succeed', 300);
+    const target = `${uniqueName('prod')}/Deployment/api`;
+    const flags = (id: string) => [
+      'start',
+      '--id',
+      id,
+      '--fingerprint',
+      uniqueName('fp'),
+      '--target',
+      target,
+      '--action',
+      'restart',
+      '--pipeline',
+      ok,
+    ];
+    // A first run, so that the second waits RecentlyRemediated (5m): a remediation that is waiting.
+    const first = await remediate(...flags(uniqueName('first')), '--wait');
+    expect(first.code).toBe(0);
+
+    const id = uniqueName('terminated');
+    const waiting = remediate(...flags(id), '--wait');
+    await h.waitFor(id, (s) => s.blockReason === 'RecentlyRemediated', 30_000, 'RecentlyRemediated');
+    // A second follower of the same id (started: false), in --json mode.
+    const waitingJson = remediate(...flags(id), '--wait', '--json');
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+
+    const { cli, address, namespace } = h.info.temporal;
+    const reason = 'stuck, cleaning up by hand';
+    const terminated = await run(
+      cli,
+      [
+        'workflow',
+        'terminate',
+        '--workflow-id',
+        `remediation-${id}`,
+        '--reason',
+        reason,
+        '--address',
+        address,
+        '--namespace',
+        namespace,
+      ],
+      { timeout: 60_000 },
+    );
+    expect(terminated.stderr).toBe('');
+
+    const text = await waiting;
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain(`remediation ${id} was terminated (Temporal status TERMINATED): ${reason}`);
+    expect(text.stdout).toMatch(/last status: Blocked RecentlyRemediated/);
+
+    const json = await waitingJson;
+    expect(json.code).toBe(1);
+    const closed = JSON.parse(json.stdout) as { lastStatus: unknown };
+    expect(closed).toMatchObject({
+      id,
+      workflowId: `remediation-${id}`,
+      closed: true,
+      temporalStatus: 'TERMINATED',
+      reason,
+      message: `remediation ${id} was terminated (Temporal status TERMINATED): ${reason}`,
+    });
+    // Null when this follower's first poll came after the termination (its start-up is not observable).
+    if (closed.lastStatus !== null) {
+      expect(closed.lastStatus).toMatchObject({ phase: 'Blocked', blockReason: 'RecentlyRemediated' });
+    }
+  });
+
+  it('clear of a target that was never remediated exits 1 and writes nothing', async () => {
+    const target = `${uniqueName('prod')}/Deployment/never`;
+    const cleared = await remediate('clear', target, '--reason', 'typo', '--by', 'alice');
+    expect(cleared.code).toBe(1);
+    expect(cleared.stderr).toContain(`target ${target} has no ledger record: nothing to clear`);
+    expect((await h.ledger.getTarget(target)).version).toBeNull();
+
+    const json = await remediate('clear', target, '--reason', 'typo', '--json');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: 'not_found' } });
+    expect((await h.ledger.getTarget(target)).version).toBeNull();
+  });
+
   it('S2: invalid input exits 2 naming the field and starts nothing', async () => {
     const bad = await remediate(
       'start',
@@ -155,6 +237,29 @@ describe('remediate CLI on the real stack', () => {
     );
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/target\.kind/);
+    expect(await h.client.list({ target: 'prod/Deployment/api', fingerprint: 'x' })).toEqual([]);
+
+    for (const [flag, value, field] of [
+      ['--deadline', '0s', 'deadline'],
+      ['--deadline', '9999h', 'deadline'],
+      ['--timeout', '0s', 'action.timeout'],
+    ] as const) {
+      const out = await remediate(
+        'start',
+        '--fingerprint',
+        'x',
+        '--target',
+        'prod/Deployment/api',
+        '--action',
+        'a',
+        '--pipeline',
+        'p',
+        flag,
+        value,
+      );
+      expect(out.code).toBe(2);
+      expect(out.stderr).toContain(`${field}: `);
+    }
     expect(await h.client.list({ target: 'prod/Deployment/api', fingerprint: 'x' })).toEqual([]);
   });
 });

@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
-import type { RemediationSummary, TargetView } from '../../../src/client';
+import {
+  RemediationClosedError,
+  TargetNotFoundError,
+  type RemediationSummary,
+  type TargetView,
+} from '../../../src/client';
 import { UnreachableError } from '../../../src/cli/errors';
 import { run, type CliClient, type ConnectOptions } from '../../../src/cli/run';
 import type { RemediationStatus } from '../../../src/shared';
@@ -58,6 +63,7 @@ async function cli(
   client = fakeClient(),
   env: Record<string, string> = {},
   cwd = '/nonexistent',
+  userInfo: () => { username: string } = () => ({ username: 'os-user' }),
 ) {
   let stdout = '';
   let stderr = '';
@@ -70,6 +76,7 @@ async function cli(
       env,
       cwd,
       now: () => NOW,
+      userInfo,
     },
     { connect },
   );
@@ -106,6 +113,20 @@ describe('help', () => {
     expect(code).toBe(0);
     for (const c of ['start', 'status', 'list', 'target', 'clear', 'override', 'cancel'])
       expect(stdout).toContain(c);
+  });
+
+  it('when start/clear/override --help then the bounds and defaults are documented', async () => {
+    const start = (await cli(['start', '--help'])).stdout;
+    expect(start).toContain('a duration > 0');
+    expect(start).toContain('at most 720h (30 days) ahead');
+    expect(start).toContain('1s to 24h');
+    expect(start).toContain('terminated, timed out');
+    for (const command of ['clear', 'override']) {
+      expect((await cli([command, '--help'])).stdout).toContain(
+        'default: the OS user name, else $USER; not empty',
+      );
+    }
+    expect((await cli(['clear', '--help'])).stdout).toContain('no ledger record');
   });
 
   it.each(['start', 'status', 'list', 'target', 'clear', 'override', 'cancel'])(
@@ -152,6 +173,40 @@ describe('S2: start rejects invalid requests before connecting', () => {
     expect(error.code).toBe('invalid');
     expect(error.fields).toContainEqual(expect.objectContaining({ field, rule }));
     expect(json.client.start).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['when the deadline is 0s', 'deadline', 'min', ['--deadline', '0s']],
+    ['when the deadline is past the 30-day cap', 'deadline', 'max', ['--deadline', '9999h']],
+    ['when the deadline instant has passed', 'deadline', 'min', ['--deadline', '2026-03-01T12:00:00Z']],
+    ['when the deadline instant is now', 'deadline', 'min', ['--deadline', NOW.toISOString()]],
+    [
+      'when the deadline instant is over 30 days ahead',
+      'deadline',
+      'max',
+      ['--deadline', '2026-04-01T00:00:00Z'],
+    ],
+    ['when the timeout is 0s (no PipelineRun timeout)', 'action.timeout', 'min', ['--timeout', '0s']],
+    ['when the timeout is over 24h', 'action.timeout', 'max', ['--timeout', '25h']],
+  ])('%s then exits 2 naming %s (%s) and starts nothing', async (_title, field, rule, [flag, value]) => {
+    const argv = withFlag(validStart, flag as string, value);
+    const text = await cli(argv);
+    expect(text.code).toBe(2);
+    expect(text.stderr).toMatch(new RegExp(`^  ${field.replace('.', '\\.')}: .*\\(${flag}\\)$`, 'm'));
+    expect(text.connect).not.toHaveBeenCalled();
+
+    const json = await cli([...argv, '--json']);
+    expect(json.code).toBe(2);
+    expect(parseError(json.stderr).fields).toEqual([expect.objectContaining({ field, rule })]);
+    expect(json.connect).not.toHaveBeenCalled();
+  });
+
+  it('when the deadline is a future instant within 30 days then it is accepted', async () => {
+    const client = fakeClient({
+      start: () => Promise.resolve({ id: 'r1', workflowId: 'remediation-r1', started: true }),
+    });
+    const { code } = await cli([...validStart, '--deadline', '2026-03-01T13:00:00Z'], client);
+    expect(code).toBe(0);
   });
 
   it('when several fields are wrong then every one is printed', async () => {
@@ -340,6 +395,58 @@ describe('start --wait', () => {
     },
   );
 
+  describe('when the workflow closes without a final phase', () => {
+    const last = status({
+      phase: 'Blocked',
+      blockReason: 'PreviousExecutionFailed',
+      blockKind: 'manual',
+      message: 'waiting for an operator',
+    });
+    // Built in the tests: a suite-level construction would hide which tests fail without the class.
+    const closed = () =>
+      new RemediationClosedError(
+        'r1',
+        'remediation-r1',
+        'run-1',
+        'TERMINATED',
+        'stuck, cleaning up by hand',
+        last,
+      );
+    const terminatedClient = () =>
+      fakeClient({
+        start: () => Promise.resolve({ id: 'r1', workflowId: 'remediation-r1', started: true }),
+        wait: (_id, onChange = () => {}) => {
+          onChange(last);
+          return Promise.reject(closed());
+        },
+      });
+
+    it('then exits 1 printing what Temporal says', async () => {
+      const { code, stdout } = await cli([...validStart, '--wait'], terminatedClient());
+      expect(code).toBe(1);
+      const lines = stdout.trimEnd().split('\n');
+      expect(lines.slice(-2)).toEqual([
+        'remediation r1 was terminated (Temporal status TERMINATED): stuck, cleaning up by hand',
+        'last status: Blocked PreviousExecutionFailed — waiting for an operator',
+      ]);
+    });
+
+    it('then with --json stdout is one JSON object saying how it closed', async () => {
+      const { code, stdout } = await cli([...validStart, '--wait', '--json'], terminatedClient());
+      expect(code).toBe(1);
+      expect(JSON.parse(stdout)).toEqual({
+        id: 'r1',
+        workflowId: 'remediation-r1',
+        runId: 'run-1',
+        closed: true,
+        temporalStatus: 'TERMINATED',
+        reason: 'stuck, cleaning up by hand',
+        message: 'remediation r1 was terminated (Temporal status TERMINATED): stuck, cleaning up by hand',
+        lastStatus: last,
+      });
+    });
+  });
+
   it('when --json then stdout is exactly the final status', async () => {
     const final = status({
       phase: 'Failed',
@@ -514,8 +621,8 @@ describe('target', () => {
 });
 
 describe('clear, override, cancel', () => {
-  it('when clear has no --by then $USER is recorded', async () => {
-    const client = fakeClient({
+  const clearing = () =>
+    fakeClient({
       clear: (target) =>
         Promise.resolve({
           target,
@@ -523,14 +630,115 @@ describe('clear, override, cancel', () => {
           woken: ['r2'],
         }),
     });
-    const { code, stdout } = await cli(
+  const overriding = () =>
+    fakeClient({
+      override: () => Promise.resolve({ accepted: true, skips: 'ExponentialBackoff', message: 'ok' }),
+    });
+
+  it('when clear has no --by then the OS user is recorded, and the ledger is checked', async () => {
+    const client = clearing();
+    const { code, stdout, connect } = await cli(
       ['clear', 'prod/Deployment/api', '--reason', 'fixed the image'],
       client,
-      { USER: 'alice' },
+      { USER: 'from-env' },
+      '/nonexistent',
+      () => ({ username: 'alice' }),
     );
     expect(code).toBe(0);
-    expect(client.clear).toHaveBeenCalledWith('prod/Deployment/api', 'fixed the image', 'alice');
+    expect(client.clear).toHaveBeenCalledWith(
+      'prod/Deployment/api',
+      'fixed the image',
+      'alice',
+      expect.anything(),
+    );
     expect(stdout).toContain('woke 1 waiting remediation(s): r2');
+    expect(connect).toHaveBeenCalledWith(expect.objectContaining({ ledger: expect.anything() as unknown }));
+  });
+
+  it('when the OS user cannot be read then $USER is recorded (clear and override)', async () => {
+    const noPasswd = () => {
+      throw new Error('ENOENT: no passwd entry');
+    };
+    const clear = clearing();
+    await cli(
+      ['clear', 'prod/Deployment/api', '--reason', 'x'],
+      clear,
+      { USER: 'bob' },
+      '/nonexistent',
+      noPasswd,
+    );
+    expect(clear.clear).toHaveBeenCalledWith('prod/Deployment/api', 'x', 'bob', expect.anything());
+    const override = overriding();
+    await cli(['override', 'r1', '--reason', 'x'], override, { USER: 'bob' }, '/nonexistent', noPasswd);
+    expect(override.override).toHaveBeenCalledWith('r1', 'x', 'bob');
+  });
+
+  it('when override has no --by then the OS user is recorded, never "unknown"', async () => {
+    const client = overriding();
+    await cli(['override', 'r1', '--reason', 'x'], client, {}, '/nonexistent', () => ({ username: 'carol' }));
+    expect(client.override).toHaveBeenCalledWith('r1', 'x', 'carol');
+  });
+
+  it.each([
+    ['clear', ['clear', 'prod/Deployment/api', '--reason', 'x']],
+    ['override', ['override', 'r1', '--reason', 'x']],
+  ])('when %s gets an empty --by, or nobody can be named, then exits 2 naming --by', async (_c, argv) => {
+    for (const by of ['', '  ']) {
+      const result = await cli([...argv, '--by', by, '--json']);
+      expect(result.code).toBe(2);
+      expect(parseError(result.stderr).fields.map((f) => f.field)).toEqual(['--by']);
+      expect(result.connect).not.toHaveBeenCalled();
+    }
+    const nobody = await cli(argv, fakeClient(), {}, '/nonexistent', () => ({ username: '' }));
+    expect(nobody.code).toBe(2);
+    expect(nobody.stderr).toContain('--by');
+    expect(nobody.connect).not.toHaveBeenCalled();
+  });
+
+  it('when the target has no ledger record then clear exits 1 saying so, naming where it looked', async () => {
+    const client = fakeClient({
+      clear: (target) => Promise.reject(new TargetNotFoundError(target, 'client')),
+    });
+    const text = await cli(['clear', 'prod/Deployment/apj', '--reason', 'x', '--by', 'alice'], client);
+    expect(text.code).toBe(1);
+    expect(text.stderr).toContain('target prod/Deployment/apj has no ledger record: nothing to clear');
+    expect(text.stderr).toContain('namespace remediation-system');
+    const json = await cli(
+      ['clear', 'prod/Deployment/apj', '--reason', 'x', '--by', 'alice', '--json'],
+      client,
+    );
+    expect(json.code).toBe(1);
+    expect(json.stdout).toBe('');
+    expect(parseError(json.stderr)).toMatchObject({ code: 'not_found' });
+  });
+
+  it('when the worker refuses the clear as TargetNotFoundError then exits 1 with its message', async () => {
+    const refusal = 'target prod/Deployment/apj has no ledger record: nothing to clear';
+    const client = fakeClient({
+      clear: (target) => Promise.reject(new TargetNotFoundError(target, 'worker', refusal)),
+    });
+    const json = await cli(['clear', 'prod/Deployment/apj', '--reason', 'x', '--by', 'a', '--json'], client);
+    expect(json.code).toBe(1);
+    expect(parseError(json.stderr)).toEqual({ code: 'not_found', message: refusal, fields: [] });
+  });
+
+  it('when the ledger cannot be read then clear warns and leaves the check to the worker', async () => {
+    const client = fakeClient({
+      clear: (target, _reason, _by, options) => {
+        options?.onLedgerUnreadable?.(new Error('connect ECONNREFUSED'));
+        return Promise.resolve({
+          target,
+          cleared: { manualReviewRequired: true, consecutiveFailures: 0, nextAllowedExecution: null },
+          woken: [],
+        });
+      },
+    });
+    const { code, stderr } = await cli(
+      ['clear', 'prod/Deployment/api', '--reason', 'x', '--by', 'a'],
+      client,
+    );
+    expect(code).toBe(0);
+    expect(stderr).toContain('could not read the ledger to check prod/Deployment/api (connect ECONNREFUSED)');
   });
 
   it('when the override is accepted then prints its message', async () => {

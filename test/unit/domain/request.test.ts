@@ -64,6 +64,79 @@ describe('parseRemediationRequest (SEMANTICS §2)', () => {
     },
   );
 
+  it.each<[string, unknown, string]>([
+    ['zero', '0s', 'min'],
+    ['zero milliseconds', 0, 'min'],
+    ['zero in the normalised form', { kind: 'after', ms: 0 }, 'min'],
+    ['past the 30-day cap', '9999h', 'max'],
+    ['one millisecond past the cap', 30 * 86_400_000 + 1, 'max'],
+    ['past the cap in the normalised form', { kind: 'after', ms: 30 * 86_400_000 + 1 }, 'max'],
+  ])('S2: when the relative deadline is %s then deadline is rejected (%p)', (_title, deadline, rule) => {
+    const errors = errorsOf({ ...valid(), deadline });
+    expect(fields(errors)).toEqual([`deadline:${rule}`]);
+    expect(errors[0]?.message).toMatch(rule === 'min' ? /future/ : /30d|720h/);
+  });
+
+  it('when the relative deadline is within (0, 30 days] then it is accepted', () => {
+    expect(parseRemediationRequest({ ...valid(), deadline: '1ms' }).deadline).toEqual({
+      kind: 'after',
+      ms: 1,
+    });
+    expect(parseRemediationRequest({ ...valid(), deadline: '720h' }).deadline).toEqual({
+      kind: 'after',
+      ms: 30 * 86_400_000,
+    });
+  });
+
+  describe('an absolute deadline, checked against the clock when one is given', () => {
+    const now = Date.parse('2026-03-01T12:00:00Z');
+    it.each<[string, string, string]>([
+      ['in the past', '2026-03-01T11:59:59Z', 'min'],
+      ['exactly now', '2026-03-01T12:00:00Z', 'min'],
+      ['more than 30 days ahead', '2026-03-31T12:00:01Z', 'max'],
+    ])('S2: when it is %s then deadline is rejected (%p)', (_title, deadline, rule) => {
+      let errors: FieldError[] = [];
+      try {
+        parseRemediationRequest({ ...valid(), deadline }, { now });
+      } catch (e) {
+        errors = (e as InvalidRequestError).errors;
+      }
+      expect(fields(errors)).toEqual([`deadline:${rule}`]);
+    });
+
+    it('when it is in the future within 30 days then it is accepted; without a clock it is not checked', () => {
+      expect(
+        parseRemediationRequest({ ...valid(), deadline: '2026-03-31T12:00:00Z' }, { now }).deadline,
+      ).toEqual({ kind: 'at', at: '2026-03-31T12:00:00.000Z' });
+      // The workflow re-validates its input with no clock: an instant that has passed since is its business.
+      expect(parseRemediationRequest({ ...valid(), deadline: '2020-01-01T00:00:00Z' }).deadline).toEqual({
+        kind: 'at',
+        at: '2020-01-01T00:00:00.000Z',
+      });
+    });
+  });
+
+  it.each<[string, unknown, string]>([
+    ['zero (which would disable the PipelineRun timeout)', '0s', 'min'],
+    ['zero milliseconds', 0, 'min'],
+    ['under a second', '999ms', 'min'],
+    ['over 24h', '24h1s', 'max'],
+  ])('S2: when action.timeout is %s then it is rejected', (_title, timeout, rule) => {
+    const errors = errorsOf({ ...valid(), action: { ...valid().action, timeout } });
+    expect(fields(errors)).toEqual([`action.timeout:${rule}`]);
+  });
+
+  it('when action.timeout is 1s or 24h then it is accepted', () => {
+    for (const [timeout, ms] of [
+      ['1s', 1000],
+      ['24h', 86_400_000],
+    ] as const) {
+      expect(
+        parseRemediationRequest({ ...valid(), action: { ...valid().action, timeout } }).action.timeout,
+      ).toBe(ms);
+    }
+  });
+
   it('S2: when Kind is lower-case then target.kind is rejected with the pattern rule', () => {
     const errors = errorsOf({ ...valid(), target: { kind: 'deployment', name: 'api', namespace: 'prod' } });
     expect(fields(errors)).toEqual(['target.kind:pattern']);

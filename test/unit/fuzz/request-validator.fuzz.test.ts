@@ -9,6 +9,7 @@ import { RemediationClient } from '../../../src/client';
 import {
   InvalidRequestError,
   parseRemediationRequest,
+  requestLimits,
   type RemediationRequest,
 } from '../../../src/domain/request';
 import { expectNamedErrors, hostileValue, mutate, mutation } from './arbitraries';
@@ -31,6 +32,9 @@ const valid = {
   },
   deadline: '30m',
 };
+
+/** The clock absolute deadlines are checked against (the hostile values include instants around it). */
+const NOW = Date.parse('2026-03-01T12:00:00Z');
 
 const paths = [
   ['id'],
@@ -62,18 +66,38 @@ const mutatedRequest = fc
   .array(mutation(paths), { minLength: 1, maxLength: 4 })
   .map((mutations) => mutate(valid, mutations));
 
-/** Parses; on success checks the round trip, on failure the error type and its fields. */
+/**
+ * Parses as a client does (with a clock); on success checks the bounds and the round trip (also
+ * without a clock, as the workflow re-validates), on failure the error type and its fields.
+ */
 function check(input: unknown): RemediationRequest | InvalidRequestError {
   let parsed: RemediationRequest;
   try {
-    parsed = parseRemediationRequest(input);
+    parsed = parseRemediationRequest(input, { now: NOW });
   } catch (error) {
     expect(error).toBeInstanceOf(InvalidRequestError);
     expectNamedErrors((error as InvalidRequestError).errors);
     return error as InvalidRequestError;
   }
+  expectWithinBounds(parsed);
+  expect(parseRemediationRequest(parsed, { now: NOW })).toEqual(parsed);
   expect(parseRemediationRequest(parsed)).toEqual(parsed);
   return parsed;
+}
+
+/** An accepted deadline is strictly in the future and within the cap; a timeout is 1s–24h. */
+function expectWithinBounds(request: RemediationRequest): void {
+  const { deadline } = request;
+  if (deadline) {
+    const ahead = deadline.kind === 'after' ? deadline.ms : Date.parse(deadline.at) - NOW;
+    expect(ahead).toBeGreaterThan(0);
+    expect(ahead).toBeLessThanOrEqual(requestLimits.maxDeadlineMs);
+  }
+  const { timeout } = request.action;
+  if (timeout !== undefined) {
+    expect(timeout).toBeGreaterThanOrEqual(requestLimits.minActionTimeoutMs);
+    expect(timeout).toBeLessThanOrEqual(requestLimits.maxActionTimeoutMs);
+  }
 }
 
 function fakeTemporal() {
@@ -85,6 +109,36 @@ describe('fuzz: request validator', () => {
   it('when the input is any JSON value then only a typed, field-naming error is thrown', () => {
     fc.assert(
       fc.property(fc.oneof(fc.jsonValue(), hostileValue), (input) => void check(input)),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('S2: when the deadline or the timeout is any value then an accepted one is within its bounds', () => {
+    const edgeDurations = fc.constantFrom(
+      0,
+      '0s',
+      '0ms',
+      '1ms',
+      1,
+      '999ms',
+      '1s',
+      '24h',
+      '24h1ms',
+      '720h',
+      '720h1ms',
+      '9999h',
+    );
+    const instants = fc
+      .integer({ min: -2 * requestLimits.maxDeadlineMs, max: 2 * requestLimits.maxDeadlineMs })
+      .map((offset) => new Date(NOW + offset).toISOString());
+    fc.assert(
+      fc.property(
+        fc.oneof(edgeDurations, instants, fc.nat(), hostileValue),
+        fc.oneof(edgeDurations, fc.nat(), hostileValue),
+        (deadline, timeout) => {
+          void check({ ...valid, deadline, action: { ...valid.action, timeout } });
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -110,7 +164,7 @@ describe('fuzz: request validator', () => {
     await fc.assert(
       fc.asyncProperty(mutatedRequest, async (input) => {
         const temporal = fakeTemporal();
-        const client = new RemediationClient(temporal.client);
+        const client = new RemediationClient(temporal.client, { now: () => NOW });
         const rejected = check(input) instanceof InvalidRequestError;
         if (rejected) {
           await expect(client.start(input)).rejects.toBeInstanceOf(InvalidRequestError);
