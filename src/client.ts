@@ -376,7 +376,7 @@ export class RemediationClient {
   }
 
   /**
-   * Starts the `clearTarget` workflow and waits for it (SEMANTICS §7). A target the ledger has no
+   * Starts the `clearTarget` workflow and waits for it (operator clear). A target the ledger has no
    * record of is refused with {@link TargetNotFoundError} and nothing is started or written: here
    * when a ledger is configured, else (and in any case) by the worker, whose refusal is mapped to
    * the same error. `onLedgerUnreadable` hears why the check here was skipped (the worker's stands).
