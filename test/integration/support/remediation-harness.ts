@@ -3,6 +3,7 @@
  * Kubernetes API server with the ledger and Tekton CRDs, and the Tekton simulator. Each test file
  * gets its own task queue and its own target namespaces, so files never see each other's state.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
@@ -20,6 +21,15 @@ import type { Outcome } from '../../../src/simulator/script';
 import { RemediationClient } from '../../../src/client';
 import { parsePolicyConfig, type PolicyConfigInput } from '../../../src/domain/config';
 import type { Phase } from '../../../src/domain/model';
+import {
+  PIPELINE_RUN_LABEL,
+  TEKTON_GROUP,
+  TEKTON_VERSION,
+  TektonPlural,
+  type PipelineRun,
+  type TaskRun,
+} from '../../../src/k8s/tekton-types';
+import type { PipelineRuns } from '../../../src/ports/pipeline-runs';
 import type { RemediationRequestInput } from '../../../src/domain/request';
 import type { RemediationStatus } from '../../../src/shared';
 import type { StackInfo } from '../../../src/stack/stack';
@@ -76,8 +86,14 @@ export class RemediationHarness {
     return this;
   }
 
-  /** Starts an in-process worker on this file's task queue with the given policy (SEMANTICS §9 keys). */
-  async startWorker(policy: PolicyConfigInput = {}): Promise<Worker> {
+  /**
+   * Starts an in-process worker on this file's task queue with the given policy (src/domain/config.ts keys).
+   * `options.pipelineRuns` may wrap the real PipelineRuns adapter (fault tests time an outage with it).
+   */
+  async startWorker(
+    policy: PolicyConfigInput = {},
+    options: { pipelineRuns?: (real: PipelineRuns) => PipelineRuns } = {},
+  ): Promise<Worker> {
     const connection = await NativeConnection.connect({ address: this.info.temporal.address });
     const worker = await createRemediationWorker({
       connection,
@@ -87,7 +103,7 @@ export class RemediationHarness {
       shutdownGraceTime: '2s',
       deps: {
         ledger: this.ledger,
-        pipelineRuns: this.runs,
+        pipelineRuns: options.pipelineRuns ? options.pipelineRuns(this.runs) : this.runs,
         remediations: new TemporalRemediations(this.client.client),
         policy: parsePolicyConfig(policy),
         executionNamespace: this.info.executionNamespace,
@@ -197,7 +213,131 @@ export class RemediationHarness {
   async pipelineRunsOf(id: string): Promise<string[]> {
     return this.runs.list(this.info.executionNamespace, { 'remediation.dev/remediation-id': id });
   }
+
+  /** The PipelineRun objects (with their status) of a remediation, as the API server has them now. */
+  async pipelineRunObjectsOf(id: string): Promise<PipelineRun[]> {
+    const list = (await this.customObjects.listNamespacedCustomObject({
+      ...pipelineRunResource,
+      namespace: this.info.executionNamespace,
+      labelSelector: `remediation.dev/remediation-id=${id}`,
+    })) as { items: PipelineRun[] };
+    return list.items;
+  }
+
+  /** The child TaskRuns of a PipelineRun (Tekton's `tekton.dev/pipelineRun` label). */
+  async taskRunsOf(pipelineRun: string): Promise<TaskRun[]> {
+    const list = (await this.customObjects.listNamespacedCustomObject({
+      ...pipelineRunResource,
+      plural: TektonPlural.TaskRun,
+      namespace: this.info.executionNamespace,
+      labelSelector: `${PIPELINE_RUN_LABEL}=${pipelineRun}`,
+    })) as { items: TaskRun[] };
+    return list.items;
+  }
+
+  /** Deletes a PipelineRun through the API server, as someone with kubectl would. */
+  async deletePipelineRun(name: string): Promise<void> {
+    await this.customObjects.deleteNamespacedCustomObject({
+      ...pipelineRunResource,
+      namespace: this.info.executionNamespace,
+      name,
+    });
+  }
+
+  /** Runs the stack's real `temporal` CLI binary with this stack's --address/--namespace; never throws. */
+  temporal(...args: string[]): Promise<CliRun> {
+    const { cli, address, namespace } = this.info.temporal;
+    return new Promise((resolve) => {
+      execFile(
+        cli,
+        [...args, '--address', address, '--namespace', namespace],
+        { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+  }
+
+  /** Like {@link temporal}, but a non-zero exit throws with everything the CLI printed. */
+  async temporalOk(...args: string[]): Promise<string> {
+    const run = await this.temporal(...args);
+    if (run.code !== 0) {
+      throw new Error(
+        `temporal ${args.join(' ')} exited ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`,
+      );
+    }
+    return run.stdout;
+  }
+
+  /** `temporal workflow terminate` of a remediation's workflow: no cleanup code of it runs. */
+  async terminate(id: string, reason = 'terminated by a test'): Promise<void> {
+    await this.temporalOk('workflow', 'terminate', '--workflow-id', `remediation-${id}`, '--reason', reason);
+  }
+
+  /**
+   * Every run of a remediation's workflow id (`temporal workflow list`), newest first; the list does
+   * not report a running run's history length, {@link describeRun} does.
+   */
+  async workflowRuns(id: string): Promise<Omit<WorkflowRunInfo, 'historyLength'>[]> {
+    const out = await this.temporalOk(
+      'workflow',
+      'list',
+      '--query',
+      `WorkflowId = 'remediation-${id}'`,
+      '-o',
+      'json',
+    );
+    const runs = (JSON.parse(out || '[]') ?? []) as { execution: { runId: string }; status: string }[];
+    return runs.map((r) => ({
+      runId: r.execution.runId,
+      status: r.status.replace('WORKFLOW_EXECUTION_STATUS_', ''),
+    }));
+  }
+
+  /** `temporal workflow describe` of one run (the latest when `runId` is omitted). */
+  async describeRun(id: string, runId?: string): Promise<WorkflowRunInfo> {
+    const out = await this.temporalOk(
+      'workflow',
+      'describe',
+      '--workflow-id',
+      `remediation-${id}`,
+      ...(runId ? ['--run-id', runId] : []),
+      '-o',
+      'json',
+    );
+    const info = (
+      JSON.parse(out) as {
+        workflowExecutionInfo: { execution: { runId: string }; status: string; historyLength: string };
+      }
+    ).workflowExecutionInfo;
+    return {
+      runId: info.execution.runId,
+      status: info.status.replace('WORKFLOW_EXECUTION_STATUS_', ''),
+      historyLength: Number(info.historyLength),
+    };
+  }
 }
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** One run of a workflow id as the `temporal` CLI reports it; `status` such as RUNNING, CONTINUED_AS_NEW. */
+export interface WorkflowRunInfo {
+  runId: string;
+  status: string;
+  historyLength: number;
+}
+
+const pipelineRunResource = {
+  group: TEKTON_GROUP,
+  version: TEKTON_VERSION,
+  plural: TektonPlural.PipelineRun,
+};
 
 function kubeConfigOf(stack: StackInfo): KubeConfig {
   const kc = new KubeConfig();
