@@ -22,7 +22,7 @@ import { deployManifests, find, type K8sObject, repoPath } from './support';
  */
 const WORKER_CALLS = {
   ledger: ['getTarget', 'putTarget', 'getFingerprint', 'putFingerprint'],
-  pipelineRuns: ['create', 'waitForCompletion', 'cancel'],
+  pipelineRuns: ['create', 'observe', 'waitForCompletion', 'cancel'],
 } as const satisfies { ledger: readonly (keyof Ledger)[]; pipelineRuns: readonly (keyof PipelineRuns)[] };
 const ALL_PORT_METHODS = {
   ledger: ['getTarget', 'putTarget', 'listTargets', 'getFingerprint', 'putFingerprint'],
@@ -124,6 +124,7 @@ async function recordWorkerGrants(): Promise<Set<Grant>> {
         abort.abort();
         await waiting.catch(() => undefined);
       },
+      observe: () => runs.observe('remediation-runs', 'pr'),
       cancel: () => runs.cancel('remediation-runs', 'pr'),
     };
     for (const call of Object.values(runCalls)) await call();

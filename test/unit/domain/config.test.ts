@@ -21,6 +21,10 @@ describe('parsePolicyConfig (SEMANTICS §9)', () => {
       defaultDeadlineMs: 3_600_000,
       pipelineRunTimeoutMs: 1_800_000,
       lockRecheckIntervalMs: 30_000,
+      maxDeadlineMs: 86_400_000,
+      watchGraceMs: 300_000,
+      continueAsNewAfterEvents: 2_000,
+      orphanRecheckIntervalMs: 5_000,
     };
     expect(defaultPolicyConfig).toEqual(expected);
     expect(parsePolicyConfig({})).toEqual(expected);
@@ -38,6 +42,10 @@ describe('parsePolicyConfig (SEMANTICS §9)', () => {
         defaultDeadline: '1h30m',
         pipelineRunTimeout: '45m',
         lockRecheckInterval: '5s',
+        maxDeadline: '96h',
+        watchGrace: '2m',
+        continueAsNewAfterEvents: 500,
+        orphanRecheckInterval: 1_000,
       }),
     ).toEqual({
       consecutiveFailureThreshold: 2,
@@ -48,6 +56,10 @@ describe('parsePolicyConfig (SEMANTICS §9)', () => {
       defaultDeadlineMs: 5_400_000,
       pipelineRunTimeoutMs: 2_700_000,
       lockRecheckIntervalMs: 5_000,
+      maxDeadlineMs: 345_600_000,
+      watchGraceMs: 120_000,
+      continueAsNewAfterEvents: 500,
+      orphanRecheckIntervalMs: 1_000,
     });
   });
 
