@@ -1,6 +1,11 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const devStack = {
+  group: ['**/dev/*', './dev/*', '../dev/*'],
+  message: 'Product code must not import the development stack (src/dev).',
+};
+
 export default tseslint.config(
   { ignores: ['node_modules', 'dist', '.stack', 'coverage', 'test-artifacts', 'bin/*.js', 'jest.config.js'] },
   js.configs.recommended,
@@ -15,6 +20,34 @@ export default tseslint.config(
     },
   },
   {
+    // What the product image ships never reaches into the development stack (local stack,
+    // Tekton simulator, in-memory fakes, simulation): imports run downhill.
+    files: ['src/**/*.ts'],
+    ignores: ['src/dev/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [devStack] }],
+    },
+  },
+  {
+    // The domain core is pure: it imports only itself (and zod), never a port, adapter or SDK.
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            devStack,
+            { group: ['../*', '!../domain/*'], message: 'The domain core imports nothing above it.' },
+            {
+              group: ['@temporalio/*', '@kubernetes/*', 'node:*', 'yaml'],
+              message: 'The domain core is pure: no SDKs, no I/O.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Workflow code is replayed: no Node built-ins, no wall clock, no ambient randomness.
     files: ['src/workflows/**/*.ts'],
     rules: {
@@ -22,6 +55,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
+            devStack,
             { group: ['node:*'], message: 'Workflow code must not use Node built-ins.' },
             {
               group: [

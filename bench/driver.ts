@@ -5,13 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { defineSimulatedPipeline } from '../src/simulator/pipelines';
+import { defineSimulatedPipeline } from '../src/dev/simulator/pipelines';
 import { Client, Connection } from '@temporalio/client';
 import { KubernetesLedger } from '../src/adapters/kubernetes-ledger';
 import { RemediationClient } from '../src/client';
 import type { RemediationRequestInput } from '../src/domain/request';
 import type { RemediationStatus } from '../src/shared';
-import type { StackInfo } from '../src/stack/stack';
+import type { StackInfo } from '../src/dev/stack/stack';
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { ProvisionResult } from '../src/stack/stack';
+import type { ProvisionResult } from '../src/dev/stack/stack';
 
 export interface MachineFacts {
   cores: number;

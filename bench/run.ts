@@ -12,14 +12,14 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
-import { POD_START_MS } from '../src/simulator/plan';
-import { freePort } from '../src/stack/proc';
-import { provision, startStack, type Stack } from '../src/stack/stack';
+import { POD_START_MS } from '../src/dev/simulator/plan';
+import { freePort } from '../src/dev/stack/proc';
+import { provision, startStack, type Stack } from '../src/dev/stack/stack';
 import { Driver, uniqueName } from './driver';
 import { machineFacts, round2, type MachineFacts } from './machine';
 import * as scenario from './scenarios';
 import { summarize, type Summary } from './stats';
-import { spawnWorker, type WorkerProcess as BenchWorker } from '../src/stack/worker-process';
+import { spawnWorker, type WorkerProcess as BenchWorker } from '../src/dev/stack/worker-process';
 
 interface Sizes {
   latency: number;

@@ -7,7 +7,7 @@ import { emptyTargetState } from '../src/domain/model';
 import type { RemediationStatus } from '../src/shared';
 import { Driver, endAt, eventAt, uniqueName } from './driver';
 import { pool, sleep } from './stats';
-import type { WorkerProcess as BenchWorker } from '../src/stack/worker-process';
+import type { WorkerProcess as BenchWorker } from '../src/dev/stack/worker-process';
 
 export type Log = (line: string) => void;
 

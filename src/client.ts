@@ -26,6 +26,7 @@ import type { Ledger } from './ports/ledger';
 import {
   CLEAR_TARGET_WORKFLOW,
   DEFAULT_TASK_QUEUE,
+  ErrorType,
   REMEDIATION_WORKFLOW,
   SearchAttributes,
   overrideUpdate,
@@ -97,7 +98,7 @@ export function toTargetView(state: TargetState): TargetView {
 }
 
 /** The `TargetNotFoundError` type the worker's clear refuses with, and the CLI-side check throws. */
-export const TARGET_NOT_FOUND_ERROR = 'TargetNotFoundError';
+export const TARGET_NOT_FOUND_ERROR = ErrorType.TargetNotFound;
 
 /** A clear of a target the ledger has no record of (a typo, or never remediated): nothing is written. */
 export class TargetNotFoundError extends Error {

@@ -10,9 +10,14 @@ import { z } from 'zod';
 import { InvalidConfigError, parsePolicyConfig, type PolicyConfig } from './domain/config';
 import { toFieldErrors } from './domain/request';
 import { DEFAULT_TASK_QUEUE } from './shared';
-import type { StackInfo } from './stack/stack';
 
-export type { StackInfo };
+/** `.stack/stack.json`, written by the local stack (`npm run stack`); clients read their defaults from it. */
+export interface StackInfo {
+  temporal: { address: string; namespace: string; uiUrl: string; cli: string };
+  kubeconfig: string;
+  executionNamespace: string;
+  controlNamespace: string;
+}
 
 export const WorkerSettingsSchema = z.strictObject({
   temporalAddress: z.string().min(1).describe('Temporal frontend host:port.').default('127.0.0.1:7233'),

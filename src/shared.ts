@@ -5,10 +5,23 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { RemediationRequest } from './domain/request';
+import { INVALID_REQUEST_ERROR, type RemediationRequest } from './domain/request';
 import type { BlockKind, BlockReason, EndReason, Failure, Phase } from './domain/model';
 
 export const DEFAULT_TASK_QUEUE = 'remediation';
+
+/**
+ * Failure types that no retry can fix: activities raise them (ApplicationFailure type), workflows
+ * list them as non-retryable, clients map them to exit codes.
+ */
+export const ErrorType = {
+  InvalidRequest: INVALID_REQUEST_ERROR,
+  TargetNotFound: 'TargetNotFoundError',
+  PipelineRunConflict: 'PipelineRunConflictError',
+  LedgerInvalidState: 'LedgerInvalidStateError',
+  LedgerRecordDeleted: 'LedgerRecordDeletedError',
+} as const;
+export const nonRetryableErrorTypes: string[] = Object.values(ErrorType);
 export const REMEDIATION_WORKFLOW = 'remediation';
 export const CLEAR_TARGET_WORKFLOW = 'clearTarget';
 

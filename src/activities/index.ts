@@ -20,7 +20,7 @@ import {
   type PipelineRuns,
 } from '../ports/pipeline-runs';
 import type { Remediations } from '../ports/remediations';
-import type { ClearTargetInput, ClearTargetResult } from '../shared';
+import { ErrorType, type ClearTargetInput, type ClearTargetResult } from '../shared';
 import { withCas as retryCas, type Sleep } from './cas';
 
 export interface ActivityDeps {
@@ -106,13 +106,6 @@ export type StopResult =
   | { state: 'cancelled' }
   | { state: 'stillRunning' }
   | { state: 'finished'; outcome: Exclude<PipelineRunOutcome, { state: 'running' }> };
-
-/** Non-retryable error types the workflows name in their retry policies. */
-export const ActivityErrorType = {
-  InvalidRequest: 'InvalidRequestError',
-  TargetNotFound: 'TargetNotFoundError',
-  PipelineRunConflict: 'PipelineRunConflictError',
-} as const;
 
 /**
  * Product counters, exported with the SDK's runtime metrics (Prometheus, see src/worker.ts):
@@ -314,7 +307,7 @@ export function createActivities(deps: ActivityDeps) {
           return { kind: 'rejected', name, failure: classifyCreateError(error.status, error.message) };
         }
         if (error instanceof PipelineRunConflictError)
-          throw ApplicationFailure.nonRetryable(error.message, ActivityErrorType.PipelineRunConflict);
+          throw ApplicationFailure.nonRetryable(error.message, ErrorType.PipelineRunConflict);
         throw error;
       }
     },
@@ -447,15 +440,12 @@ export function createActivities(deps: ActivityDeps) {
       try {
         parseTargetKey(input.target);
       } catch (error) {
-        throw ApplicationFailure.nonRetryable(
-          String((error as Error).message),
-          ActivityErrorType.InvalidRequest,
-        );
+        throw ApplicationFailure.nonRetryable(String((error as Error).message), ErrorType.InvalidRequest);
       }
       if (!input.reason?.trim())
-        throw ApplicationFailure.nonRetryable('reason: must not be empty', ActivityErrorType.InvalidRequest);
+        throw ApplicationFailure.nonRetryable('reason: must not be empty', ErrorType.InvalidRequest);
       if (!input.by?.trim())
-        throw ApplicationFailure.nonRetryable('by: must not be empty', ActivityErrorType.InvalidRequest);
+        throw ApplicationFailure.nonRetryable('by: must not be empty', ErrorType.InvalidRequest);
       const result = await updateTarget(input.target, (target) => {
         const t = core.clearTarget(target, input, now());
         return t.kind === 'cleared'
@@ -463,7 +453,7 @@ export function createActivities(deps: ActivityDeps) {
           : { target, changed: false, notFound: t.message };
       });
       if ('notFound' in result)
-        throw ApplicationFailure.nonRetryable(result.notFound, ActivityErrorType.TargetNotFound);
+        throw ApplicationFailure.nonRetryable(result.notFound, ErrorType.TargetNotFound);
       const woken = await remediations.runningOnTarget(input.target);
       await Promise.all(woken.map((id) => remediations.wake(id, `target cleared by ${input.by}`)));
       return { target: input.target, cleared: result.before, woken };

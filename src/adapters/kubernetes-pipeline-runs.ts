@@ -17,7 +17,7 @@ import {
   TektonPlural,
   type PipelineRun,
   type TaskRun,
-} from '../k8s/tekton-types';
+} from '../domain/tekton';
 import {
   adoptionMismatch,
   PipelineRunConflictError,

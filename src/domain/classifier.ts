@@ -4,10 +4,9 @@
  * Tekton's reason strings verbatim and reads step states; never loose message substrings.
  * Pure: importable in the workflow sandbox.
  */
-import type { ChildReference, PipelineRun, StepState, TaskRun } from '../k8s/tekton-types';
-import { succeededCondition } from '../k8s/tekton-types';
-import { FailureCategory, type Failure } from './model';
-import type { PipelineRunOutcome } from '../ports/pipeline-runs';
+import type { ChildReference, PipelineRun, StepState, TaskRun } from './tekton';
+import { succeededCondition } from './tekton';
+import { FailureCategory, type Failure, type PipelineRunOutcome } from './model';
 
 /** A row of a reason table; only the table's own keys count (a reason named `constructor` is unknown). */
 function rowOf<T>(table: Readonly<Record<string, T>>, reason: string): T | undefined {

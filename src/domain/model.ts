@@ -102,6 +102,23 @@ export interface Failure {
   message: string;
 }
 
+/** The observed state of one PipelineRun, already classified (see domain/classifier). */
+export type PipelineRunOutcome =
+  | {
+      state: 'running';
+      reason: string;
+      message: string;
+      stuckReason?: string;
+      /**
+       * Whether any user step has started, read from the child TaskRuns with the classifier's
+       * evidence rule. Absent means not known, which counts as started: only `false` lets a run
+       * that then disappears be treated as pre-execution.
+       */
+      userCodeStarted?: boolean;
+    }
+  | { state: 'succeeded'; reason: string; message: string }
+  | { state: 'failed'; failure: Failure };
+
 // ---------------------------------------------------------------- persisted state (SEMANTICS §3)
 
 /** ISO-8601 UTC timestamp string; persisted state never holds Date objects. */

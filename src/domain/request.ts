@@ -20,9 +20,12 @@ function describe(errors: readonly FieldError[]): string {
   return errors.map((e) => `${e.field}: ${e.message} [${e.rule}]`).join('; ');
 }
 
+/** The error type an invalid request travels under, across activities, workflows and clients. */
+export const INVALID_REQUEST_ERROR = 'InvalidRequestError';
+
 /** Thrown by {@link parseRemediationRequest} and {@link parseTargetKey}. */
 export class InvalidRequestError extends Error {
-  override readonly name = 'InvalidRequestError';
+  override readonly name = INVALID_REQUEST_ERROR;
   constructor(readonly errors: FieldError[]) {
     super(`invalid remediation request: ${describe(errors)}`);
   }

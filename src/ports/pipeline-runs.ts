@@ -1,4 +1,7 @@
-import type { Failure } from '../domain/model';
+import type { PipelineRunOutcome } from '../domain/model';
+
+/** The classified observation lives with the classifier in the domain core; re-exported for adapters. */
+export type { PipelineRunOutcome };
 
 /** What we ask Tekton to run for one attempt of one remediation (SEMANTICS §5). */
 export interface PipelineRunRequest {
@@ -13,23 +16,6 @@ export interface PipelineRunRequest {
   labels: Record<string, string>;
   annotations?: Record<string, string>;
 }
-
-/** The observed state of one PipelineRun, already classified (see domain/classifier). */
-export type PipelineRunOutcome =
-  | {
-      state: 'running';
-      reason: string;
-      message: string;
-      stuckReason?: string;
-      /**
-       * Whether any user step has started, read from the child TaskRuns with the classifier's
-       * evidence rule. Absent means not known, which counts as started: only `false` lets a run
-       * that then disappears be treated as pre-execution.
-       */
-      userCodeStarted?: boolean;
-    }
-  | { state: 'succeeded'; reason: string; message: string }
-  | { state: 'failed'; failure: Failure };
 
 export interface PipelineRunCreated {
   name: string;

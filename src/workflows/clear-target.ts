@@ -1,10 +1,15 @@
 import { patched, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { RemediationActivities } from '../activities';
-import { SearchAttributes, type ClearTargetInput, type ClearTargetResult } from '../shared';
+import {
+  SearchAttributes,
+  nonRetryableErrorTypes,
+  type ClearTargetInput,
+  type ClearTargetResult,
+} from '../shared';
 
 const { clearTarget: clear } = proxyActivities<RemediationActivities>({
   startToCloseTimeout: '1m',
-  retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: ['InvalidRequestError'] },
+  retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes },
 });
 
 /** Operator clear of a target (SEMANTICS §7), startable from the plain `temporal` CLI. */

@@ -26,8 +26,10 @@ import { formatDuration } from '../domain/duration';
 import { BlockKind, BlockReason, EndReason, Phase, type Failure } from '../domain/model';
 import { fingerprintKey, parseRemediationRequest, resolveDeadline, targetKey } from '../domain/request';
 import {
+  ErrorType,
   SearchAttributes,
   duplicateSignal,
+  nonRetryableErrorTypes,
   overrideUpdate,
   remediationIdFromWorkflowId,
   statusQuery,
@@ -43,12 +45,7 @@ const retry = {
   initialInterval: '1s',
   maximumInterval: '10s',
   backoffCoefficient: 2,
-  nonRetryableErrorTypes: [
-    'InvalidRequestError',
-    'LedgerInvalidStateError',
-    'LedgerRecordDeletedError',
-    'PipelineRunConflictError',
-  ],
+  nonRetryableErrorTypes,
 };
 const ledger = proxyActivities<RemediationActivities>({ startToCloseTimeout: '1m', retry });
 const local = proxyLocalActivities<RemediationActivities>({ startToCloseTimeout: '10s', retry });
@@ -143,7 +140,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
     if (asked > policy.maxDeadlineMs) {
       throw ApplicationFailure.nonRetryable(
         `deadline: ${formatDuration(asked)} from the start is beyond the policy's maxDeadline of ${formatDuration(policy.maxDeadlineMs)}`,
-        'InvalidRequestError',
+        ErrorType.InvalidRequest,
       );
     }
     tracker.deadlineResolved(now(), deadline);
@@ -405,7 +402,7 @@ function validate(request: unknown): RemediationInput['request'] {
   try {
     return parseRemediationRequest(request);
   } catch (error) {
-    throw ApplicationFailure.nonRetryable((error as Error).message, 'InvalidRequestError');
+    throw ApplicationFailure.nonRetryable((error as Error).message, ErrorType.InvalidRequest);
   }
 }
 

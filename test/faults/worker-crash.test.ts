@@ -1,5 +1,5 @@
 import { targetKey } from '../../src/domain/request';
-import { spawnWorker, type WorkerProcess } from '../../src/stack/worker-process';
+import { spawnWorker, type WorkerProcess } from '../../src/dev/stack/worker-process';
 import { useFaultStack } from './support/fault-stack';
 
 describe('fault: worker crash', () => {

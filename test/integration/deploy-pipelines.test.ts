@@ -6,7 +6,7 @@
  */
 import { CustomObjectsApi } from '@kubernetes/client-node';
 
-import { TEKTON_GROUP, TEKTON_VERSION, TektonPlural } from '../../src/k8s/tekton-types';
+import { TEKTON_GROUP, TEKTON_VERSION, TektonPlural } from '../../src/domain/tekton';
 import { k8sObjects, repoPath, yamlFilesUnder } from '../unit/deploy/support';
 import { kubeConfig, stackInfo } from './stack-env';
 

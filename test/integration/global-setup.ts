@@ -9,8 +9,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../src/stack/proc';
-import { startStack } from '../../src/stack/stack';
+import { freePort } from '../../src/dev/stack/proc';
+import { startStack } from '../../src/dev/stack/stack';
 import { STACK_JSON_ENV } from './stack-env';
 import { setRunningStack } from './support/stack-handle';
 

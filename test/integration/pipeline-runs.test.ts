@@ -13,9 +13,9 @@ import {
   TEKTON_VERSION,
   TektonPlural,
   type Pipeline,
-} from '../../src/k8s/tekton-types';
+} from '../../src/domain/tekton';
 import { PipelineRunRejectedError } from '../../src/ports/pipeline-runs';
-import { SCRIPT_ANNOTATION } from '../../src/simulator';
+import { SCRIPT_ANNOTATION } from '../../src/dev/simulator';
 import { pipelineRunsContract } from '../contract/pipeline-runs.contract';
 import { kubeConfig, stackInfo } from './stack-env';
 

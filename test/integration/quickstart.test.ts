@@ -8,8 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/stack/proc';
-import type { StackInfo } from '../../src/stack/stack';
+import { freePort } from '../../src/dev/stack/proc';
+import type { StackInfo } from '../../src/dev/stack/stack';
 
 const repoRoot = join(__dirname, '../..');
 
@@ -29,7 +29,7 @@ describe('npm start (quickstart)', () => {
     delete env.TEMPORAL_ADDRESS;
     delete env.KUBECONFIG;
     delete env.REMEDIATION_STACK_JSON;
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/start.ts')], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/dev/start.ts')], {
       cwd: repoRoot,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

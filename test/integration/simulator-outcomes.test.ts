@@ -18,8 +18,8 @@ import {
   TektonPlural,
   type PipelineRun,
   type TaskRun,
-} from '../../src/k8s/tekton-types';
-import { SCRIPT_ANNOTATION } from '../../src/simulator';
+} from '../../src/domain/tekton';
+import { SCRIPT_ANNOTATION } from '../../src/dev/simulator';
 import { kubeConfig } from './stack-env';
 
 // A namespace of its own: the stack's simulator watches all namespaces.

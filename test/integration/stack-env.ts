@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { StackInfo } from '../../src/stack/stack';
+import type { StackInfo } from '../../src/dev/stack/stack';
 
 export const STACK_JSON_ENV = 'REMEDIATION_STACK_JSON';
 

@@ -11,7 +11,7 @@ import {
   bundleWorkflowCode,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { SEARCH_ATTRIBUTES } from '../../src/stack/temporal';
+import { SEARCH_ATTRIBUTES } from '../../src/dev/stack/temporal';
 import { kubeConfig, stackInfo } from './stack-env';
 import type { SmokeActivities } from './support/smoke-workflows';
 import { smokeWorkflow } from './support/smoke-workflows';

@@ -12,8 +12,8 @@
  * run = start → watch → record; cancel = stop → record; continue-as-new on long waits.
  */
 import { createActivities, hash, type RemediationRef } from '../../activities';
-import { InMemoryLedger } from '../../adapters/in-memory-ledger';
-import { InMemoryPipelineRuns } from '../../adapters/in-memory-pipeline-runs';
+import { InMemoryLedger } from '../fakes/in-memory-ledger';
+import { InMemoryPipelineRuns } from '../fakes/in-memory-pipeline-runs';
 import { parsePolicyConfig, type PolicyConfig } from '../../domain/config';
 import { disappeared, watchTimedOut } from '../../domain/ledger';
 import { isParked } from '../../domain/routing';
@@ -261,7 +261,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         if (run && recorded.has(run)) fail('I3', `outcome of ${run} recorded twice on ${a.key}`);
         recorded.add(run);
         if (run && deletedRuns.has(run) && a.lastFailure === now && !a.lastFailure.wasExecutionFailure)
-          fail('I6', `${run} was deleted before it finished but was recorded as a pre-execution failure`);
+          fail(
+            'I6',
+            `${run} was deleted before it finished but was recorded as a pre-execution failure (${JSON.stringify(a.lastFailure)})`,
+          );
       }
     }
   }

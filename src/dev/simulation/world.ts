@@ -3,8 +3,8 @@
  * wrapped so faults can be injected (conflict storms, outages, lost responses, deletions), and
  * the Remediations port answered from the simulation's own table of workflows.
  */
-import { InMemoryLedger } from '../../adapters/in-memory-ledger';
-import { InMemoryPipelineRuns, type Timer } from '../../adapters/in-memory-pipeline-runs';
+import { InMemoryLedger } from '../fakes/in-memory-ledger';
+import { InMemoryPipelineRuns, type Timer } from '../fakes/in-memory-pipeline-runs';
 import type { FingerprintState, TargetState } from '../../domain/model';
 import { LedgerConflictError, LedgerInvalidStateError, type Ledger } from '../../ports/ledger';
 import type { PipelineRuns } from '../../ports/pipeline-runs';
@@ -136,6 +136,7 @@ export class FaultyPipelineRuns implements PipelineRuns {
   async create(...args: Parameters<PipelineRuns['create']>) {
     this.gate();
     const result = await this.inner.create(...args);
+    this.generation++;
     if (result.created)
       this.created.push({ name: args[0].name, at: this.clock.now(), labels: args[0].labels });
     return result;

@@ -8,18 +8,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { startTektonSimulator } from '../../../src/simulator';
+import { startTektonSimulator } from '../../../src/dev/simulator';
 import { RemediationHarness } from '../../integration/support/remediation-harness';
-import { DEFAULT_CRDS_DIR, startKubeApi, type KubeApi } from '../../../src/stack/kube-api';
-import { freePort } from '../../../src/stack/proc';
+import { DEFAULT_CRDS_DIR, startKubeApi, type KubeApi } from '../../../src/dev/stack/kube-api';
+import { freePort } from '../../../src/dev/stack/proc';
 import {
   CONTROL_NAMESPACE,
   EXECUTION_NAMESPACE,
   provision,
   type ProvisionResult,
   type StackInfo,
-} from '../../../src/stack/stack';
-import { startTemporalDevServer, type TemporalDevServer } from '../../../src/stack/temporal';
+} from '../../../src/dev/stack/stack';
+import { startTemporalDevServer, type TemporalDevServer } from '../../../src/dev/stack/temporal';
 
 export class FaultStack {
   readonly dir = mkdtempSync(join(tmpdir(), 'remediation-faults-'));

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { fingerprintKey, targetKey } from '../../../src/domain/request';
-import { TEKTON_GROUP, TEKTON_VERSION, TektonPlural, type PipelineRun } from '../../../src/k8s/tekton-types';
+import { TEKTON_GROUP, TEKTON_VERSION, TektonPlural, type PipelineRun } from '../../../src/domain/tekton';
 import type { RemediationStatus } from '../../../src/shared';
 import { RemediationHarness, sleep, uniqueName } from '../support/remediation-harness';
-import { spawnWorker, type WorkerProcess } from '../../../src/stack/worker-process';
+import { spawnWorker, type WorkerProcess } from '../../../src/dev/stack/worker-process';
 
 jest.setTimeout(300_000);
 

@@ -1,7 +1,7 @@
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { emptyFingerprintState } from '../../../src/domain/model';
 import { fingerprintKey, type RemediationRequestInput } from '../../../src/domain/request';
-import { TEKTON_GROUP, TEKTON_VERSION, TektonPlural, type PipelineRun } from '../../../src/k8s/tekton-types';
+import { TEKTON_GROUP, TEKTON_VERSION, TektonPlural, type PipelineRun } from '../../../src/domain/tekton';
 import { RemediationHarness, uniqueName } from '../support/remediation-harness';
 
 const minutes = (n: number) => n * 60_000;

@@ -5,7 +5,7 @@
  * `temporal` CLI binary and deletions through the real API server, as an operator's would.
  */
 import type { RemediationClient } from '../../../src/client';
-import { succeededCondition, type PipelineRun } from '../../../src/k8s/tekton-types';
+import { succeededCondition, type PipelineRun } from '../../../src/domain/tekton';
 import { fingerprintKey, targetKey, type RemediationRequestInput } from '../../../src/domain/request';
 import type { RemediationStatus } from '../../../src/shared';
 import { RemediationHarness, sleep, uniqueName } from '../support/remediation-harness';

@@ -1,6 +1,6 @@
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { targetKey } from '../../../src/domain/request';
-import { TEKTON_GROUP, TEKTON_VERSION, TektonPlural, type PipelineRun } from '../../../src/k8s/tekton-types';
+import { TEKTON_GROUP, TEKTON_VERSION, TektonPlural, type PipelineRun } from '../../../src/domain/tekton';
 import { RemediationHarness, uniqueName } from '../support/remediation-harness';
 
 const seconds = (n: number) => n * 1000;

@@ -16,8 +16,8 @@ import {
 import { KubernetesLedger } from '../../../src/adapters/kubernetes-ledger';
 import { KubernetesPipelineRuns } from '../../../src/adapters/kubernetes-pipeline-runs';
 import { TemporalRemediations } from '../../../src/adapters/temporal-remediations';
-import { defineSimulatedPipeline } from '../../../src/simulator/pipelines';
-import type { Outcome } from '../../../src/simulator/script';
+import { defineSimulatedPipeline } from '../../../src/dev/simulator/pipelines';
+import type { Outcome } from '../../../src/dev/simulator/script';
 import { RemediationClient } from '../../../src/client';
 import { parsePolicyConfig, type PolicyConfigInput } from '../../../src/domain/config';
 import type { Phase } from '../../../src/domain/model';
@@ -28,11 +28,11 @@ import {
   TektonPlural,
   type PipelineRun,
   type TaskRun,
-} from '../../../src/k8s/tekton-types';
+} from '../../../src/domain/tekton';
 import type { PipelineRuns } from '../../../src/ports/pipeline-runs';
 import type { RemediationRequestInput } from '../../../src/domain/request';
 import type { RemediationStatus } from '../../../src/shared';
-import type { StackInfo } from '../../../src/stack/stack';
+import type { StackInfo } from '../../../src/dev/stack/stack';
 import { createRemediationWorker } from '../../../src/worker';
 import { workflowBundleOptions } from '../../../src/workflow-bundle';
 import { kubeConfig, stackInfo } from '../stack-env';

@@ -2,7 +2,7 @@
  * Hands the running stack from global-setup to global-teardown. Both run in Jest's main process
  * but as separately loaded modules, so the handle lives on globalThis.
  */
-import type { Stack } from '../../../src/stack/stack';
+import type { Stack } from '../../../src/dev/stack/stack';
 
 interface Running {
   stack: Stack;

@@ -3,9 +3,9 @@
  * adapters): the atomic routing step, exactly-once recording and release under races.
  */
 import { createActivities, type RouteInput, type RouteResult } from '../../../src/activities';
-import { InMemoryLedger } from '../../../src/adapters/in-memory-ledger';
-import { InMemoryPipelineRuns, VirtualTimer } from '../../../src/adapters/in-memory-pipeline-runs';
-import { InMemoryRemediations } from '../../../src/adapters/in-memory-remediations';
+import { InMemoryLedger } from '../../../src/dev/fakes/in-memory-ledger';
+import { InMemoryPipelineRuns, VirtualTimer } from '../../../src/dev/fakes/in-memory-pipeline-runs';
+import { InMemoryRemediations } from '../../../src/dev/fakes/in-memory-remediations';
 import { defaultPolicyConfig } from '../../../src/domain/config';
 import { parseRemediationRequest } from '../../../src/domain/request';
 

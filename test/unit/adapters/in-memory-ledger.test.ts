@@ -1,4 +1,4 @@
-import { InMemoryLedger } from '../../../src/adapters/in-memory-ledger';
+import { InMemoryLedger } from '../../../src/dev/fakes/in-memory-ledger';
 import { emptyFingerprintState, emptyTargetState } from '../../../src/domain/model';
 import { LedgerConflictError, LedgerInvalidStateError, MAX_WAITERS } from '../../../src/ports/ledger';
 import { ledgerContract, maximalTargetState } from '../../contract/ledger.contract';

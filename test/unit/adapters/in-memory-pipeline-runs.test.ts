@@ -1,4 +1,4 @@
-import { InMemoryPipelineRuns, VirtualTimer } from '../../../src/adapters/in-memory-pipeline-runs';
+import { InMemoryPipelineRuns, VirtualTimer } from '../../../src/dev/fakes/in-memory-pipeline-runs';
 import { PipelineRunConflictError, PipelineRunRejectedError } from '../../../src/ports/pipeline-runs';
 import { pipelineRunsContract } from '../../contract/pipeline-runs.contract';
 

@@ -1,4 +1,4 @@
-import { InMemoryRemediations } from '../../../src/adapters/in-memory-remediations';
+import { InMemoryRemediations } from '../../../src/dev/fakes/in-memory-remediations';
 import { remediationsContract } from '../../contract/remediations.contract';
 
 remediationsContract('InMemoryRemediations', async () => {

@@ -8,7 +8,7 @@ import {
   taskRunExecutedUserCode,
   taskRunRanUserCode,
 } from '../../../src/domain/classifier';
-import type { PipelineRun, TaskRun } from '../../../src/k8s/tekton-types';
+import type { PipelineRun, TaskRun } from '../../../src/domain/tekton';
 import type { PipelineRunOutcome } from '../../../src/ports/pipeline-runs';
 
 interface Fixture {

@@ -1,4 +1,4 @@
-import type { Pipeline, PipelineRun, StepState, TaskRun, TaskRunStatus } from '../../../src/k8s/tekton-types';
+import type { Pipeline, PipelineRun, StepState, TaskRun, TaskRunStatus } from '../../../src/domain/tekton';
 import {
   appliedIndex,
   cancelRun,
@@ -9,8 +9,8 @@ import {
   POD_START_MS,
   TASKRUN_CANCELLED_MESSAGE,
   type Transition,
-} from '../../../src/simulator/plan';
-import { SCRIPT_ANNOTATION } from '../../../src/simulator/script';
+} from '../../../src/dev/simulator/plan';
+import { SCRIPT_ANNOTATION } from '../../../src/dev/simulator/script';
 
 const START = '2026-03-01T10:00:00Z';
 const T0 = Date.parse(START);

@@ -1,4 +1,4 @@
-import { DEFAULT_SCRIPT, Outcome, parseScript } from '../../../src/simulator/script';
+import { DEFAULT_SCRIPT, Outcome, parseScript } from '../../../src/dev/simulator/script';
 
 describe('parseScript', () => {
   it.each([

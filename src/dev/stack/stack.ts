@@ -11,12 +11,9 @@ import { elapsed, noLog, type Log } from './proc';
 import { startTemporalDevServer } from './temporal';
 
 /** Exactly the `.stack/stack.json` shape of INTERFACES.md. */
-export interface StackInfo {
-  temporal: { address: string; namespace: string; uiUrl: string; cli: string };
-  kubeconfig: string;
-  executionNamespace: string;
-  controlNamespace: string;
-}
+import type { StackInfo } from '../../settings';
+
+export type { StackInfo };
 
 export const EXECUTION_NAMESPACE = 'remediation-runs';
 export const CONTROL_NAMESPACE = 'remediation-system';
@@ -29,7 +26,7 @@ export interface StackOptions {
   temporalUiPort?: number;
   etcdPort?: number;
   apiPort?: number;
-  /** Start the Tekton simulator (src/simulator); default true. */
+  /** Start the Tekton simulator (src/dev/simulator); default true. */
   withSimulator?: boolean;
   /** Throwaway stacks (tests): etcd without fsync. */
   ephemeral?: boolean;
@@ -193,7 +190,7 @@ interface SimulatorModule {
 
 /**
  * The simulator is written in parallel with the stack: skip it (with a warning) while
- * src/simulator/index is absent, but let a present-and-broken simulator fail the start.
+ * src/dev/simulator/index is absent, but let a present-and-broken simulator fail the start.
  */
 async function startSimulator(
   kubeconfigPath: string,
@@ -201,7 +198,7 @@ async function startSimulator(
 ): Promise<{ stop(): Promise<void> } | undefined> {
   const base = join(__dirname, '..', 'simulator', 'index');
   if (!['.ts', '.js'].some((ext) => existsSync(base + ext))) {
-    log('WARNING: src/simulator/index.ts not found; starting without the Tekton simulator');
+    log('WARNING: src/dev/simulator/index.ts not found; starting without the Tekton simulator');
     return undefined;
   }
   // Variable specifier: the module may not exist at type-check time.

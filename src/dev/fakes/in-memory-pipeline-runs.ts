@@ -1,16 +1,16 @@
 /**
  * PipelineRuns fake for unit tests. It plays the same scripts as the Tekton simulator through the
- * same pure plan (src/simulator/plan.ts), so it holds the very PipelineRun and TaskRun objects the
+ * same pure plan (src/dev/simulator/plan.ts), so it holds the very PipelineRun and TaskRun objects the
  * simulator would write, classified by the same classifier. Time comes from an injectable timer.
  */
-import { classifyDisappeared, classifyPipelineRun, latestObservation } from '../domain/classifier';
+import { classifyDisappeared, classifyPipelineRun, latestObservation } from '../../domain/classifier';
 import {
   PIPELINE_RUN_CANCELLED,
   TEKTON_API_VERSION,
   type Pipeline,
   type PipelineRun,
   type TaskRun,
-} from '../k8s/tekton-types';
+} from '../../domain/tekton';
 import {
   adoptionMismatch,
   PipelineRunConflictError,
@@ -19,7 +19,7 @@ import {
   type PipelineRunOutcome,
   type PipelineRunRequest,
   type PipelineRuns,
-} from '../ports/pipeline-runs';
+} from '../../ports/pipeline-runs';
 import { cancelRun, isoSeconds, newTaskRun, planRun } from '../simulator/plan';
 import { SCRIPT_ANNOTATION, type Script } from '../simulator/script';
 

@@ -1,6 +1,6 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { isConflict } from '../k8s/kube';
-import { TEKTON_GROUP, TEKTON_VERSION, type Pipeline } from '../k8s/tekton-types';
+import { isConflict } from '../../k8s/kube';
+import { TEKTON_GROUP, TEKTON_VERSION, type Pipeline } from '../../domain/tekton';
 import { SCRIPT_ANNOTATION, type Script } from './script';
 
 /** A Tekton v1 Pipeline whose simulated runs behave as `script` says (INTERFACES.md simulator scripts). */

@@ -7,7 +7,7 @@
  * `creationTimestamp`, so the same inputs always give the same statuses: the controller can tell
  * from the objects alone which transitions were already written (see {@link appliedIndex}).
  */
-import { parseDuration } from '../domain/duration';
+import { parseDuration } from '../../domain/duration';
 import {
   PIPELINE_RUN_LABEL,
   PIPELINE_TASK_LABEL,
@@ -20,7 +20,7 @@ import {
   type StepState,
   type TaskRun,
   type TaskRunStatus,
-} from '../k8s/tekton-types';
+} from '../../domain/tekton';
 import { Outcome, parseScript, SCRIPT_ANNOTATION, type Script } from './script';
 
 /** Tekton's default `timeouts.pipeline`. */

@@ -4,7 +4,7 @@
  * back from the objects, so a restarted simulator resumes runs instead of replaying them.
  */
 import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
-import { apiMessage, isConflict, isNotFound, mergePatch } from '../k8s/kube';
+import { apiMessage, isConflict, isNotFound, mergePatch } from '../../k8s/kube';
 import {
   PIPELINE_RUN_LABEL,
   succeededCondition,
@@ -14,7 +14,7 @@ import {
   type Pipeline,
   type PipelineRun,
   type TaskRun,
-} from '../k8s/tekton-types';
+} from '../../domain/tekton';
 import {
   appliedIndex,
   cancelRun,

@@ -1,4 +1,4 @@
-import type { Remediations } from '../ports/remediations';
+import type { Remediations } from '../../ports/remediations';
 
 /** Remediations for unit tests: a set of running workflows and a log of what was said to them. */
 export class InMemoryRemediations implements Remediations {

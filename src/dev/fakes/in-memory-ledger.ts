@@ -3,7 +3,7 @@ import {
   emptyTargetState,
   type FingerprintState,
   type TargetState,
-} from '../domain/model';
+} from '../../domain/model';
 import {
   boundedAudit,
   type Ledger,
@@ -15,7 +15,7 @@ import {
   MAX_WAITERS,
   normalizeTargetState,
   type StoredTargetSpec,
-} from '../ports/ledger';
+} from '../../ports/ledger';
 
 interface StoredRecord {
   version: string;

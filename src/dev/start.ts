@@ -4,11 +4,11 @@
  * the Web UI, etcd + API server with the CRDs, the Tekton simulator), adds two demo Pipelines and
  * prints how to use it. Ctrl-C stops the worker, then the stack.
  */
-import { loadKubeConfig } from './k8s/kube';
+import { loadKubeConfig } from '../k8s/kube';
 import { defineSimulatedPipeline } from './simulator/pipelines';
 import { Outcome } from './simulator/script';
 import { startStack, type StackInfo } from './stack/stack';
-import { runWorker } from './worker';
+import { runWorker } from '../worker';
 
 const log = (line: string): void => void process.stderr.write(`[start] ${line}\n`);
 

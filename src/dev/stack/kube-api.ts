@@ -36,7 +36,7 @@ export interface KubeApi {
   stop(): Promise<void>;
 }
 
-export const REPO_ROOT = resolve(__dirname, '..', '..');
+export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 export const DEFAULT_CRDS_DIR = join(REPO_ROOT, 'deploy', 'crds');
 
 // Every default admission plugin needs informers on core/v1 objects this server does not have.
