@@ -274,12 +274,10 @@ export function route(
     target = withoutWaiter(target, caller.remediationId);
   }
 
-  // The lock came free in this pass (reclaimed or settled) and we did not take it: wake the next.
-  if (
-    target.lock === null &&
-    (current.target.lock !== null || (current.target.unsettled !== null && target.unsettled === null))
-  ) {
-    wakeNext(target, caller, 'lock reclaimed from a closed remediation', effects, now);
+  // The lock is free and we did not take it (we wait on something else, or it was just reclaimed
+  // or settled): pass the wake on, so a wake that reached the wrong waiter is never lost.
+  if (target.lock === null && verdict.kind !== 'run') {
+    wakeNext(target, caller, 'the lock is free', effects, now);
   }
   return { target, fingerprint, verdict: withTakeover, fencingToken, effects };
 }
