@@ -1,6 +1,6 @@
 /**
  * Typed client API used by the CLI and tests (and by anyone embedding the product).
- * Every input is validated before anything starts (SEMANTICS §2: a rejected request writes nothing).
+ * Every input is validated before anything starts: a rejected request writes nothing.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -43,7 +43,7 @@ import {
 export interface StartedRemediation {
   id: string;
   workflowId: string;
-  /** False when a remediation with this id already existed (SEMANTICS S3). */
+  /** False when a remediation with this id already existed. */
   started: boolean;
 }
 
@@ -60,7 +60,7 @@ export interface RemediationSummary {
   closeTime: string | null;
 }
 
-/** `target --json` (INTERFACES.md). */
+/** `target --json`. */
 export interface TargetView {
   key: string;
   consecutiveFailures: number;

@@ -1,5 +1,5 @@
 /**
- * Worker settings: where Temporal and Kubernetes are, and the policy (SEMANTICS §9).
+ * Worker settings: where Temporal and Kubernetes are, and the policy.
  * Sources, later wins: defaults ← `.stack/stack.json` (local stack) ← REMEDIATION_CONFIG file
  * (JSON or YAML) ← environment. Every field is validated with zod; errors name the field.
  */

@@ -1,7 +1,7 @@
 /**
  * Everything the workflow, the worker, the client, the CLI and `temporal` CLI users agree on:
  * names of workflows, task queue, messages (queries, updates, signals), search attributes and the
- * status JSON (INTERFACES.md "Temporal-level contract"). Safe to import in the workflow sandbox.
+ * status JSON. Safe to import in the workflow sandbox.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
@@ -25,7 +25,7 @@ export const nonRetryableErrorTypes: string[] = Object.values(ErrorType);
 export const REMEDIATION_WORKFLOW = 'remediation';
 export const CLEAR_TARGET_WORKFLOW = 'clearTarget';
 
-/** Workflow id of a remediation: the idempotency key (SEMANTICS S3). */
+/** Workflow id of a remediation: the idempotency key. */
 export function remediationWorkflowId(remediationId: string): string {
   return `remediation-${remediationId}`;
 }
@@ -100,7 +100,7 @@ export interface TimelineEntry {
   message: string;
 }
 
-/** `status` query and `remediate status --json` (INTERFACES.md). */
+/** `status` query and `remediate status --json`. */
 export interface RemediationStatus {
   id: string;
   phase: Phase;
@@ -135,7 +135,7 @@ export interface OverrideResult {
 }
 
 export const statusQuery = defineQuery<RemediationStatus>('status');
-/** Lets one remediation skip its temporary blocks once (SEMANTICS §7); the validator refuses the rest. */
+/** Lets one remediation skip its temporary blocks once; the validator refuses the rest. */
 export const overrideUpdate = defineUpdate<OverrideResult, [OverrideRequest]>('override');
 /** Internal: the world changed (lock released, target cleared); re-run routing now. */
 export const wakeSignal = defineSignal<[{ cause: string }]>('wake');

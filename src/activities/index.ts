@@ -101,11 +101,15 @@ export interface FinishInput extends RemediationRef {
   duplicates?: { count: number; lastAt: string | null };
 }
 
-export type StopResult =
+export type StopResult = { name: string | null } & (
   | { state: 'missing' }
   | { state: 'cancelled' }
   | { state: 'stillRunning' }
-  | { state: 'finished'; outcome: Exclude<PipelineRunOutcome, { state: 'running' }> };
+  | { state: 'finished'; outcome: Exclude<PipelineRunOutcome, { state: 'running' }> }
+);
+
+/** The run to stop: by name, or — when the create's answer never arrived — the one announced on the lock. */
+export type StopInput = { name: string } | { targetKey: string; remediationId: string; fencingToken: number };
 
 /**
  * Product counters, exported with the SDK's runtime metrics (Prometheus, see src/worker.ts):
@@ -272,7 +276,11 @@ export function createActivities(deps: ActivityDeps) {
       const notAfter = now() + timeoutMs + policy.watchGraceMs;
       const intent = { remediationId: ref.remediationId, fencingToken, pipelineRun: name };
       const begun = await updateTarget(ref.targetKey, (target) => {
-        const t = core.beginRun(target, { ...intent, notAfter, deadline: input.deadline ?? Infinity }, now());
+        const t = core.beginRun(
+          target,
+          { ...intent, notAfter, deadline: input.deadline ?? Infinity, actionId: request.action.id },
+          now(),
+        );
         return t.kind === 'begin' ? { ...t, refusal: null } : { target, changed: false, refusal: t };
       });
       if (begun.refusal) {
@@ -361,21 +369,28 @@ export function createActivities(deps: ActivityDeps) {
      * The cancel path (I7): cancels the run unless it already finished, then waits (bounded by
      * the watch grace) until it has stopped, so the lock is released only after that.
      */
-    async stopPipelineRun(input: { name: string }): Promise<StopResult> {
-      const before = await pipelineRuns.observe(ns, input.name);
-      if (!before) return { state: 'missing' };
-      if (before.state !== 'running') return { state: 'finished', outcome: before };
-      await pipelineRuns.cancel(ns, input.name);
+    async stopPipelineRun(input: StopInput): Promise<StopResult> {
+      let name: string | null = 'name' in input ? input.name : null;
+      if (!('name' in input)) {
+        const lock = (await ledger.getTarget(input.targetKey)).lock;
+        const ours = lock?.remediationId === input.remediationId && lock.fencingToken === input.fencingToken;
+        name = ours ? (lock.run?.pipelineRun ?? null) : null;
+      }
+      if (!name) return { name, state: 'missing' };
+      const before = await pipelineRuns.observe(ns, name);
+      if (!before) return { name, state: 'missing' };
+      if (before.state !== 'running') return { name, state: 'finished', outcome: before };
+      await pipelineRuns.cancel(ns, name);
       const until = now() + policy.watchGraceMs;
       for (;;) {
-        const after = await pipelineRuns.observe(ns, input.name);
-        if (!after) return { state: 'cancelled' };
-        if (after.state === 'succeeded') return { state: 'finished', outcome: after };
+        const after = await pipelineRuns.observe(ns, name);
+        if (!after) return { name, state: 'cancelled' };
+        if (after.state === 'succeeded') return { name, state: 'finished', outcome: after };
         if (after.state === 'failed')
           return /Cancelled/.test(after.failure.reason)
-            ? { state: 'cancelled' }
-            : { state: 'finished', outcome: after };
-        if (now() >= until) return { state: 'stillRunning' };
+            ? { name, state: 'cancelled' }
+            : { name, state: 'finished', outcome: after };
+        if (now() >= until) return { name, state: 'stillRunning' };
         currentContext()?.heartbeat(after);
         await sleep(500);
       }

@@ -1,5 +1,5 @@
 /**
- * PipelineRuns on a real Kubernetes API server with Tekton's CRDs (SEMANTICS §5): create-or-adopt
+ * PipelineRuns on a real Kubernetes API server with Tekton's CRDs: create-or-adopt
  * by deterministic name (adopting only a run whose owner labels match), classified observation of
  * the run and its child TaskRuns, a watch that survives 410 Gone and API-server restarts and turns
  * a deleted run into a failure, cancel by merge patch.

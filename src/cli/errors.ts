@@ -1,6 +1,6 @@
 /**
- * The CLI's own failures, each carrying its exit code (INTERFACES.md: 1 the operation failed,
- * 2 bad usage or invalid input). `run` maps these, and the few Temporal errors users can cause, to
+ * The CLI's own failures, each carrying its exit code (1 the operation failed, 2 bad usage or
+ * invalid input). `run` maps these, and the few Temporal errors users can cause, to
  * a message and an exit code in one place.
  */
 import type { FieldError } from '../domain/request';

@@ -1,4 +1,4 @@
-/** Help texts (INTERFACES.md "CLI"); each ends with a newline. */
+/** Help texts; each ends with a newline. */
 
 const globals = `Global flags:
   --address HOST:PORT     Temporal frontend (env TEMPORAL_ADDRESS, else .stack/stack.json, else 127.0.0.1:7233)

@@ -1,5 +1,5 @@
 /**
- * The `remediate` commands (INTERFACES.md "CLI"), free of process globals: `run` takes the argv,
+ * The `remediate` commands, free of process globals: `run` takes the argv,
  * an {@link Io} and a `connect` dependency and returns the exit code, so tests drive it with a
  * fake client. Input is validated before connecting, and every error reaches one catch that maps
  * it to an exit code (0 success, 1 the operation failed, 2 bad usage or invalid input).
@@ -238,7 +238,7 @@ const commands: Record<string, Handler> = {
       },
       deadline: values.deadline,
     };
-    // Rejected here, before connecting: an invalid request starts nothing (SEMANTICS §2).
+    // Rejected here, before connecting: an invalid request starts nothing.
     parseRemediationRequest(input, { now: session.now().getTime() });
 
     return session.withClient(values, async (client) => {

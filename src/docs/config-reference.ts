@@ -63,7 +63,7 @@ export function renderConfigReference(): string {
     'The worker reads one JSON or YAML file named by `REMEDIATION_CONFIG`. Every key is optional; unknown keys are',
     'errors that name the key. Durations are strings such as `"90s"`, `"1m"`, `"1h30m"` or a number of milliseconds.',
     '',
-    '## Policy (SEMANTICS.md §9)',
+    '## Policy',
     '',
     '| key | type | default | meaning |',
     '|---|---|---|---|',

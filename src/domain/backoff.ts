@@ -1,5 +1,5 @@
 /**
- * Backoff after pre-execution failures (SEMANTICS §6). Randomness is a parameter so that workflow
+ * Backoff after pre-execution failures. Randomness is a parameter so that workflow
  * code can pass its replay-safe `random` and tests can pin it.
  */
 import type { BackoffConfig } from './config';

@@ -1,5 +1,5 @@
 /**
- * Classifies Tekton PipelineRuns (reference/tekton-status.md, SEMANTICS §5): running, succeeded, or
+ * Classifies Tekton PipelineRuns: running, succeeded, or
  * failed — and if failed, whether any user step ran (execution) or not (pre-execution). Matches
  * Tekton's reason strings verbatim and reads step states; never loose message substrings.
  * Pure: importable in the workflow sandbox.

@@ -1,5 +1,5 @@
 /**
- * Policy knobs (SEMANTICS §9), read from REMEDIATION_CONFIG. Input durations are strings such as
+ * Policy knobs, read from REMEDIATION_CONFIG. Input durations are strings such as
  * `"90s"` or milliseconds; the resolved {@link PolicyConfig} holds milliseconds in fields ending
  * in `Ms`. Unknown keys are errors so a typo never silently leaves a safety default in place.
  * Pure: importable in the workflow sandbox.
@@ -11,7 +11,7 @@ import { toFieldErrors, type FieldError } from './request';
 export interface BackoffConfig {
   baseMs: number;
   maxMs: number;
-  /** Fraction of the backoff value used as ± jitter, 0..1 (SEMANTICS §6). */
+  /** Fraction of the backoff value used as ± jitter, 0..1. */
   jitter: number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Durations as the product's users write them (SEMANTICS §9, INTERFACES "REMEDIATION_CONFIG"):
+ * Durations as the product's users write them:
  * `"90s"`, `"1m"`, `"1h30m"`, `"500ms"`, or a non-negative integer number of milliseconds.
  * Pure: importable in the workflow sandbox.
  */

@@ -20,6 +20,7 @@ import {
   type Phase,
   type TargetLock,
   type TargetState,
+  type UnsettledRun,
 } from './model';
 import { decide, isParked, waitersAhead, type RoutingVerdict } from './routing';
 
@@ -145,16 +146,7 @@ export function route(
       ...target,
       lock: null,
       recordedThrough: run ? target.recordedThrough : Math.max(target.recordedThrough, lock.fencingToken),
-      unsettled: run
-        ? {
-            remediationId: lock.remediationId,
-            workflowId: lock.workflowId,
-            pipelineRun: run.pipelineRun,
-            fencingToken: lock.fencingToken,
-            notAfter: run.notAfter,
-            since: at,
-          }
-        : target.unsettled,
+      unsettled: run ? { ...unsettledFrom(lock, run), since: at } : target.unsettled,
       audit: [
         ...target.audit,
         audit(
@@ -297,40 +289,44 @@ function settleOrphan(
   effects: Effect[],
 ): TargetState {
   const orphan = target.unsettled!;
-  let outcome: OutcomeInput['outcome'] | null = null;
   if (observed === undefined) return target; // not looked at (the store did not answer): keep waiting
-  if (observed.state === 'succeeded') outcome = { succeeded: true };
-  else if (observed.state === 'failed') outcome = { succeeded: false, failure: observed.failure };
-  else if (observed.state === 'missing')
-    outcome = { succeeded: false, failure: disappeared(orphan.pipelineRun) };
-  else if (now >= ms(orphan.notAfter) + policy.watchGraceMs) {
-    outcome = { succeeded: false, failure: watchTimedOut(orphan.pipelineRun, orphan.notAfter) };
-    effects.push({
-      kind: 'cancelPipelineRun',
-      pipelineRun: orphan.pipelineRun,
-      why: 'still running long after its timeout',
-    });
-  } else if (now >= ms(orphan.notAfter)) {
+  const record = (outcome: OutcomeInput['outcome']) =>
+    recordOutcome(
+      target,
+      {
+        remediationId: orphan.remediationId,
+        actionId: orphan.actionId ?? null,
+        pipelineRun: orphan.pipelineRun,
+        fencingToken: orphan.fencingToken,
+        outcome,
+        jitterSample: 0.5,
+      },
+      now,
+      policy,
+    ).target;
+  if (observed.state === 'running') {
+    if (now < ms(orphan.notAfter)) return target;
     effects.push({
       kind: 'cancelPipelineRun',
       pipelineRun: orphan.pipelineRun,
       why: 'ran past its timeout plus the watch grace',
     });
+    // Long past it: counted as an execution failure now (manual review keeps everybody off), but
+    // it stays unsettled until it is seen to stop, so not even a clear lets anyone run beside it.
+    if (now < ms(orphan.notAfter) + policy.watchGraceMs) return target;
+    return {
+      ...record({ succeeded: false, failure: watchTimedOut(orphan.pipelineRun, orphan.notAfter) }),
+      unsettled: orphan,
+    };
   }
-  if (!outcome) return target;
-  const recorded = recordOutcome(
-    target,
-    {
-      remediationId: orphan.remediationId,
-      actionId: null,
-      pipelineRun: orphan.pipelineRun,
-      fencingToken: orphan.fencingToken,
-      outcome,
-      jitterSample: 0.5,
-    },
-    now,
-    policy,
-  ).target;
+  const outcome: OutcomeInput['outcome'] =
+    observed.state === 'succeeded'
+      ? { succeeded: true }
+      : {
+          succeeded: false,
+          failure: observed.state === 'failed' ? observed.failure : disappeared(orphan.pipelineRun),
+        };
+  const recorded = record(outcome);
   return {
     ...recorded,
     unsettled: null,
@@ -389,6 +385,8 @@ export function beginRun(
     pipelineRun: string;
     notAfter: number;
     deadline: number;
+    /** Recorded with the run so a settled success still counts for RecentlyRemediated. */
+    actionId?: string;
   },
   now: number,
 ): BeginRunResult {
@@ -412,7 +410,14 @@ export function beginRun(
     kind: 'begin',
     target: {
       ...target,
-      lock: { ...lock, run: { pipelineRun: input.pipelineRun, notAfter: iso(input.notAfter) } },
+      lock: {
+        ...lock,
+        run: {
+          pipelineRun: input.pipelineRun,
+          notAfter: iso(input.notAfter),
+          ...(input.actionId !== undefined ? { actionId: input.actionId } : {}),
+        },
+      },
     },
     changed: true,
   };
@@ -534,10 +539,17 @@ export function recordOutcome(
     next.unsettled.remediationId === input.remediationId
   ) {
     next = { ...next, unsettled: null };
+    wakeNext(next, null, 'an unsettled run was recorded', effects, now);
   }
   // Fencing: only the holder of this token releases; a taken-over lock stays with its new holder.
   if (next.lock?.remediationId === input.remediationId && next.lock.fencingToken === input.fencingToken) {
-    next = { ...next, lock: null };
+    const run = next.lock.run ?? null;
+    // A run announced under another name than the one recorded may still be going: settle it first.
+    const orphan =
+      run && run.pipelineRun !== input.pipelineRun
+        ? { ...unsettledFrom(next.lock, run), since: iso(now) }
+        : next.unsettled;
+    next = { ...next, lock: null, unsettled: orphan };
     wakeNext(next, null, 'lock released', effects, now);
   } else if (seen && retry && next.lock === null) {
     wakeNext(next, null, 'lock released (retried record)', effects, now);
@@ -581,14 +593,7 @@ export function finishOnTarget(
       // A run that was begun and never recorded may still be going: it must be settled first (I1).
       unsettled:
         run && lock.fencingToken > target.recordedThrough
-          ? {
-              remediationId: lock.remediationId,
-              workflowId: lock.workflowId,
-              pipelineRun: run.pipelineRun,
-              fencingToken: lock.fencingToken,
-              notAfter: run.notAfter,
-              since: iso(now),
-            }
+          ? { ...unsettledFrom(lock, run), since: iso(now) }
           : next.unsettled,
       recordedThrough: run ? next.recordedThrough : Math.max(next.recordedThrough, lock.fencingToken),
     };
@@ -691,6 +696,17 @@ function audit(
   remediationId: string = by,
 ): AuditEntry {
   return { action, by, reason, at, remediationId, ...(details ? { details } : {}) };
+}
+
+function unsettledFrom(lock: TargetLock, run: NonNullable<TargetLock['run']>): Omit<UnsettledRun, 'since'> {
+  return {
+    remediationId: lock.remediationId,
+    workflowId: lock.workflowId,
+    pipelineRun: run.pipelineRun,
+    fencingToken: lock.fencingToken,
+    notAfter: run.notAfter,
+    ...(run.actionId !== undefined ? { actionId: run.actionId } : {}),
+  };
 }
 
 function withoutWaiter(target: TargetState, remediationId: string): TargetState {

@@ -1,9 +1,9 @@
 /**
- * The vocabulary of the product (SEMANTICS.md §3, §4, §8). Pure types and closed sets only:
+ * The vocabulary of the product. Pure types and closed sets only:
  * imported by the workflow sandbox, activities, adapters and the CLI alike.
  */
 
-/** Routing checks in the order they are evaluated (SEMANTICS §4); the first hit wins. */
+/** Routing checks in the order they are evaluated; the first hit wins. */
 export const BlockReason = {
   /** Fingerprint failed ≥ N remediations in a row within the cooldown (temporary, half-open after). */
   ConsecutiveFailures: 'ConsecutiveFailures',
@@ -35,7 +35,7 @@ export const BlockKind = {
 } as const;
 export type BlockKind = (typeof BlockKind)[keyof typeof BlockKind];
 
-/** Lifecycle of one remediation (SEMANTICS §8). */
+/** Lifecycle of one remediation. */
 export const Phase = {
   Pending: 'Pending',
   Routing: 'Routing',
@@ -119,7 +119,7 @@ export type PipelineRunOutcome =
   | { state: 'succeeded'; reason: string; message: string }
   | { state: 'failed'; failure: Failure };
 
-// ---------------------------------------------------------------- persisted state (SEMANTICS §3)
+// ---------------------------------------------------------------- persisted state
 
 /** ISO-8601 UTC timestamp string; persisted state never holds Date objects. */
 export type Timestamp = string;
@@ -148,12 +148,12 @@ export interface TargetLock {
    * Written (compare-and-swap) just before the holder creates its PipelineRun: from then on the
    * run may exist, so a closed holder's lock turns into an {@link UnsettledRun} instead of being freed.
    */
-  run?: { pipelineRun: string; notAfter: Timestamp } | null;
+  run?: { pipelineRun: string; notAfter: Timestamp; actionId?: string } | null;
 }
 
 /**
  * A PipelineRun whose remediation's workflow closed before recording its outcome. Until it is
- * settled (it stopped and its outcome was recorded) nobody takes the target lock (SEMANTICS I1).
+ * settled (it stopped and its outcome was recorded) nobody takes the target lock.
  */
 export interface UnsettledRun {
   remediationId: string;
@@ -163,6 +163,8 @@ export interface UnsettledRun {
   /** The run's own timeout plus the watch grace: past it the run is cancelled and counted as an execution failure. */
   notAfter: Timestamp;
   since: Timestamp;
+  /** Its action, so a settled success still counts for RecentlyRemediated. */
+  actionId?: string;
 }
 
 export interface LockWaiter {
@@ -196,7 +198,7 @@ export interface TargetState {
   lock: TargetLock | null;
   /** Highest fencing token ever issued for this target; the next acquisition gets +1. */
   fencingToken: number;
-  /** FIFO queue of remediations waiting for the lock (SEMANTICS S11). */
+  /** FIFO queue of remediations waiting for the lock. */
   waiters: LockWaiter[];
   /** A closed remediation's PipelineRun still to be settled before anyone else may run. */
   unsettled: UnsettledRun | null;

@@ -1,5 +1,5 @@
 /**
- * Remediation requests (SEMANTICS §2): validation, normalisation and the keys derived from them.
+ * Remediation requests: validation, normalisation and the keys derived from them.
  * Invalid input is rejected before any workflow starts, naming every field and rule.
  * Pure: importable in the workflow sandbox.
  */
@@ -156,7 +156,7 @@ const paramsSchema = () =>
     }
   });
 
-/** When a remediation must have started its PipelineRun by (SEMANTICS §2). */
+/** When a remediation must have started its PipelineRun by. */
 export type RequestDeadline =
   /** An absolute instant. */
   | { kind: 'at'; at: Timestamp }
@@ -354,7 +354,7 @@ export function parseRemediationRequest(
 
 /**
  * Epoch ms by which the PipelineRun must have started: the request's deadline, or
- * `startedAt + defaultDeadlineMs` (SEMANTICS §2 default 1h).
+ * `startedAt + defaultDeadlineMs`.
  */
 export function resolveDeadline(
   deadline: RequestDeadline | undefined,
@@ -368,7 +368,7 @@ export function resolveDeadline(
 // --------------------------------------------------------------------------------------- keys
 
 /**
- * The target key (SEMANTICS §2): `namespace/Kind/name`, `Kind/name` when cluster-scoped,
+ * The target key: `namespace/Kind/name`, `Kind/name` when cluster-scoped,
  * prefixed `cluster::` when a cluster is given. Case-sensitive, exactly as given.
  */
 export function targetKey(target: {
@@ -415,7 +415,7 @@ export function parseTargetKey(key: string): Target {
 }
 
 /**
- * The fingerprint key (SEMANTICS §3): `[cluster::]namespace/fingerprint`, namespace empty for
+ * The fingerprint key: `[cluster::]namespace/fingerprint`, namespace empty for
  * cluster-scoped targets, so one tenant's alerts never block or swallow another's.
  */
 export function fingerprintKey(request: {

@@ -1,5 +1,5 @@
 /**
- * The routing decision table (SEMANTICS §4) as one pure function. It imports neither Temporal nor
+ * The routing decision table as one pure function. It imports neither Temporal nor
  * Kubernetes, is given the time, and returns a verdict with its reason and when to look again.
  */
 import type { PolicyConfig } from './config';
@@ -176,7 +176,8 @@ function evaluate(input: RoutingInput): Evaluated[] {
     const lock = target.lock;
     const heldByOther = lock !== null && lock.remediationId !== self;
     const stale = heldByOther && input.lockHolderClosed;
-    const ahead = waitersAhead(target, self, now);
+    // Holding the lock already (a retried pass whose first answer was lost): the queue is behind us.
+    const ahead = lock?.remediationId === self ? [] : waitersAhead(target, self, now);
     const orphan = target.unsettled ?? null;
     const blocked = orphan !== null || (heldByOther && !stale) || ahead.length > 0;
     let detail: string;
@@ -240,7 +241,7 @@ function evaluate(input: RoutingInput): Evaluated[] {
     });
   }
 
-  // An override skips temporary blocks once (SEMANTICS §7): never the duplicate, lock or manual ones.
+  // An override skips temporary blocks once: never the duplicate, lock or manual ones.
   if (input.overrideActive) {
     for (const c of out) if (c.blocked && c.kind === 'temporary') c.overridden = true;
   }

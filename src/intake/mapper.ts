@@ -55,7 +55,7 @@ export function labelsFingerprint(labels: Record<string, string>): string {
 
 /**
  * Idempotency id: the same alert (fingerprint and startsAt) delivered again through the same
- * route maps to the same remediation (SEMANTICS S3); a new firing has a new startsAt.
+ * route maps to the same remediation; a new firing has a new startsAt.
  */
 export function remediationIdFor(fingerprint: string, startsAt: string, route: string): string {
   const hash = createHash('sha256')
@@ -72,7 +72,7 @@ function severityOf(value: string | undefined): (typeof SEVERITIES)[number] {
 }
 
 /**
- * Labels are descriptive (SEMANTICS §2) and bounded: sorted by name, oversized entries dropped,
+ * Labels are descriptive and bounded: sorted by name, oversized entries dropped,
  * at most `maxLabels`, so a noisy alert is still remediated rather than rejected.
  */
 function boundedLabels(labels: Record<string, string>): Record<string, string> {

@@ -78,7 +78,7 @@ export function renderTemplate(
 
 /**
  * A template field. Without placeholders it is checked by the request rule for that field right
- * away (a lower-case literal Kind is a config error, SEMANTICS §2); a templated field can only be
+ * away (a lower-case literal Kind is a config error); a templated field can only be
  * checked per alert, by the mapper.
  */
 const template = (rule?: z.ZodType) =>
@@ -143,7 +143,7 @@ const RouteSchema = z.strictObject({
   }),
   /** The alert label that carries the severity. */
   severityLabel: z.string().regex(LABEL_NAME, 'must be a Prometheus label name').default('severity'),
-  /** Relative deadline of the remediations this route starts (SEMANTICS §2); the policy default otherwise. */
+  /** Relative deadline of the remediations this route starts; the policy default otherwise. */
   deadline: durationSchema.optional(),
 });
 export type Route = z.output<typeof RouteSchema>;

@@ -3,7 +3,7 @@ import type { PipelineRunOutcome } from '../domain/model';
 /** The classified observation lives with the classifier in the domain core; re-exported for adapters. */
 export type { PipelineRunOutcome };
 
-/** What we ask Tekton to run for one attempt of one remediation (SEMANTICS §5). */
+/** What we ask Tekton to run for one attempt of one remediation. */
 export interface PipelineRunRequest {
   /** Deterministic per (remediation, attempt), ≤ 50 chars so child TaskRun names fit in 63. */
   name: string;

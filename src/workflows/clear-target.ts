@@ -12,7 +12,7 @@ const { clearTarget: clear } = proxyActivities<RemediationActivities>({
   retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes },
 });
 
-/** Operator clear of a target (SEMANTICS §7), startable from the plain `temporal` CLI. */
+/** Operator clear of a target, startable from the plain `temporal` CLI. */
 export async function clearTarget(input: ClearTargetInput): Promise<ClearTargetResult> {
   // Filterable by target however it was started (the client sets it at start, the plain CLI does not).
   if (patched('clear-target-search-attribute') && typeof input?.target === 'string' && input.target) {

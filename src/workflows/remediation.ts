@@ -1,5 +1,5 @@
 /**
- * One remediation = one workflow (SEMANTICS §1). It reads like the spec:
+ * One remediation = one workflow. It reads like the spec:
  *   loop { routing checks (one atomic activity) → run | durable wait | end }
  *   run: create PipelineRun → await it → record outcome (releases the lock)
  *        success → Completed; execution failure → Failed; pre-execution failure → route again (backoff)
@@ -9,6 +9,7 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -21,7 +22,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { RemediationActivities, RemediationRef, StopResult } from '../activities';
+import type { RemediationActivities, RemediationRef } from '../activities';
 import { formatDuration } from '../domain/duration';
 import { BlockKind, BlockReason, EndReason, Phase, type Failure } from '../domain/model';
 import { fingerprintKey, parseRemediationRequest, resolveDeadline, targetKey } from '../domain/request';
@@ -109,7 +110,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       return { accepted: true, skips, message: `override accepted: skipping ${skips} once` };
     },
     {
-      // SEMANTICS §7: only temporary blocks (1, 6, 7) can be overridden; never Duplicate or ResourceBusy.
+      // only temporary blocks (1, 6, 7) can be overridden; never Duplicate or ResourceBusy.
       validator: ({ reason }) => {
         if (typeof reason !== 'string' || reason.trim() === '')
           throw new Error('reason: an override needs a non-empty reason');
@@ -174,6 +175,8 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   try {
     ending = await routeAndRun();
   } catch (error) {
+    // Continuing as new is no ending: the next run carries the claim and the queue place on.
+    if (v3 && error instanceof ContinueAsNew) throw error;
     await CancellationScope.nonCancellable(async () => {
       if (!isCancellation(error)) return release(tracker.phase); // unexpected: free shared state, count nothing
       if (v3) {
@@ -194,7 +197,10 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   await release(ending.phase);
   tracker.end(now(), ending.phase, ending.reason, ending.message, ending.extra);
   publish();
-  await condition(allHandlersFinished);
+  // v3: a cancel that arrived while the outcome was recorded must not turn a finished remediation
+  // into a cancelled workflow (status and Temporal would disagree).
+  if (v3) await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  else await condition(allHandlersFinished);
   return tracker.status();
 
   async function routeAndRun(): Promise<Ending> {
@@ -309,7 +315,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
           extra: { failure },
         };
       }
-      // Pre-execution failure: retried in this remediation once the backoff allows (SEMANTICS §5).
+      // Pre-execution failure: retried in this remediation once the backoff allows.
       tracker.preExecutionFailure(
         now(),
         failure,
@@ -341,13 +347,16 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
    */
   async function settleOnCancel(): Promise<void> {
     if (!holding) return;
-    const { fencingToken, name } = holding;
-    const stopped: StopResult = name
-      ? await tekton.stopPipelineRun.executeWithOptions(
-          { summary: `Cancel PipelineRun ${name} and wait for it to stop` },
-          [{ name }],
-        )
-      : { state: 'missing' };
+    const { fencingToken } = holding;
+    // Without the create's answer (its reply lost) the run announced on the lock is the one to stop.
+    const which = holding.name
+      ? { name: holding.name }
+      : { targetKey: ref.targetKey, remediationId, fencingToken };
+    const stopped = await tekton.stopPipelineRun.executeWithOptions(
+      { summary: `Cancel PipelineRun ${holding.name ?? 'of this attempt'} and wait for it to stop` },
+      [which],
+    );
+    // Still running: the release leaves it unsettled, so nobody runs beside it until it stops.
     if (stopped.state === 'stillRunning') return;
     const outcome =
       stopped.state === 'finished'
@@ -356,12 +365,12 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
           : { succeeded: true as const }
         : { cancelled: true as const };
     await ledger.recordOutcome.executeWithOptions(
-      { summary: `Record outcome of ${name ?? 'the cancelled attempt'}` },
+      { summary: `Record outcome of ${stopped.name ?? 'the cancelled attempt'}` },
       [
         {
           ...ref,
           actionId: request.action.id,
-          pipelineRun: name ?? '',
+          pipelineRun: stopped.name ?? '',
           fencingToken,
           outcome,
           jitterSample: replaySafeRandom(),

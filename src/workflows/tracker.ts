@@ -1,5 +1,5 @@
 /**
- * Per-remediation state as the `status` query and the Web UI show it (INTERFACES.md `status --json`).
+ * Per-remediation state as the `status` query and the Web UI show it.
  * Pure: the workflow passes in its replay-safe time.
  */
 import { Phase, terminalPhases, type BlockReason, type EndReason, type Failure } from '../domain/model';

@@ -655,60 +655,57 @@ describe('workflow branches: cancel, deadline, bounded watch, continue-as-new (r
   // was lost, and the cancel comes while the create is being retried, the workflow never learns the
   // run's name: settleOnCancel takes the run for missing and records `{cancelled: true}`, which
   // frees the lock (forgetting `lock.run`, so no unsettled run either) while the PipelineRun goes
-  // on, and the next remediation on the target runs beside it. `it.failing` passes while the bug
-  // is there; once it is fixed, make this a plain `it`.
-  it.failing(
-    'known bug, fails until fixed — S18/I1: cancel while a create whose first attempt made the PipelineRun (reply lost) is retried → that run is cancelled, and no other remediation on the target runs beside it',
-    async () => {
-      let attempts = 0;
-      const w = await world(
-        {},
-        {
-          startPipelineRun: async (real, input) => {
-            if (input.request.action.id !== 'first') return real(input);
-            attempts++;
-            if (attempts === 1) {
-              await real(input);
-              throw new Error('connection reset: the create reply was lost (fault injection)');
-            }
-            // The retry hangs (heartbeating, so it hears the cancel).
-            const context = Context.current();
-            const beat = setInterval(() => context.heartbeat(), 100);
-            try {
-              return await context.cancelled;
-            } finally {
-              clearInterval(beat);
-            }
-          },
+  // on, and the next remediation on the target runs beside it. Fixed: the stop finds the run
+  // announced on the lock.
+  it('S18/I1: cancel while a create whose first attempt made the PipelineRun (reply lost) is retried → that run is cancelled, and no other remediation on the target runs beside it', async () => {
+    let attempts = 0;
+    const w = await world(
+      {},
+      {
+        startPipelineRun: async (real, input) => {
+          if (input.request.action.id !== 'first') return real(input);
+          attempts++;
+          if (attempts === 1) {
+            await real(input);
+            throw new Error('connection reset: the create reply was lost (fault injection)');
+          }
+          // The retry hangs (heartbeating, so it hears the cancel).
+          const context = Context.current();
+          const beat = setInterval(() => context.heartbeat(), 100);
+          try {
+            return await context.cancelled;
+          } finally {
+            clearInterval(beat);
+          }
         },
-      );
-      const target = { kind: 'Deployment', name: 'api', namespace: uniqueName('ns') };
-      const key = targetKey(target);
-      const first = await w.begin(w.request(w.pipeline('hang'), { action: 'first', target }));
-      await w.until(() => w.log.has('error startPipelineRun', first), 'the first create attempt to fail');
-      const [run] = await w.runs.list(RUNS_NS, { 'remediation.dev/remediation-id': first });
-      expect(run).toBeDefined();
-      await w.client.cancel(first, 'S18 during a retried create', 'alice');
-      expect((await w.closed(first)).status).toMatchObject({ phase: 'Cancelled' });
-      const afterCancel = await w.ledger.getTarget(key);
+      },
+    );
+    const target = { kind: 'Deployment', name: 'api', namespace: uniqueName('ns') };
+    const key = targetKey(target);
+    const first = await w.begin(w.request(w.pipeline('hang'), { action: 'first', target }));
+    await w.until(() => w.log.has('error startPipelineRun', first), 'the first create attempt to fail');
+    const [run] = await w.runs.list(RUNS_NS, { 'remediation.dev/remediation-id': first });
+    expect(run).toBeDefined();
+    await w.client.cancel(first, 'S18 during a retried create', 'alice');
+    expect((await w.closed(first)).status).toMatchObject({ phase: 'Cancelled' });
+    const afterCancel = await w.ledger.getTarget(key);
 
-      // The next remediation on the target: it must not run while the first one's PipelineRun does.
-      const second = await w.begin(w.request(w.pipeline('hang'), { action: 'second', target }));
-      const seen = await w.waitFor(
-        second,
-        (s) => s.pipelineRuns.length === 1 || s.phase === 'Blocked',
-        'the second remediation to run or wait',
-      );
-      const firstRun = await w.outcomeOf(run!);
-      expect({
-        firstRunState: firstRun?.state,
-        firstRunSpecStatus: w.specStatusOf(run!) ?? null,
-        targetAfterCancel: { lock: afterCancel.lock, unsettled: afterCancel.unsettled },
-        overlapping: firstRun?.state === 'running' && seen.pipelineRuns.length === 1,
-      }).toMatchObject({ overlapping: false });
-      expect(firstRun).toMatchObject({ state: 'failed', failure: { category: 'Cancelled' } });
-    },
-  );
+    // The next remediation on the target: it must not run while the first one's PipelineRun does.
+    const second = await w.begin(w.request(w.pipeline('hang'), { action: 'second', target }));
+    const seen = await w.waitFor(
+      second,
+      (s) => s.pipelineRuns.length === 1 || s.phase === 'Blocked',
+      'the second remediation to run or wait',
+    );
+    const firstRun = await w.outcomeOf(run!);
+    expect({
+      firstRunState: firstRun?.state,
+      firstRunSpecStatus: w.specStatusOf(run!) ?? null,
+      targetAfterCancel: { lock: afterCancel.lock, unsettled: afterCancel.unsettled },
+      overlapping: firstRun?.state === 'running' && seen.pipelineRuns.length === 1,
+    }).toMatchObject({ overlapping: false });
+    expect(firstRun).toMatchObject({ state: 'failed', failure: { category: 'Cancelled' } });
+  });
 
   it('I4/S31: a create that reaches its activity at the deadline is refused → Skipped DeadlineExceeded, no PipelineRun, the lock free', async () => {
     const w = await world(
@@ -858,30 +855,27 @@ describe('workflow branches: cancel, deadline, bounded watch, continue-as-new (r
   // catch takes it for an unexpected error and calls finishRemediation (phase Blocked) before the
   // hand-over: the waiter leaves the target's queue and drops its fingerprint claim at every
   // continue-as-new (I8 FIFO, S6 duplicates), though the new run goes on as the same remediation.
-  // `it.failing` passes while the bug is there; once it is fixed, make this a plain `it`.
-  it.failing(
-    'known bug, fails until fixed — I9/I8: a waiter that continues as new keeps its queue place and its fingerprint claim (no release at the hand-over)',
-    async () => {
-      const w = await world({ continueAsNewAfterEvents: 50, lockRecheckInterval: '200ms' });
-      const target = { kind: 'Deployment', name: 'api', namespace: uniqueName('ns') };
-      const holder = await w.begin(w.request(w.pipeline('hang'), { action: 'hold', target }));
-      await w.waitFor(holder, (s) => s.pipelineRuns.length === 1, 'the holder executing');
-      const waiter = await w.begin(w.request(w.pipeline('succeed'), { action: 'wait', target }));
-      await w.waitFor(waiter, (s) => s.blockReason === 'ResourceBusy', 'the waiter queued');
-      const workflowId = remediationWorkflowId(waiter);
-      await w.until(async () => {
-        for await (const r of temporal.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-          if (r.status.name === 'CONTINUED_AS_NEW') return true;
-        }
-        return false;
-      }, 'the waiter to continue as new');
-      await sleep(500);
-      expect(await w.client.status(waiter)).toMatchObject({ phase: 'Blocked', blockReason: 'ResourceBusy' });
-      expect({
-        finishes: w.log.all('start finishRemediation', waiter).length,
-        leftQueue: w.log.all('left queue', waiter).length,
-        claimReleased: w.log.all('claim released', waiter).length,
-      }).toEqual({ finishes: 0, leftQueue: 0, claimReleased: 0 });
-    },
-  );
+  // Fixed: continuing as new is rethrown before the release.
+  it('I9/I8: a waiter that continues as new keeps its queue place and its fingerprint claim (no release at the hand-over)', async () => {
+    const w = await world({ continueAsNewAfterEvents: 50, lockRecheckInterval: '200ms' });
+    const target = { kind: 'Deployment', name: 'api', namespace: uniqueName('ns') };
+    const holder = await w.begin(w.request(w.pipeline('hang'), { action: 'hold', target }));
+    await w.waitFor(holder, (s) => s.pipelineRuns.length === 1, 'the holder executing');
+    const waiter = await w.begin(w.request(w.pipeline('succeed'), { action: 'wait', target }));
+    await w.waitFor(waiter, (s) => s.blockReason === 'ResourceBusy', 'the waiter queued');
+    const workflowId = remediationWorkflowId(waiter);
+    await w.until(async () => {
+      for await (const r of temporal.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+        if (r.status.name === 'CONTINUED_AS_NEW') return true;
+      }
+      return false;
+    }, 'the waiter to continue as new');
+    await sleep(500);
+    expect(await w.client.status(waiter)).toMatchObject({ phase: 'Blocked', blockReason: 'ResourceBusy' });
+    expect({
+      finishes: w.log.all('start finishRemediation', waiter).length,
+      leftQueue: w.log.all('left queue', waiter).length,
+      claimReleased: w.log.all('claim released', waiter).length,
+    }).toEqual({ finishes: 0, leftQueue: 0, claimReleased: 0 });
+  });
 });

@@ -97,7 +97,7 @@ export class InMemoryPipelineRuns implements PipelineRuns {
 
   constructor(private readonly timer: Timer = realTimer) {}
 
-  /** Declares a Pipeline whose runs follow `script` (INTERFACES.md "Tekton simulator scripts"). */
+  /** Declares a Pipeline whose runs follow `script`. */
   definePipeline(
     namespace: string,
     name: string,

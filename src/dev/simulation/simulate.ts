@@ -43,6 +43,12 @@ export interface SimulationOptions {
   fingerprints?: number;
   /** Steps before the drain. */
   steps?: number;
+  /**
+   * A deliberately broken wiring, to show that the checks catch it (tests of the simulation):
+   * `ignoreDeadline` creates runs without the deadline (I4), `blindToDeath` never sees a closed
+   * workflow (I2, I1).
+   */
+  mutation?: 'ignoreDeadline' | 'blindToDeath';
 }
 
 export interface Violation {
@@ -140,22 +146,32 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const remediations = new SimRemediations(workflows, faults, clock, (workflowId) => {
     for (const r of rems) if (r.wf.workflowId === workflowId) r.woken = true;
   });
+  if (options.mutation === 'blindToDeath') remediations.isRunning = async () => true;
   const skews = [0, random.int(MAX_SKEW_MS + 1) * (random.chance(0.5) ? 1 : -1)];
   const workers = skews.map((skew) =>
-    createActivities({
-      ledger,
-      pipelineRuns,
-      remediations,
-      policy: POLICY,
-      executionNamespace: EXECUTION_NAMESPACE,
-      clock: () => clock.now() + skew,
-      // Waiting inside an activity (a lost compare-and-swap, a run that is stopping) lets time pass.
-      sleep: async (ms) => {
-        clock.current += ms;
-      },
-      attempt: () => currentAttempt,
-    }),
+    mutate(
+      createActivities({
+        ledger,
+        pipelineRuns,
+        remediations,
+        policy: POLICY,
+        executionNamespace: EXECUTION_NAMESPACE,
+        clock: () => clock.now() + skew,
+        // Waiting inside an activity (a lost compare-and-swap, a run that is stopping) lets time pass.
+        sleep: async (ms) => {
+          clock.current += ms;
+        },
+        attempt: () => currentAttempt,
+      }),
+    ),
   );
+  function mutate(activities: ReturnType<typeof createActivities>): ReturnType<typeof createActivities> {
+    if (options.mutation === 'ignoreDeadline') {
+      const start = activities.startPipelineRun;
+      activities.startPipelineRun = (input) => start({ ...input, deadline: Number.MAX_SAFE_INTEGER });
+    }
+    return activities;
+  }
   const worker = () => workers[random.int(workers.length)]!;
   let currentAttempt = 1;
 
@@ -219,8 +235,11 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     return rem;
   };
   const total = options.remediations ?? 6;
+  // Some deadlines are short, so that waits, outages and creates meet them.
+  const deadlineMs = () =>
+    random.chance(0.3) ? (30 + random.int(150)) * 1_000 : (5 + random.int(55)) * 60_000;
   for (let i = 0; i < total; i++)
-    newRem(pickFrom(random, targets)!, pickFrom(random, fingerprints)!, (5 + random.int(55)) * 60_000);
+    newRem(pickFrom(random, targets)!, pickFrom(random, fingerprints)!, deadlineMs());
 
   // ------------------------------------------------------------------- invariant bookkeeping
   let step = 0;
@@ -252,19 +271,23 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       maxToken.set(a.key, Math.max(known, a.fencingToken));
       if (b.manualReview?.required && !a.manualReview?.required && !clearing)
         fail('I5', `manual review of ${a.key} was lifted without an operator clear`);
-      for (const [was, now] of [
-        [b.lastSuccess, a.lastSuccess],
-        [b.lastFailure, a.lastFailure],
-      ] as const) {
-        if (!now || (was?.at === now.at && was?.pipelineRun === now.pipelineRun)) continue;
-        const run = now.pipelineRun ?? '';
-        if (run && recorded.has(run)) fail('I3', `outcome of ${run} recorded twice on ${a.key}`);
-        recorded.add(run);
-        if (run && deletedRuns.has(run) && a.lastFailure === now && !a.lastFailure.wasExecutionFailure)
-          fail(
-            'I6',
-            `${run} was deleted before it finished but was recorded as a pre-execution failure (${JSON.stringify(a.lastFailure)})`,
-          );
+      // An outcome landed: the acquisition's token is now counted as recorded.
+      if (a.recordedThrough > b.recordedThrough) {
+        const success = JSON.stringify(a.lastSuccess) !== JSON.stringify(b.lastSuccess);
+        const failure =
+          JSON.stringify(a.lastFailure) !== JSON.stringify(b.lastFailure) ||
+          a.consecutiveFailures !== b.consecutiveFailures ||
+          JSON.stringify(a.manualReview) !== JSON.stringify(b.manualReview);
+        const run = success ? a.lastSuccess?.pipelineRun : failure ? a.lastFailure?.pipelineRun : undefined;
+        if (run) {
+          if (recorded.has(run)) fail('I3', `outcome of ${run} recorded twice on ${a.key}`);
+          recorded.add(run);
+          if (!success && deletedRuns.has(run) && !a.lastFailure?.wasExecutionFailure)
+            fail(
+              'I6',
+              `${run} was deleted before it finished but was recorded as a pre-execution failure (${JSON.stringify(a.lastFailure)})`,
+            );
+        }
       }
     }
   }
@@ -367,6 +390,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         }
         rem.overrideActive = false;
         rem.fencingToken = result.fencingToken;
+        rem.run = null; // this attempt's run is known once its create answers
         rem.attempts++;
         rem.pc = 'start';
         return;
@@ -451,11 +475,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         return;
       }
       case 'stop': {
-        const run = rem.run;
-        const stopped = run
-          ? await activity(rem, () => self.stopPipelineRun({ name: run.name }))
-          : ({ state: 'missing' } as const);
+        const which = rem.run
+          ? { name: rem.run.name }
+          : { targetKey: rem.ref.targetKey, remediationId: rem.id, fencingToken: rem.fencingToken! };
+        const stopped = await activity(rem, () => self.stopPipelineRun(which));
         if (!stopped) return;
+        rem.run = { name: stopped.name ?? '', notAfter: rem.run?.notAfter ?? Infinity };
         note(`${rem.id} stop → ${stopped.state}`);
         if (stopped.state === 'stillRunning') return end(rem, 'Cancelled');
         rem.outcome =
@@ -464,7 +489,6 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
               ? { succeeded: false, failure: stopped.outcome.failure }
               : { succeeded: true }
             : { cancelled: true };
-        rem.run ??= { name: '', notAfter: Infinity };
         rem.pc = 'record';
         return;
       }
@@ -628,7 +652,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       }
       case 10: {
         const t = pickFrom(random, targets)!;
-        newRem(t, pickFrom(random, fingerprints)!, (1 + random.int(59)) * 60_000);
+        newRem(t, pickFrom(random, fingerprints)!, deadlineMs());
         note(`new remediation r${nextId - 1} on ${t.name}`);
         return;
       }

@@ -1,6 +1,6 @@
 /**
  * A stand-in for Tekton's controller on an API server that has Tekton's CRDs but no nodes
- * (INTERFACES.md "Tekton simulator scripts"). Never install real Tekton next to it.
+ *. Never install real Tekton next to it.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { TektonSimulator } from './controller';

@@ -3,7 +3,7 @@ import { isConflict } from '../../k8s/kube';
 import { TEKTON_GROUP, TEKTON_VERSION, type Pipeline } from '../../domain/tekton';
 import { SCRIPT_ANNOTATION, type Script } from './script';
 
-/** A Tekton v1 Pipeline whose simulated runs behave as `script` says (INTERFACES.md simulator scripts). */
+/** A Tekton v1 Pipeline whose simulated runs behave as `script` says. */
 export function simulatedPipeline(name: string, script: Script): Pipeline {
   return {
     apiVersion: 'tekton.dev/v1',

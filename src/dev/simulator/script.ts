@@ -1,5 +1,5 @@
 /**
- * The simulator's script language (INTERFACES.md "Tekton simulator scripts"): a Pipeline's
+ * The simulator's script language: a Pipeline's
  * annotation says what every run of it does.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The whole local stack (INTERFACES.md "Local stack"): provisioned binaries, etcd +
+ * The whole local stack: provisioned binaries, etcd +
  * apiextensions-apiserver with the CRDs, the Temporal dev server, and the Tekton simulator.
  */
 import { spawn } from 'node:child_process';
@@ -10,7 +10,7 @@ import { DEFAULT_CRDS_DIR, REPO_ROOT, startKubeApi } from './kube-api';
 import { elapsed, noLog, type Log } from './proc';
 import { startTemporalDevServer } from './temporal';
 
-/** Exactly the `.stack/stack.json` shape of INTERFACES.md. */
+/** Exactly the `.stack/stack.json` shape the CLI reads (see settings). */
 import type { StackInfo } from '../../settings';
 
 export type { StackInfo };

@@ -10,7 +10,7 @@ import { elapsed, noLog, portIsFree, spawnLogged, waitFor, type Log } from './pr
 
 const run = promisify(execFile);
 
-/** INTERFACES.md "Temporal-level contract". */
+/** The Temporal-level contract (README). */
 export const SEARCH_ATTRIBUTES = {
   RemediationPhase: 'Keyword',
   BlockReason: 'Keyword',

@@ -505,7 +505,7 @@ describe('route', () => {
     },
     {
       title:
-        'I4: unsettled run still running at notAfter + watch grace: cancelled and settled as WatchTimedOut',
+        'I4/I1: unsettled run still running at notAfter + watch grace: cancelled and counted as WatchTimedOut, but kept unsettled until it is seen to stop',
       given: {
         target: {
           unsettled: unsettled('B', 4, T - policy.watchGraceMs),
@@ -518,13 +518,13 @@ describe('route', () => {
         verdict: waitManual('PreviousExecutionFailed'),
         fencingToken: null,
         target: {
-          unsettled: null,
+          unsettled: unsettled('B', 4, T - policy.watchGraceMs),
           recordedThrough: 4,
           lastFailure: expect.objectContaining({ category: 'WatchTimedOut', wasExecutionFailure: true }),
           manualReview: expect.objectContaining({ required: true, remediationId: 'B' }),
-          audit: [orphanSettled('WatchTimedOut')],
+          audit: [],
         },
-        effects: [cancel('pr-B', 'still running long after its timeout')],
+        effects: [cancel('pr-B', 'ran past its timeout plus the watch grace')],
       },
     },
     {
@@ -789,21 +789,17 @@ describe('route', () => {
   });
 
   // A retried routing pass (the write landed, the reply was lost) finds the lock already its own.
-  // Remediations that queued behind the lock in between must not hold the holder back: it should
-  // carry on with its token. Today the holder is treated as "not queued, so behind everybody",
-  // queues up behind them while still holding the lock, and the target stalls until its deadline.
-  it.failing(
-    'KNOWN DEFECT: a retried pass holding the lock runs on even when others queued behind it',
-    () => {
-      const { result } = doRoute({
-        given: {
-          target: { lock: lock('A', 8), fencingToken: 8, recordedThrough: 7, waiters: [waiter('C')] },
-        },
-      });
-      expect(shape(result.verdict)).toEqual(run());
-      expect(result.fencingToken).toBe(8);
-    },
-  );
+  // Remediations that queued behind the lock in between must not hold the holder back: it carries
+  // on with its token (found by this table: it used to queue behind them, and the target stalled).
+  it('a retried pass holding the lock runs on even when others queued behind it', () => {
+    const { result } = doRoute({
+      given: {
+        target: { lock: lock('A', 8), fencingToken: 8, recordedThrough: 7, waiters: [waiter('C')] },
+      },
+    });
+    expect(shape(result.verdict)).toEqual(run());
+    expect(result.fencingToken).toBe(8);
+  });
 });
 
 describe('routeQuestions / runsToObserve / wakeQuestions / pruneWaiters', () => {
@@ -1249,9 +1245,9 @@ describe('recordOutcome', () => {
     expect(twice.recorded).toBe(false);
   });
 
-  // The orphan's own late record frees the target (unsettled cleared, no lock), but only waiters
-  // polling at the orphan interval find out: nobody is woken, unlike every other release.
-  it.failing('KNOWN GAP: a late record by the orphan that clears unsettled wakes the queue head', () => {
+  // The orphan's own late record frees the target (unsettled cleared, no lock): like every other
+  // release it wakes the queue head (found by this table: it used to wake nobody).
+  it('a late record by the orphan that clears unsettled wakes the queue head', () => {
     const state = target({
       unsettled: unsettled('B', 4),
       fencingToken: 4,

@@ -1,0 +1,29 @@
+import { simulate } from '../../../src/dev/simulation/simulate';
+
+/** The checks are only worth something if they catch a broken wiring. */
+async function firstViolation(mutation: 'ignoreDeadline' | 'blindToDeath', seeds: number) {
+  for (let seed = 1; seed <= seeds; seed++) {
+    const result = await simulate({ seed, mutation });
+    if (result.violation) return { seed, ...result.violation };
+  }
+  return null;
+}
+
+describe('the safety simulation catches broken wiring', () => {
+  it('I4: a create that ignores the deadline is caught', async () => {
+    expect(await firstViolation('ignoreDeadline', 500)).toMatchObject({ invariant: 'I4' });
+  }, 120_000);
+
+  it('I2: activities blind to closed workflows leave locks and claims with the dead', async () => {
+    expect(await firstViolation('blindToDeath', 100)).toMatchObject({
+      invariant: expect.stringMatching(/^I[12]$/),
+    });
+  }, 120_000);
+
+  it('a schedule is a pure function of its seed (replayable)', async () => {
+    const [a, b] = [await simulate({ seed: 4242 }), await simulate({ seed: 4242 })];
+    expect(b.trace).toEqual(a.trace);
+    expect(b.steps).toBe(a.steps);
+    expect(a.stats.pipelineRuns).toBeGreaterThan(0);
+  });
+});
