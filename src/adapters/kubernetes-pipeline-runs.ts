@@ -19,8 +19,7 @@ import {
   type TaskRun,
 } from '../domain/tekton';
 import {
-  adoptionMismatch,
-  PipelineRunConflictError,
+  assertAdoptable,
   PipelineRunRejectedError,
   type PipelineRunCreated,
   type PipelineRunOutcome,
@@ -98,15 +97,7 @@ export class KubernetesPipelineRuns implements PipelineRuns {
         // really is ours. A run of another remediation, attempt or lock holder is never adopted.
         const existing = await this.get(request.namespace, request.name);
         if (existing) {
-          const mismatch = adoptionMismatch(request.labels, existing.metadata.labels);
-          if (mismatch)
-            throw new PipelineRunConflictError(
-              request.namespace,
-              request.name,
-              mismatch.label,
-              mismatch.expected,
-              mismatch.actual,
-            );
+          assertAdoptable(request, existing.metadata.labels);
           return { name: request.name, created: false, uid: existing.metadata.uid ?? '' };
         }
       }

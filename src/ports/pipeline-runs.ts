@@ -47,6 +47,22 @@ export const ADOPTION_LABELS = [
 ] as const;
 
 /** The first adoption label on which `existing` differs from the request, if any. */
+/** Adopting an existing run of the requested name: refused unless its labels name the same owner (I10). */
+export function assertAdoptable(
+  request: { namespace: string; name: string; labels: Record<string, string> },
+  existing: Record<string, string> | undefined,
+): void {
+  const mismatch = adoptionMismatch(request.labels, existing);
+  if (mismatch)
+    throw new PipelineRunConflictError(
+      request.namespace,
+      request.name,
+      mismatch.label,
+      mismatch.expected,
+      mismatch.actual,
+    );
+}
+
 export function adoptionMismatch(
   requested: Record<string, string>,
   existing: Record<string, string> | undefined,

@@ -12,8 +12,7 @@ import {
   type TaskRun,
 } from '../../domain/tekton';
 import {
-  adoptionMismatch,
-  PipelineRunConflictError,
+  assertAdoptable,
   PipelineRunRejectedError,
   type PipelineRunCreated,
   type PipelineRunOutcome,
@@ -132,15 +131,7 @@ export class InMemoryPipelineRuns implements PipelineRuns {
   async create(request: PipelineRunRequest): Promise<PipelineRunCreated> {
     const existing = this.runs.get(key(request.namespace, request.name));
     if (existing) {
-      const mismatch = adoptionMismatch(request.labels, existing.pr.metadata.labels);
-      if (mismatch)
-        throw new PipelineRunConflictError(
-          request.namespace,
-          request.name,
-          mismatch.label,
-          mismatch.expected,
-          mismatch.actual,
-        );
+      assertAdoptable(request, existing.pr.metadata.labels);
       return { name: request.name, created: false, uid: existing.pr.metadata.uid ?? '' };
     }
     const rejection = this.rejections.get(request.pipeline);

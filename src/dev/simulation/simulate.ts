@@ -703,28 +703,40 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   faults.outageUntil = 0;
   faults.conflicts = 0;
   faults.loseNextResponse = false;
-  for (let i = 0; !violation && live().length > 0 && i < 5_000; i++) {
-    step++;
-    const ready = runnable();
-    if (ready.length === 0) {
-      clock.current = Math.min(
-        ...live().map((r) => (r.pc === 'wait' ? r.waitUntil : clock.current + 30_000)),
-      );
-      continue;
-    }
-    const wakesBefore = remediations.wakes.length;
-    await advance(pickFrom(random, ready)!);
-    if (i % 50 === 49) clock.current += 60_000;
-    await afterStep(wakesBefore);
-  }
-  if (!violation && live().length > 0)
-    fail(
-      'liveness',
-      `remediations never ended: ${live()
-        .map((r) => `${r.id}@${r.pc}`)
-        .join(', ')}`,
-    );
+  faults.refuseNext = false;
+  await runToQuiet('remediations', 50, 60_000, false);
   if (!violation) await checkSettled();
+
+  /**
+   * Runs the live remediations until all have ended (no faults by now), jumping the clock to the
+   * next wait's end when nobody is ready and nudging it every `every` steps; fails on a wedge.
+   */
+  async function runToQuiet(who: string, every: number, nudgeMs: number, operatorClears: boolean) {
+    for (let i = 0; !violation && live().length > 0 && i < 5_000; i++) {
+      step++;
+      const ready = runnable();
+      if (ready.length === 0) {
+        clock.current = Math.min(
+          ...live().map((r) => (r.pc === 'wait' ? r.waitUntil : clock.current + 30_000)),
+        );
+        continue;
+      }
+      const wakesBefore = remediations.wakes.length;
+      await advance(pickFrom(random, ready)!);
+      if (i % every === every - 1) clock.current += nudgeMs;
+      // A settled orphan may have asked for review again: the operator looks when all are stuck.
+      if (operatorClears && live().every((r) => r.pc === 'wait' && r.lastBlockKind === 'manual'))
+        await clearAll();
+      await afterStep(wakesBefore);
+    }
+    if (!violation && live().length > 0)
+      fail(
+        'liveness',
+        `${who} never ended: ${live()
+          .map((r) => `${r.id}@${r.pc}`)
+          .join(', ')}`,
+      );
+  }
 
   async function clearAll(): Promise<void> {
     for (const t of targets) {
@@ -761,29 +773,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         }
       }
     }
-    for (let i = 0; !violation && live().length > 0 && i < 5_000; i++) {
-      step++;
-      const ready = runnable();
-      if (ready.length === 0) {
-        clock.current = Math.min(
-          ...live().map((r) => (r.pc === 'wait' ? r.waitUntil : clock.current + 30_000)),
-        );
-        continue;
-      }
-      const wakesBefore = remediations.wakes.length;
-      await advance(pickFrom(random, ready)!);
-      if (i % 20 === 19) clock.current += 30_000;
-      // A settled orphan may have asked for review again: the operator looks when all are stuck.
-      if (live().every((r) => r.pc === 'wait' && r.lastBlockKind === 'manual')) await clearAll();
-      await afterStep(wakesBefore);
-    }
-    if (!violation && live().length > 0)
-      fail(
-        'liveness',
-        `drain remediations never ended: ${live()
-          .map((r) => `${r.id}@${r.pc}`)
-          .join(', ')}`,
-      );
+    await runToQuiet('drain remediations', 20, 30_000, true);
     for (const t of targets) {
       const key = `${t.namespace}/Deployment/${t.name}`;
       const target = await innerLedger.getTarget(key);
