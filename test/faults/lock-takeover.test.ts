@@ -7,12 +7,13 @@ const RECHECK_MS = 2_000;
 describe('fault: lock holder terminated', () => {
   const fault = useFaultStack();
 
-  it('S24 fault: a lock whose holder was terminated is taken over by the waiter already queued, within one re-check, and the takeover is recorded', async () => {
+  it("S24/S27 fault: a lock whose holder was terminated is taken over by the waiter already queued within one re-check, the holder's running PipelineRun is settled before the taker runs, and both are recorded", async () => {
     const { h } = fault;
-    await h.startWorker({ lockRecheckInterval: `${RECHECK_MS}ms` });
-    const hang = await h.definePipeline('hang');
+    await h.startWorker({ lockRecheckInterval: `${RECHECK_MS}ms`, orphanRecheckInterval: '1s' });
+    // A's run outlives A: it must finish (and be recorded) before B's run may start (I1).
+    const slow = await h.definePipeline('succeed', 12_000);
     const quick = await h.definePipeline('succeed');
-    const a = h.request({ pipeline: hang, action: 'restart' });
+    const a = h.request({ pipeline: slow, action: 'restart' });
     const key = targetKey(a.target);
     const aId = await h.start(a);
     await h.waitFor(aId, (s) => s.pipelineRuns.length === 1, 60_000, 'A executing');
@@ -41,9 +42,19 @@ describe('fault: lock holder terminated', () => {
     expect(delay).toBeLessThan(RECHECK_MS + 1_000);
     expect(after).toMatchObject({ lock: null, waiters: [], fencingToken: 2 });
     expect(after.lastSuccess).toMatchObject({ remediationId: bId });
+    const [aRun] = await h.pipelineRunsOf(aId);
+    // A's outcome was recorded by B once A's run had stopped, and B's run started only after that.
+    expect(after.audit.find((e) => e.action === 'orphanSettled')).toMatchObject({
+      remediationId: bId,
+      details: { pipelineRun: aRun, remediationId: aId, fencingToken: 1, outcome: 'Succeeded' },
+    });
+    const [aObject] = await h.pipelineRunObjectsOf(aId);
+    const [bObject] = await h.pipelineRunObjectsOf(bId);
+    expect(Date.parse(bObject!.metadata.creationTimestamp!)).toBeGreaterThanOrEqual(
+      Date.parse(aObject!.status!.completionTime!),
+    );
 
     // One PipelineRun per attempt, each labelled with the fencing token it ran under.
-    const [aRun] = await h.pipelineRunsOf(aId);
     expect(await h.pipelineRunsOf(aId)).toHaveLength(1);
     expect(await h.pipelineRunsOf(bId)).toEqual([after.lastSuccess!.pipelineRun]);
     const ns = h.info.executionNamespace;
