@@ -410,7 +410,7 @@ describe('workflow branches: cancel, deadline, bounded watch, continue-as-new (r
 
     // Order: watch cancelled → stop requested → run stopped → stop activity returned → record → lock free.
     const log = w.log;
-    expect(log.first('end stopPipelineRun', run).detail).toEqual({ state: 'cancelled' });
+    expect(log.first('end stopPipelineRun', run).detail).toEqual({ name: run, state: 'cancelled' });
     const requested = log.first('cancel requested', run).at;
     const stopped = log.first('PipelineRun stopped', run).at;
     expect(stopped - requested).toBeGreaterThanOrEqual(1_400);
@@ -638,7 +638,7 @@ describe('workflow branches: cancel, deadline, bounded watch, continue-as-new (r
       expect(runs).toHaveLength(1);
       const run = runs[0]!;
       expect(w.specStatusOf(run)).toBe(PIPELINE_RUN_CANCELLED);
-      expect(w.log.first('end stopPipelineRun', run).detail).toEqual({ state: 'cancelled' });
+      expect(w.log.first('end stopPipelineRun', run).detail).toEqual({ name: run, state: 'cancelled' });
       expect(w.log.index('PipelineRun stopped', run)).toBeLessThan(w.log.index('lock released', key));
       expect(w.log.has('start awaitPipelineRun', run)).toBe(false); // never watched: cancelled first
       expect(await w.ledger.getTarget(key)).toMatchObject({
@@ -704,7 +704,12 @@ describe('workflow branches: cancel, deadline, bounded watch, continue-as-new (r
       targetAfterCancel: { lock: afterCancel.lock, unsettled: afterCancel.unsettled },
       overlapping: firstRun?.state === 'running' && seen.pipelineRuns.length === 1,
     }).toMatchObject({ overlapping: false });
-    expect(firstRun).toMatchObject({ state: 'failed', failure: { category: 'Cancelled' } });
+    // The stop found the run announced on the lock and cancelled it (before any step: NotStarted).
+    expect(w.specStatusOf(run!)).toBe(PIPELINE_RUN_CANCELLED);
+    expect(firstRun).toMatchObject({
+      state: 'failed',
+      failure: { reason: expect.stringMatching(/Cancelled/) },
+    });
   });
 
   it('I4/S31: a create that reaches its activity at the deadline is refused → Skipped DeadlineExceeded, no PipelineRun, the lock free', async () => {
