@@ -57,10 +57,11 @@ describe('target lock: ResourceBusy, FIFO, stale takeover', () => {
     expect([...starts].sort((x, y) => x - y)).toEqual(starts);
   });
 
-  it('S24: a lock whose holder was terminated is taken over by the next remediation, and the takeover is recorded', async () => {
-    const hang = await h.definePipeline('hang');
+  it("S24: a lock whose holder was terminated is taken over by the next remediation, the holder's run is settled first, and both are recorded", async () => {
+    // A's run outlives A (terminated mid-run): B may run only once it has stopped (I1).
+    const slow = await h.definePipeline('succeed', 6_000);
     const quick = await h.definePipeline('succeed');
-    const a = h.request({ pipeline: hang, action: 'restart' });
+    const a = h.request({ pipeline: slow, action: 'restart' });
     const key = targetKey(a.target);
     const aId = await h.start(a);
     await h.waitFor(aId, (s) => s.pipelineRuns.length === 1, 30_000, 'A executing');
@@ -73,6 +74,7 @@ describe('target lock: ResourceBusy, FIFO, stale takeover', () => {
     const after = await h.client.target(key);
     expect(after.lock).toBeNull();
     expect(after.fencingToken).toBe(held.lock!.fencingToken + 1);
+    const [aRun] = await h.pipelineRunsOf(aId);
     expect(after.audit).toContainEqual(
       expect.objectContaining({
         action: 'lockTakeover',
@@ -80,6 +82,17 @@ describe('target lock: ResourceBusy, FIFO, stale takeover', () => {
         details: expect.objectContaining({ previousHolder: aId }),
       }),
     );
-    await h.runs.cancel(h.info.executionNamespace, (await h.pipelineRunsOf(aId))[0]!);
+    expect(after.audit).toContainEqual(
+      expect.objectContaining({
+        action: 'orphanSettled',
+        remediationId: bId,
+        details: expect.objectContaining({ pipelineRun: aRun, remediationId: aId, outcome: 'Succeeded' }),
+      }),
+    );
+    const [aObject] = await h.pipelineRunObjectsOf(aId);
+    const [bObject] = await h.pipelineRunObjectsOf(bId);
+    expect(Date.parse(bObject!.metadata.creationTimestamp!)).toBeGreaterThanOrEqual(
+      Date.parse(aObject!.status!.completionTime!),
+    );
   });
 });
