@@ -346,9 +346,23 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       rem.tries = 0;
       return value === undefined ? (DONE as T) : value;
     } catch (error) {
-      note(
-        `${rem.id} ${rem.pc}: ${(error as Error).name} ${(error as Error).message.slice(0, 80)} (retried)`,
-      );
+      const name = (error as Error).name;
+      rem.tries++;
+      if (name === 'LedgerInvalidStateError') {
+        rem.tries = 0;
+        if (rem.pc === 'finish') {
+          // The release itself failed for good: the workflow fails holding what it holds.
+          note(`${rem.id} finish: ${name}; the workflow fails without releasing`);
+          rem.wf.closed = true;
+          rem.pc = 'done';
+          return undefined;
+        }
+        // Non-retryable: the workflow fails, releasing what it holds (counting nothing).
+        note(`${rem.id} ${rem.pc}: ${name}; the workflow fails`);
+        end(rem, 'Routing');
+        return undefined;
+      }
+      note(`${rem.id} ${rem.pc}: ${name} ${(error as Error).message.slice(0, 80)} (retried)`);
       return undefined; // Temporal retries the activity: the remediation stays where it is
     }
   }
