@@ -24,6 +24,15 @@ export const ErrorType = {
 export const nonRetryableErrorTypes: string[] = Object.values(ErrorType);
 export const REMEDIATION_WORKFLOW = 'remediation';
 export const CLEAR_TARGET_WORKFLOW = 'clearTarget';
+/** Asks the worker whether a request's action is allowed, writing nothing (the client's pre-check). */
+export const CHECK_ACTION_WORKFLOW = 'checkAction';
+/** The action catalog as the worker sees it (`remediate actions`). */
+export const LIST_ACTIONS_WORKFLOW = 'listActions';
+
+/** Workflow ids of the catalog helpers: short-lived, never reused. */
+export function catalogWorkflowId(kind: 'check' | 'list', unique: string): string {
+  return `${kind === 'check' ? 'check-action' : 'list-actions'}-${unique}`;
+}
 
 /** Workflow id of a remediation: the idempotency key. */
 export function remediationWorkflowId(remediationId: string): string {
@@ -120,6 +129,11 @@ export interface RemediationStatus {
   deadline: string | null;
   failure: Failure | null;
   override: { by: string; reason: string; at: string } | null;
+  /**
+   * What the action runs as admitted by the catalog: pipeline, ServiceAccount, and whether it came
+   * from a `RemediationAction` (null before admission and in remediations started before the catalog).
+   */
+  resolvedAction?: { pipeline: string; serviceAccountName: string | null; catalogued: boolean } | null;
   timeline: TimelineEntry[];
 }
 

@@ -6,12 +6,19 @@
  */
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import {
+  admitAction,
+  type ActionAdmission,
+  type AdmissionPolicy,
+  type CatalogEntry,
+} from '../domain/catalog';
 import { classifyCreateError } from '../domain/classifier';
 import type { PolicyConfig } from '../domain/config';
 import * as core from '../domain/ledger';
 import type { Failure, Phase, TargetState } from '../domain/model';
-import { parseTargetKey, type RemediationRequest } from '../domain/request';
+import { parseTargetKey, targetKey, type RemediationRequest } from '../domain/request';
 import type { RoutingVerdict } from '../domain/routing';
+import type { ActionCatalog } from '../ports/action-catalog';
 import type { Ledger } from '../ports/ledger';
 import {
   PipelineRunConflictError,
@@ -28,6 +35,13 @@ export interface ActivityDeps {
   pipelineRuns: PipelineRuns;
   remediations: Remediations;
   policy: PolicyConfig;
+  /**
+   * The operators' action catalog. Absent means an empty catalog: every action is uncatalogued and
+   * runs only when the policy allows uncatalogued actions.
+   */
+  catalog?: ActionCatalog;
+  /** Namespace of the catalog (and the ledger), named in refusals. */
+  controlNamespace?: string;
   /** Namespace where PipelineRuns (and the Pipelines they reference) live. */
   executionNamespace: string;
   clock?: () => number;
@@ -73,7 +87,12 @@ export interface StartPipelineRunInput {
 export type StartPipelineRunResult =
   | { kind: 'started'; name: string; created: boolean; notAfter?: number }
   | { kind: 'rejected'; name: string; failure: Failure }
-  | { kind: 'refused'; name: string; reason: 'DeadlineExceeded' | 'LockLost'; message: string };
+  | {
+      kind: 'refused';
+      name: string;
+      reason: 'DeadlineExceeded' | 'LockLost' | 'ActionNotAllowed';
+      message: string;
+    };
 
 export interface RecordOutcomeInput extends RemediationRef {
   actionId: string;
@@ -147,8 +166,21 @@ export function tektonDuration(ms: number): string {
   return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m${s % 60}s`;
 }
 
+/** The catalog capabilities this worker implements; an action asking for another is refused. */
+const SUPPORTED_CAPABILITIES: AdmissionPolicy['supports'] = {
+  dryRun: false,
+  approval: false,
+  verification: false,
+};
+
 export function createActivities(deps: ActivityDeps) {
-  const { ledger, pipelineRuns, remediations, policy } = deps;
+  const { ledger, pipelineRuns, remediations, policy, catalog } = deps;
+  const admissionPolicy: AdmissionPolicy = {
+    allowUncataloguedActions: policy.allowUncataloguedActions,
+    pipelineRunTimeoutMs: policy.pipelineRunTimeoutMs,
+    catalogNamespace: deps.controlNamespace ?? 'the control namespace',
+    supports: SUPPORTED_CAPABILITIES,
+  };
   const ns = deps.executionNamespace;
   const now = deps.clock ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -208,6 +240,12 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  /** The catalog's verdict on a request; an unsynced catalog throws (retried), never fails open. */
+  async function admit(request: RemediationRequest): Promise<ActionAdmission> {
+    const entry = catalog ? await catalog.get(request.action.id) : undefined;
+    return admitAction(request, entry, admissionPolicy);
+  }
+
   /** Reads a target, applies `transition`, writes it if it changed (compare-and-swap, retried). */
   async function updateTarget<R extends { target: TargetState; changed?: boolean }>(
     key: string,
@@ -226,6 +264,32 @@ export function createActivities(deps: ActivityDeps) {
     /** The worker's policy, recorded in history so replays see the same numbers. */
     async loadPolicy(): Promise<{ policy: PolicyConfig; executionNamespace: string }> {
       return { policy, executionNamespace: ns };
+    },
+
+    /**
+     * The action catalog's verdict on a request, before anything is written: what exactly it runs,
+     * or every violated rule naming its field.
+     */
+    async admitAction(input: { request: RemediationRequest }): Promise<ActionAdmission> {
+      const admission = await admit(input.request);
+      count('remediation_action_admissions', 'Action catalog decisions by result', {
+        action: input.request.action.id,
+        result: admission.kind,
+      });
+      return admission;
+    },
+
+    /** The catalog as this worker sees it (`remediate actions`). */
+    async listActions(): Promise<{
+      entries: CatalogEntry[];
+      allowUncataloguedActions: boolean;
+      namespace: string;
+    }> {
+      return {
+        entries: catalog ? await catalog.list() : [],
+        allowUncataloguedActions: policy.allowUncataloguedActions,
+        namespace: admissionPolicy.catalogNamespace,
+      };
     },
 
     /** One routing pass: the checks, the claim, the queue and the lock in one compare-and-swap. */
@@ -269,10 +333,20 @@ export function createActivities(deps: ActivityDeps) {
       const name = fenced
         ? fencedPipelineRunName(ref.remediationId, fencingToken, attempt)
         : pipelineRunName(ref.remediationId, attempt);
+      // Admitted again at creation: the catalog may have been tightened since the remediation
+      // started, and the params that name the target are filled from the target that is locked.
+      const admission =
+        ref.targetKey === targetKey(request.target)
+          ? await admit(request)
+          : ({
+              kind: 'refused',
+              message: `action not allowed: the request's target ${targetKey(request.target)} is not the locked target ${ref.targetKey}`,
+            } as const);
+      if (admission.kind === 'refused')
+        return { kind: 'refused', name, reason: 'ActionNotAllowed', message: admission.message };
+      const { action } = admission;
       const timeoutMs =
-        request.action.timeout && request.action.timeout > 0
-          ? request.action.timeout
-          : policy.pipelineRunTimeoutMs;
+        action.timeoutMs && action.timeoutMs > 0 ? action.timeoutMs : policy.pipelineRunTimeoutMs;
       const notAfter = now() + timeoutMs + policy.watchGraceMs;
       const intent = { remediationId: ref.remediationId, fencingToken, pipelineRun: name };
       const begun = await updateTarget(ref.targetKey, (target) => {
@@ -296,11 +370,9 @@ export function createActivities(deps: ActivityDeps) {
         const created = await pipelineRuns.create({
           name,
           namespace: ns,
-          pipeline: request.action.pipeline,
-          params: request.action.params,
-          ...(request.action.serviceAccountName
-            ? { serviceAccountName: request.action.serviceAccountName }
-            : {}),
+          pipeline: action.pipeline,
+          params: action.params,
+          ...(action.serviceAccountName ? { serviceAccountName: action.serviceAccountName } : {}),
           timeout: tektonDuration(timeoutMs),
           labels: runLabels(ref, request, attempt, fencingToken),
           annotations: {

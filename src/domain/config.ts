@@ -40,6 +40,8 @@ export interface PolicyConfig {
   continueAsNewAfterEvents: number;
   /** How often a remediation waiting for a closed remediation's PipelineRun to stop looks again (I1). */
   orphanRecheckIntervalMs: number;
+  /** Whether an action with no `RemediationAction` in the catalog may run with the caller's pipeline, params and ServiceAccount. */
+  allowUncataloguedActions: boolean;
 }
 
 export const defaultPolicyConfig: PolicyConfig = {
@@ -55,6 +57,7 @@ export const defaultPolicyConfig: PolicyConfig = {
   watchGraceMs: 300_000,
   continueAsNewAfterEvents: 2_000,
   orphanRecheckIntervalMs: 5_000,
+  allowUncataloguedActions: false,
 };
 
 const positiveDuration = durationSchema.refine((ms) => ms > 0, {
@@ -141,6 +144,12 @@ export const PolicyConfigSchema = z
       .describe(
         "How often a remediation waiting for a closed remediation's PipelineRun to stop looks again.",
       ),
+    allowUncataloguedActions: z
+      .boolean()
+      .default(d.allowUncataloguedActions)
+      .describe(
+        'Let an action that has no RemediationAction in the catalog run with the caller\'s pipeline, params and ServiceAccount. Off by default: the catalog decides what may run.',
+      ),
   })
   .transform((c): PolicyConfig => ({
     consecutiveFailureThreshold: c.consecutiveFailureThreshold,
@@ -155,6 +164,7 @@ export const PolicyConfigSchema = z
     watchGraceMs: c.watchGrace,
     continueAsNewAfterEvents: c.continueAsNewAfterEvents,
     orphanRecheckIntervalMs: c.orphanRecheckInterval,
+    allowUncataloguedActions: c.allowUncataloguedActions,
   }));
 /** The config file's shape (durations as strings or ms). */
 export type PolicyConfigInput = z.input<typeof PolicyConfigSchema>;

@@ -60,6 +60,8 @@ export const EndReason = {
   ExecutionFailed: 'ExecutionFailed',
   DeadlineExceeded: 'DeadlineExceeded',
   Cancelled: 'Cancelled',
+  /** Refused by the action catalog before anything was written. */
+  ActionNotAllowed: 'ActionNotAllowed',
 } as const;
 export type EndReason = (typeof EndReason)[keyof typeof EndReason] | BlockReason;
 

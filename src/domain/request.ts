@@ -33,11 +33,11 @@ export class InvalidRequestError extends Error {
 
 // ------------------------------------------------------------------------------------ patterns
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const KIND = /^[A-Z][A-Za-z0-9]*$/;
+export const KIND = /^[A-Z][A-Za-z0-9]*$/;
 const KEY_CHARS = /^[A-Za-z0-9._:-]+$/;
-const TEKTON_PARAM_NAME = /^[a-zA-Z_][a-zA-Z0-9_.-]*$/;
+export const TEKTON_PARAM_NAME = /^[a-zA-Z_][a-zA-Z0-9_.-]*$/;
 
 export const requestLimits = {
   maxParams: 64,
@@ -66,7 +66,7 @@ export interface ParseRequestOptions {
   now?: number;
 }
 
-const dnsLabel = (max = 63) =>
+export const dnsLabel = (max = 63) =>
   z
     .string()
     .min(1)
@@ -75,7 +75,7 @@ const dnsLabel = (max = 63) =>
       DNS1123_LABEL,
       'must be a DNS-1123 label: lower-case alphanumerics and "-", starting and ending alphanumeric',
     );
-const dnsSubdomain = (max = 253) =>
+export const dnsSubdomain = (max = 253) =>
   z
     .string()
     .min(1)
@@ -201,7 +201,7 @@ const deadlineSchema = (now?: number) => {
 };
 
 /** A PipelineRun timeout: a duration in [1s, 24h] (0 would disable Tekton's timeout). */
-const actionTimeoutSchema = () =>
+export const actionTimeoutSchema = () =>
   durationSchema.pipe(
     z
       .number()
@@ -259,13 +259,16 @@ export const remediationRequestSchema = (options: ParseRequestOptions = {}) =>
     target: targetSchema(),
     action: z.strictObject({
       id: dnsSubdomain(63),
-      pipeline: dnsSubdomain(253),
+      /** Optional for a catalogued action (the catalog names it); required for an uncatalogued one. */
+      pipeline: dnsSubdomain(253).optional(),
       params: paramsSchema().default({}),
       serviceAccountName: dnsSubdomain(253).optional(),
       /** PipelineRun timeout in ms (input: a duration, 1s–24h); the policy default applies when absent. */
       timeout: actionTimeoutSchema().optional(),
     }),
     deadline: deadlineSchema(options.now).optional(),
+    /** Who asked for it (`start --by`); compared with an approver when self-approval is forbidden. */
+    requestedBy: z.string().min(1).max(256).optional(),
   });
 
 /**

@@ -1,2 +1,3 @@
 export { remediation } from './remediation';
 export { clearTarget } from './clear-target';
+export { checkAction, listActions } from './catalog';

@@ -50,6 +50,12 @@ const retry = {
 };
 const ledger = proxyActivities<RemediationActivities>({ startToCloseTimeout: '1m', retry });
 const local = proxyLocalActivities<RemediationActivities>({ startToCloseTimeout: '10s', retry });
+/** The catalog check waits out a catalog that has not synced yet, but not for ever. */
+const admission = proxyLocalActivities<RemediationActivities>({
+  startToCloseTimeout: '10s',
+  scheduleToCloseTimeout: '10m',
+  retry,
+});
 const tekton = proxyActivities<RemediationActivities>({
   startToCloseTimeout: '3h',
   heartbeatTimeout: '30s',
@@ -64,7 +70,10 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   // history, …); histories recorded before it replay the earlier path.
   const v3 = patched('safety-invariants');
   const continued = v3 ? (input.continued ?? null) : null;
+  // The action catalog decides what runs (SEMANTICS §12); histories recorded before it skip the check.
+  const checksCatalog = patched('action-catalog');
   const request = validate(input.request);
+  let pipelineName = request.action.pipeline ?? request.action.id;
   const remediationId = input.remediationId ?? request.id ?? remediationIdFromWorkflowId(info.workflowId);
   const ref: RemediationRef = {
     remediationId,
@@ -204,6 +213,22 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   return tracker.status();
 
   async function routeAndRun(): Promise<Ending> {
+    if (checksCatalog) {
+      const verdict = await admission.admitAction.executeWithOptions(
+        { summary: `Check action ${request.action.id} against the catalog` },
+        [{ request }],
+      );
+      if (verdict.kind === 'refused') {
+        // Nothing is written: no claim, no queue place, no lock (a continued run releases what it holds).
+        return {
+          phase: tracker.ranPipelineRun ? Phase.Failed : Phase.Skipped,
+          reason: EndReason.ActionNotAllowed,
+          message: verdict.message,
+        };
+      }
+      pipelineName = verdict.action.pipeline;
+      tracker.actionAdmitted(now(), verdict.action);
+    }
     for (;;) {
       pass++;
       tracker.routing(now(), pass);
@@ -255,7 +280,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       publish();
       if (v3) holding = { fencingToken: fencingToken!, name: null };
       const start = await tekton.startPipelineRun.executeWithOptions(
-        { summary: `Create PipelineRun for ${request.action.pipeline} (attempt ${attempt})` },
+        { summary: `Create PipelineRun for ${pipelineName} (attempt ${attempt})` },
         [{ ref, request, attempt, fencingToken: fencingToken!, ...(v3 ? { deadline } : {}) }],
       );
       if (start.kind === 'refused') {
@@ -266,7 +291,8 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
         }
         return {
           phase: tracker.status().pipelineRuns.length > 0 ? Phase.Failed : Phase.Skipped,
-          reason: EndReason.DeadlineExceeded,
+          reason:
+            start.reason === 'ActionNotAllowed' ? EndReason.ActionNotAllowed : EndReason.DeadlineExceeded,
           message: `Ended — no PipelineRun created: ${start.message}`,
         };
       }

@@ -30,6 +30,7 @@ export class RemediationTracker {
       deadline: null,
       failure: null,
       override: null,
+      resolvedAction: null,
       timeline: [],
     };
     this.note(init.at, 'started', `${init.action} on ${init.target}`);
@@ -48,6 +49,27 @@ export class RemediationTracker {
   deadlineResolved(at: number, deadline: number): void {
     this.state.deadline = iso(deadline);
     this.note(at, 'deadline', `no PipelineRun starts after ${iso(deadline)}`);
+  }
+
+  /** The catalog admitted the action: what it will run, exactly. */
+  actionAdmitted(
+    at: number,
+    action: NonNullable<RemediationStatus['resolvedAction']> & { params: Record<string, string> },
+  ): void {
+    this.state.resolvedAction = {
+      pipeline: action.pipeline,
+      serviceAccountName: action.serviceAccountName,
+      catalogued: action.catalogued,
+    };
+    const params = Object.entries(action.params)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
+    this.note(
+      at,
+      'actionAdmitted',
+      `${action.catalogued ? 'catalogued' : 'uncatalogued (allowed by policy)'}: Pipeline ${action.pipeline}` +
+        `${action.serviceAccountName ? `, ServiceAccount ${action.serviceAccountName}` : ''}${params ? `, params ${params}` : ''}`,
+    );
   }
 
   get phase(): Phase {

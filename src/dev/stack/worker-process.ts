@@ -40,6 +40,8 @@ export function spawnWorker(
     JSON.stringify({
       executionNamespace: stack.executionNamespace,
       controlNamespace: stack.controlNamespace,
+      // The local stack lets free-form demo actions run beside its catalog, and the worker says so.
+      allowUncataloguedActions: true,
       ...config,
     }),
   );

@@ -105,7 +105,8 @@ export class RemediationHarness {
         ledger: this.ledger,
         pipelineRuns: options.pipelineRuns ? options.pipelineRuns(this.runs) : this.runs,
         remediations: new TemporalRemediations(this.client.client),
-        policy: parsePolicyConfig(policy),
+        // Tests drive free-form pipelines unless they test the catalog (as the local stack does).
+        policy: parsePolicyConfig({ allowUncataloguedActions: true, ...policy }),
         executionNamespace: this.info.executionNamespace,
         heartbeatMs: 1000,
       },
