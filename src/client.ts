@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import {
   Client,
   Connection,
+  TimeoutFailure,
   WorkflowContinuedAsNewError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
@@ -13,7 +14,9 @@ import {
   type WorkflowExecutionStatusName,
   type WorkflowHandle,
 } from '@temporalio/client';
+import type { ActionAdmission } from './domain/catalog';
 import { emptyTargetState, terminalPhases, type Phase, type TargetState } from './domain/model';
+import { operatorInputErrors } from './domain/operator';
 import {
   InvalidRequestError,
   fingerprintKey,
@@ -24,7 +27,16 @@ import {
 } from './domain/request';
 import type { Ledger } from './ports/ledger';
 import {
+  DEFAULT_TEMPORAL_NAMESPACE,
+  resolveTemporalConnection,
+  type TemporalConnectionOptions,
+} from './temporal-connection';
+import {
+  CHECK_ACTION_WORKFLOW,
   CLEAR_TARGET_WORKFLOW,
+  LIST_ACTIONS_WORKFLOW,
+  catalogWorkflowId,
+  type ActionCatalogView,
   DEFAULT_TASK_QUEUE,
   ErrorType,
   REMEDIATION_WORKFLOW,
@@ -72,7 +84,10 @@ export interface TargetView {
   fencingToken: number;
   lastSuccess: { actionId: string; at: string; remediationId: string; pipelineRun: string } | null;
   lastFailure: TargetState['lastFailure'];
+  /** The newest entries of the bounded trail (at most MAX_AUDIT_ENTRIES), oldest first. */
   audit: TargetState['audit'];
+  /** How many older entries the bounded trail dropped (the worker's audit log lines still have them). */
+  auditDropped: number;
 }
 
 export function toTargetView(state: TargetState): TargetView {
@@ -94,6 +109,7 @@ export function toTargetView(state: TargetState): TargetView {
     lastSuccess: state.lastSuccess,
     lastFailure: state.lastFailure,
     audit: state.audit,
+    auditDropped: state.auditDropped,
   };
 }
 
@@ -191,17 +207,32 @@ export class RemediationClient {
       ledger?: Ledger;
       /** Clock for checking absolute deadlines before a start (default Date.now). */
       now?: () => number;
+      /**
+       * How long `start` waits for a worker to answer its action check (default 15s). Without an
+       * answer it starts anyway: the remediation checks its action itself before writing anything.
+       */
+      actionCheckTimeout?: string;
     } = {},
   ) {}
 
+  /**
+   * Connects with `connection` (from {@link resolveTemporalConnection}: TLS, API key, gRPC metadata),
+   * else in plain text to `address`, else as the environment and the Temporal profile say.
+   */
   static async connect(options: {
-    address: string;
+    connection?: TemporalConnectionOptions;
+    address?: string;
     namespace?: string;
     taskQueue?: string;
     ledger?: Ledger;
   }): Promise<RemediationClient> {
-    const connection = await Connection.connect({ address: options.address });
-    const client = new Client({ connection, namespace: options.namespace ?? 'default' });
+    const resolved =
+      options.connection || options.address ? undefined : resolveTemporalConnection({ env: process.env });
+    const connection = await Connection.connect(
+      options.connection ?? resolved?.connectionOptions ?? { address: options.address! },
+    );
+    const namespace = options.namespace ?? resolved?.namespace ?? DEFAULT_TEMPORAL_NAMESPACE;
+    const client = new Client({ connection, namespace });
     return new RemediationClient(client, options);
   }
 
@@ -217,9 +248,10 @@ export class RemediationClient {
    * Validates (an absolute deadline must lie in the future, within the 30-day cap), then starts
    * idempotently: the same id never starts two remediations.
    */
-  async start(input: unknown): Promise<StartedRemediation> {
+  async start(input: unknown, options: { checkAction?: boolean } = {}): Promise<StartedRemediation> {
     const now = this.options.now?.() ?? Date.now();
     const request: RemediationRequest = parseRemediationRequest(input, { now });
+    if (options.checkAction !== false) await this.checkAction(request);
     const id = request.id ?? randomUUID();
     const workflowId = remediationWorkflowId(id);
     const args: [RemediationInput] = [{ remediationId: id, request: { ...request, id } }];
@@ -234,7 +266,7 @@ export class RemediationClient {
         staticSummary: `${request.action.id} on ${key} (signal ${request.signal.name || request.signal.fingerprint})`,
         staticDetails: [
           `**Target** ${key}`,
-          `**Action** ${request.action.id} → Pipeline \`${request.action.pipeline}\``,
+          `**Action** ${request.action.id}${request.action.pipeline ? ` → Pipeline \`${request.action.pipeline}\`` : ''}`,
           `**Signal** ${request.signal.name} (${request.signal.severity}), fingerprint \`${request.signal.fingerprint}\` scoped as \`${fingerprintKey(request)}\``,
           Object.keys(request.action.params).length
             ? `**Params** ${Object.entries(request.action.params)
@@ -256,6 +288,38 @@ export class RemediationClient {
       if (error instanceof WorkflowExecutionAlreadyStartedError) return { id, workflowId, started: false };
       throw error;
     }
+  }
+
+  /**
+   * Asks a worker whether the catalog admits the request's action; writes nothing. A refusal throws
+   * {@link InvalidRequestError} naming every field. Returns null when no worker answered in time.
+   */
+  async checkAction(request: RemediationRequest): Promise<ActionAdmission | null> {
+    let admission: ActionAdmission;
+    try {
+      admission = await this.client.workflow.execute(CHECK_ACTION_WORKFLOW, {
+        taskQueue: this.taskQueue,
+        workflowId: catalogWorkflowId('check', randomUUID()),
+        args: [{ request }],
+        workflowExecutionTimeout: this.options.actionCheckTimeout ?? '15s',
+        staticSummary: `Check action ${request.action.id} for ${targetKey(request.target)}`,
+      });
+    } catch (error) {
+      if (error instanceof WorkflowFailedError && error.cause instanceof TimeoutFailure) return null;
+      throw error;
+    }
+    if (admission.kind === 'refused') throw new InvalidRequestError(admission.errors);
+    return admission;
+  }
+
+  /** The action catalog as the worker sees it. */
+  async actions(): Promise<ActionCatalogView> {
+    return this.client.workflow.execute(LIST_ACTIONS_WORKFLOW, {
+      taskQueue: this.taskQueue,
+      workflowId: catalogWorkflowId('list', randomUUID()),
+      args: [],
+      workflowExecutionTimeout: this.options.actionCheckTimeout ?? '15s',
+    });
   }
 
   handle(id: string): WorkflowHandle {
@@ -389,8 +453,7 @@ export class RemediationClient {
     options: { onLedgerUnreadable?: (error: unknown) => void } = {},
   ): Promise<ClearTargetResult> {
     parseTargetKey(key);
-    requireReason(reason);
-    requireBy(by);
+    requireOperatorInput(by, reason);
     if (this.options.ledger) {
       let exists: boolean | undefined;
       let timer: NodeJS.Timeout | undefined;
@@ -427,8 +490,7 @@ export class RemediationClient {
   }
 
   async override(id: string, reason: string, by: string): Promise<OverrideResult> {
-    requireReason(reason);
-    requireBy(by);
+    requireOperatorInput(by, reason);
     return this.handle(id).executeUpdate(overrideUpdate, { args: [{ reason, by }] });
   }
 
@@ -445,18 +507,13 @@ export class RemediationClient {
   }
 }
 
-function requireReason(reason: string): void {
-  if (!reason || !reason.trim()) {
-    throw new InvalidRequestError([{ field: 'reason', rule: 'required', message: 'must not be empty' }]);
-  }
-}
-
-function requireBy(by: string): void {
-  if (!by || !by.trim()) {
-    throw new InvalidRequestError([
-      { field: 'by', rule: 'required', message: 'must not be empty: who is doing this (audited)' },
-    ]);
-  }
+/**
+ * `by` and `reason` of an operator action: required, and bounded (src/domain/operator.ts) so the
+ * audit trail can store them. Refused with every bad field named before anything is started.
+ */
+function requireOperatorInput(by: unknown, reason: unknown): void {
+  const errors = operatorInputErrors({ by, reason });
+  if (errors.length) throw new InvalidRequestError(errors);
 }
 
 /** The first failure in `error`'s cause chain whose `type` is `type` (an ApplicationFailure). */

@@ -6,6 +6,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { INVALID_REQUEST_ERROR, type RemediationRequest } from './domain/request';
+import type { CatalogEntry } from './domain/catalog';
 import type { BlockKind, BlockReason, EndReason, Failure, Phase } from './domain/model';
 
 export const DEFAULT_TASK_QUEUE = 'remediation';
@@ -28,6 +29,13 @@ export const CLEAR_TARGET_WORKFLOW = 'clearTarget';
 export const CHECK_ACTION_WORKFLOW = 'checkAction';
 /** The action catalog as the worker sees it (`remediate actions`). */
 export const LIST_ACTIONS_WORKFLOW = 'listActions';
+
+/** `remediate actions --json`: the catalog as a worker sees it. */
+export interface ActionCatalogView {
+  namespace: string;
+  allowUncataloguedActions: boolean;
+  entries: CatalogEntry[];
+}
 
 /** Workflow ids of the catalog helpers: short-lived, never reused. */
 export function catalogWorkflowId(kind: 'check' | 'list', unique: string): string {
@@ -86,6 +94,7 @@ export interface ContinuedRemediation {
   pass: number;
 }
 
+/** Workflow `clearTarget`: `by` and `reason` required and bounded (src/domain/operator.ts), else it fails before writing. */
 export interface ClearTargetInput {
   target: string;
   reason: string;
@@ -137,9 +146,10 @@ export interface RemediationStatus {
   timeline: TimelineEntry[];
 }
 
+/** Update `override`: `by` and `reason` required and bounded (src/domain/operator.ts), else refused. */
 export interface OverrideRequest {
   reason: string;
-  by?: string;
+  by: string;
 }
 
 export interface OverrideResult {

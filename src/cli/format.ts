@@ -1,7 +1,7 @@
 /** Human-readable views for the CLI's text mode (`--json` prints the objects as they are). */
 import type { RemediationClosedError, RemediationSummary, TargetView } from '../client';
 import { formatDuration } from '../domain/duration';
-import type { ClearTargetResult, RemediationStatus } from '../shared';
+import type { ActionCatalogView, ClearTargetResult, RemediationStatus } from '../shared';
 
 const TIMELINE_TAIL = 8;
 const AUDIT_TAIL = 5;
@@ -125,8 +125,13 @@ export function targetViewText(t: TargetView, now: Date): string {
   ];
   const lines = table(rows);
   const audit = t.audit.slice(-AUDIT_TAIL);
-  if (audit.length) {
-    lines.push('Audit:');
+  const dropped = t.auditDropped ?? 0;
+  if (audit.length || dropped) {
+    const notes = [
+      audit.length < t.audit.length ? `last ${audit.length} of ${t.audit.length} kept` : null,
+      dropped ? `${dropped} older ${dropped === 1 ? 'entry' : 'entries'} dropped` : null,
+    ].filter(Boolean);
+    lines.push(notes.length ? `Audit (${notes.join('; ')}):` : 'Audit:');
     for (const a of audit) lines.push(`  ${a.at}  ${a.action} by ${a.by}: ${a.reason}`);
   }
   return lines.join('\n');
@@ -170,4 +175,52 @@ function table(rows: readonly [string, string | null][]): string[] {
   const shown = rows.filter((r): r is [string, string] => r[1] !== null);
   const width = Math.max(...shown.map(([label]) => label.length));
   return shown.map(([label, value]) => `${label.padEnd(width)}  ${value}`);
+}
+
+/** `remediate actions`: one block per action, invalid ones with their problems. */
+export function actionsView(view: ActionCatalogView): string {
+  const lines = [
+    `catalog: RemediationAction objects in ${view.namespace}; uncatalogued actions ${view.allowUncataloguedActions ? 'ALLOWED (policy allowUncataloguedActions: true)' : 'refused'}`,
+  ];
+  if (view.entries.length === 0) lines.push('no actions');
+  for (const entry of view.entries) {
+    lines.push('');
+    if (!entry.spec) {
+      lines.push(`${entry.id}  INVALID (refused)`);
+      for (const p of entry.problems) lines.push(`  ${p.field}: ${p.message}`);
+      continue;
+    }
+    const spec = entry.spec;
+    const fromTarget = Object.entries(spec.targetParams).map(([k, v]) => `${k}=${v}`);
+    const callerParams = spec.params.map((p) => {
+      const rules = [
+        p.pattern !== undefined ? `pattern ${p.pattern}` : null,
+        p.enum ? `one of ${p.enum.join('|')}` : null,
+        p.maxLength !== undefined ? `≤${p.maxLength} chars` : null,
+        p.default !== undefined ? `default ${JSON.stringify(p.default)}` : null,
+      ].filter(Boolean);
+      return `${p.name}${rules.length ? ` (${rules.join(', ')})` : ''}`;
+    });
+    lines.push(entry.id);
+    lines.push(
+      ...table([
+        ['pipeline', spec.pipeline],
+        ['serviceAccount', spec.serviceAccountName ?? '(namespace default)'],
+        ['mode', spec.mode],
+        ['kinds', spec.targets.kinds?.join(', ') ?? 'any'],
+        ['namespaces', spec.targets.namespaces?.join(', ') ?? 'any'],
+        ['from target', fromTarget.join(', ') || '-'],
+        ['params', callerParams.join('; ') || '-'],
+        ['timeout', spec.timeout !== undefined ? formatDuration(spec.timeout) : '(policy default)'],
+        [
+          'approval',
+          spec.approval.required
+            ? `required${spec.approval.forbidSelfApproval ? ', not by the requester' : ''}`
+            : 'no',
+        ],
+        ['verification', spec.verification ? `window ${formatDuration(spec.verification.window)}` : 'no'],
+      ]).map((l) => `  ${l}`),
+    );
+  }
+  return lines.join('\n');
 }

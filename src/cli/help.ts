@@ -12,16 +12,21 @@ const exits = `Exit codes: 0 success, 1 the operation failed, 2 bad usage or inv
 `;
 
 export const commandHelp: Readonly<Record<string, string>> = {
-  start: `Usage: remediate start --fingerprint F --target ns/Kind/name --action A --pipeline P [flags]
+  start: `Usage: remediate start --fingerprint F --target ns/Kind/name --action A [--pipeline P] [flags]
 
 Starts a remediation and prints its id (--json: {id, workflowId, started}). Starting again with the
-same --id is a no-op: started is false and the existing remediation is reported.
+same --id is a no-op: started is false and the existing remediation is reported. The worker first
+checks the action against its catalog (see \`remediate actions\`): a refusal exits 2 naming the field
+and starts nothing.
 
   --fingerprint F         alert fingerprint (required)
   --target KEY            [cluster::]namespace/Kind/name or Kind/name, Kind as Kubernetes spells it (required)
-  --action A              action id (required)
-  --pipeline P            Tekton Pipeline to run (required)
-  --param k=v             Pipeline param, repeatable
+  --action A              action id: a RemediationAction in the catalog (required)
+  --pipeline P            Tekton Pipeline; optional for a catalogued action (must equal the catalog's),
+                          required for an uncatalogued one (only when the policy allows those)
+  --param k=v             Pipeline param, repeatable; a catalogued action accepts only its own params
+                          and fills the target's params itself
+  --by NAME               who asks (default: the OS user); recorded for approvals
   --id ID                 idempotency key (default: a random UUID)
   --deadline D            start the PipelineRun by then: a duration > 0 (30m) or a future ISO-8601
                           date-time, at most 720h (30 days) ahead (default 1h; the worker's policy
@@ -29,11 +34,20 @@ same --id is a no-op: started is false and the existing remediation is reported.
   --severity S            critical, warning (default) or info
   --signal-name N         alert name (default: the fingerprint)
   --label k=v             alert label, repeatable
-  --service-account SA    PipelineRun service account
+  --service-account SA    PipelineRun service account (uncatalogued actions only; the catalog's is used)
   --timeout D             PipelineRun timeout, 1s to 24h, e.g. 10m (default: the worker's, 30m)
   --wait                  follow progress until the end; exit 0 if Completed, 1 if Failed/Skipped/Cancelled,
                           and 1 if the workflow closes without a final phase (terminated, timed out …):
                           prints what Temporal says (--json: {id, closed, temporalStatus, reason, lastStatus})
+
+${globals}
+${exits}`,
+  actions: `Usage: remediate actions
+
+Lists the action catalog (RemediationAction objects in the control namespace) as the worker sees
+it: each action's Pipeline, ServiceAccount, mode, targets, the params it fills from the target and
+the params callers may set. Invalid objects are listed with what is wrong (they are refused).
+--json: {namespace, allowUncataloguedActions, entries: [{id, resourceVersion, spec, problems}]}.
 
 ${globals}
 ${exits}`,
@@ -110,6 +124,7 @@ Commands:
   clear      clear a target's manual-review / ExhaustedRetries block
   override   let a remediation skip its temporary block once
   cancel     cancel a remediation
+  actions    list the action catalog (what may run, with which params)
 
 Run \`remediate <command> --help\` for a command's flags.
 

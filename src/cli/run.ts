@@ -10,6 +10,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { NamespaceNotFoundError, WorkflowNotFoundError } from '@temporalio/common';
 import { RemediationClosedError, TargetNotFoundError, type RemediationClient } from '../client';
 import { Phase } from '../domain/model';
+import { operatorInputErrors } from '../domain/operator';
 import {
   InvalidRequestError,
   parseRemediationRequest,
@@ -37,13 +38,14 @@ import {
   progressLine,
   statusView,
   targetViewText,
+  actionsView,
 } from './format';
 import { commandHelp, mainHelp } from './help';
 
 /** What the commands use of {@link RemediationClient}. */
 export type CliClient = Pick<
   RemediationClient,
-  'start' | 'status' | 'wait' | 'list' | 'target' | 'clear' | 'override' | 'cancel' | 'close'
+  'start' | 'status' | 'wait' | 'list' | 'target' | 'clear' | 'override' | 'cancel' | 'close' | 'actions'
 >;
 
 export interface ConnectOptions {
@@ -216,6 +218,7 @@ const commands: Record<string, Handler> = {
       label: { type: 'string', multiple: true },
       'service-account': { type: 'string' },
       timeout: { type: 'string' },
+      by: { type: 'string' },
       wait: { type: 'boolean' },
     });
     noPositionals(positionals);
@@ -237,6 +240,7 @@ const commands: Record<string, Handler> = {
         timeout: values.timeout,
       },
       deadline: values.deadline,
+      requestedBy: session.by(values.by),
     };
     // Rejected here, before connecting: an invalid request starts nothing.
     parseRemediationRequest(input, { now: session.now().getTime() });
@@ -263,6 +267,16 @@ const commands: Record<string, Handler> = {
       }
       session.print(final, () => outcome(final));
       return final.phase === Phase.Completed ? 0 : 1;
+    });
+  },
+
+  async actions(args, session) {
+    const { values, positionals } = parseFlags(args, {});
+    noPositionals(positionals);
+    return session.withClient(values, async (client) => {
+      const view = await client.actions();
+      session.print(view, () => actionsView(view));
+      return 0;
     });
   },
 
@@ -315,8 +329,7 @@ const commands: Record<string, Handler> = {
   async clear(args, session) {
     const { values, positionals } = parseFlags(args, { reason: { type: 'string' }, by: { type: 'string' } });
     const key = targetKeyArg(onePositional(positionals, 'TARGET'));
-    const reason = requireReason(values.reason);
-    const by = session.by(values.by);
+    const { reason, by } = operatorInput(values, session);
     return session.withClient(
       values,
       async (client) => {
@@ -349,8 +362,7 @@ const commands: Record<string, Handler> = {
   async override(args, session) {
     const { values, positionals } = parseFlags(args, { reason: { type: 'string' }, by: { type: 'string' } });
     const id = onePositional(positionals, 'ID');
-    const reason = requireReason(values.reason);
-    const by = session.by(values.by);
+    const { reason, by } = operatorInput(values, session);
     return session.withClient(values, async (client) => {
       const result = await client.override(id, reason, by);
       session.print(result, () => result.message);
@@ -425,6 +437,29 @@ function parseLimit(value: string): number {
   }
   return Number(value);
 }
+
+/**
+ * `--reason` and `--by` (the OS user by default) of an operator action, held to the same bounds
+ * as the client and the workflows (src/domain/operator.ts) before connecting.
+ */
+function operatorInput(
+  values: { reason?: string; by?: string },
+  session: Session,
+): { reason: string; by: string } {
+  const reason = requireReason(values.reason);
+  const by = session.by(values.by);
+  const errors = operatorInputErrors({ by, reason });
+  if (errors.length) {
+    session.fieldFlags = operatorFieldFlags;
+    throw new InvalidRequestError(errors);
+  }
+  return { reason, by };
+}
+
+const operatorFieldFlags = [
+  ['by', '--by'],
+  ['reason', '--reason'],
+] as const;
 
 /** Checked here as the client does, so that an empty reason fails before connecting. */
 function requireReason(reason: string | undefined): string {
@@ -512,4 +547,5 @@ const startFieldFlags = [
   ['action.serviceAccountName', '--service-account'],
   ['action.timeout', '--timeout'],
   ['deadline', '--deadline'],
+  ['requestedBy', '--by'],
 ] as const;

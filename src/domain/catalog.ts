@@ -40,13 +40,27 @@ export const catalogLimits = {
   maxDescriptionChars: 1024,
 } as const;
 
-/** `*` matches any run of characters, `?` one; everything else is literal. */
+/** `*` matches any run of characters, `?` one; everything else is literal (no regex involved). */
 export function globMatches(pattern: string, value: string): boolean {
-  const source = pattern
-    .split('')
-    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\/-]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${source}$`, 'u').test(value);
+  // Classic two-pointer wildcard match: on a mismatch, let the last `*` swallow one more character.
+  let p = 0;
+  let v = 0;
+  let star = -1;
+  let resume = 0;
+  while (v < value.length) {
+    if (p < pattern.length && (pattern[p] === '?' || pattern[p] === value[v])) {
+      p++;
+      v++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      resume = v;
+    } else if (star >= 0) {
+      p = star + 1;
+      v = ++resume;
+    } else return false;
+  }
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
 }
 
 /** The variables a template uses, or the first problem with it. */

@@ -6,7 +6,7 @@ import { ApplicationFailure, proxyLocalActivities } from '@temporalio/workflow';
 import type { RemediationActivities } from '../activities';
 import type { ActionAdmission } from '../domain/catalog';
 import { parseRemediationRequest } from '../domain/request';
-import { ErrorType, nonRetryableErrorTypes } from '../shared';
+import { ErrorType, nonRetryableErrorTypes, type ActionCatalogView } from '../shared';
 
 const { admitAction, listActions: list } = proxyLocalActivities<RemediationActivities>({
   startToCloseTimeout: '10s',
@@ -26,6 +26,6 @@ export async function checkAction(input: { request: unknown }): Promise<ActionAd
 }
 
 /** The catalog as the worker sees it. */
-export async function listActions(): Promise<Awaited<ReturnType<RemediationActivities['listActions']>>> {
+export async function listActions(): Promise<ActionCatalogView> {
   return list();
 }

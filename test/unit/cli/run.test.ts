@@ -54,6 +54,7 @@ function fakeClient(impl: Partial<CliClient> = {}) {
     clear: jest.fn(impl.clear ?? unexpected('clear')),
     override: jest.fn(impl.override ?? unexpected('override')),
     cancel: jest.fn(impl.cancel ?? unexpected('cancel')),
+    actions: jest.fn(impl.actions ?? unexpected('actions')),
     close: jest.fn(() => Promise.resolve()),
   } satisfies CliClient;
 }
@@ -219,9 +220,10 @@ describe('S2: start rejects invalid requests before connecting', () => {
         'target.kind',
         'target.name',
         'action.id',
-        'action.pipeline',
       ]),
     );
+    // The pipeline is optional: a catalogued action names its own (the worker decides, see S33).
+    expect(fields).not.toContain('action.pipeline');
   });
 });
 
