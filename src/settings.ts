@@ -84,6 +84,8 @@ export function readConfigFile(path: string): Record<string, unknown> {
 export function loadWorkerConfig(
   env: NodeJS.ProcessEnv = process.env,
   stack: StackInfo | null = env.TEMPORAL_ADDRESS || env.KUBECONFIG ? null : readStackInfo(),
+  /** Policy keys the caller sets unless the config file does (the embedded local stack's). */
+  policyDefaults: Record<string, unknown> = {},
 ): { settings: WorkerSettings; policy: PolicyConfig } {
   const file = env.REMEDIATION_CONFIG ? readConfigFile(env.REMEDIATION_CONFIG) : {};
   const fileSettings: Record<string, unknown> = {};
@@ -112,7 +114,7 @@ export function loadWorkerConfig(
   };
   const parsed = WorkerSettingsSchema.safeParse(merged);
   if (!parsed.success) throw new InvalidConfigError(toFieldErrors(parsed.error));
-  return { settings: parsed.data, policy: parsePolicyConfig(filePolicy) };
+  return { settings: parsed.data, policy: parsePolicyConfig({ ...policyDefaults, ...filePolicy }) };
 }
 
 function definedOnly(values: Record<string, unknown>): Record<string, unknown> {

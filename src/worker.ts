@@ -11,10 +11,15 @@ import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
+import { AuditedLedger } from './adapters/audited-ledger';
+import { startKubernetesActionCatalog } from './adapters/kubernetes-action-catalog';
+import { JsonLinesAuditLog } from './adapters/json-audit-log';
 import { KubernetesLedger } from './adapters/kubernetes-ledger';
 import { KubernetesPipelineRuns } from './adapters/kubernetes-pipeline-runs';
 import { TemporalRemediations } from './adapters/temporal-remediations';
 import { loadKubeConfig } from './k8s/kube';
+import type { AuditLog } from './ports/audit-log';
+import type { PolicyConfigInput } from './domain/config';
 import { loadWorkerConfig } from './settings';
 
 export interface RemediationWorkerOptions {
@@ -28,6 +33,11 @@ export interface RemediationWorkerOptions {
   /** Workflows kept in memory between tasks; evicted ones are replayed from history when they wake. */
   maxCachedWorkflows?: number;
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /**
+   * Where the audit entries of landed ledger writes also go (clear, override, lock takeover,
+   * orphan settlement); `npm run worker` writes JSON lines to stdout. None when absent.
+   */
+  auditLog?: AuditLog;
 }
 
 /**
@@ -49,7 +59,11 @@ export async function createRemediationWorker(options: RemediationWorkerOptions)
     taskQueue: options.taskQueue,
     workflowBundle: options.workflowBundle ?? (await bundleWorkflowsOutOfProcess()),
     ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
-    activities: createActivities(options.deps),
+    activities: createActivities(
+      options.auditLog
+        ? { ...options.deps, ledger: new AuditedLedger(options.deps.ledger, options.auditLog) }
+        : options.deps,
+    ),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 200,
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     // The server hands a cancel to an activity only in reply to a heartbeat. The SDK's default throttle
@@ -59,14 +73,16 @@ export async function createRemediationWorker(options: RemediationWorkerOptions)
 }
 
 /** `npm run worker`: settings from env / REMEDIATION_CONFIG / .stack/stack.json; runs until SIGINT/SIGTERM. */
-export async function runWorker(): Promise<void> {
-  const { settings, policy } = loadWorkerConfig();
+export async function runWorker(options: { policyDefaults?: PolicyConfigInput } = {}): Promise<void> {
+  const { settings, policy } = loadWorkerConfig(process.env, undefined, options.policyDefaults);
   if (settings.metricsPort > 0) {
     Runtime.install({
       telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${settings.metricsPort}` } } },
     });
   }
   const kubeConfig = loadKubeConfig(settings.kubeconfig);
+  // Watch-backed: admitting an action never costs an API call.
+  const catalog = startKubernetesActionCatalog(kubeConfig, settings.controlNamespace);
   const connection = await NativeConnection.connect({ address: settings.temporalAddress });
   const clientConnection = await Connection.connect({ address: settings.temporalAddress });
   const client = new Client({ connection: clientConnection, namespace: settings.temporalNamespace });
@@ -76,14 +92,23 @@ export async function runWorker(): Promise<void> {
     taskQueue: settings.taskQueue,
     maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivities,
     maxCachedWorkflows: settings.maxCachedWorkflows,
+    auditLog: new JsonLinesAuditLog(process.stdout),
     deps: {
       ledger: new KubernetesLedger(kubeConfig, settings.controlNamespace),
       pipelineRuns: new KubernetesPipelineRuns(kubeConfig),
       remediations: new TemporalRemediations(client),
       policy,
+      catalog,
+      controlNamespace: settings.controlNamespace,
       executionNamespace: settings.executionNamespace,
     },
   });
+  if (policy.allowUncataloguedActions) {
+    console.warn(
+      'worker: WARNING allowUncataloguedActions is on: actions without a RemediationAction run with the ' +
+        "caller's pipeline, params and ServiceAccount (turn it off outside development)",
+    );
+  }
   console.log(
     `worker: task queue ${settings.taskQueue} on ${settings.temporalAddress} (namespace ${settings.temporalNamespace}); ` +
       `PipelineRuns in ${settings.executionNamespace}, ledger in ${settings.controlNamespace}` +
@@ -91,6 +116,7 @@ export async function runWorker(): Promise<void> {
   );
   // The SDK shuts down on SIGINT/SIGTERM by default: in-flight activities get the grace time.
   await worker.run();
+  await catalog.close();
   await clientConnection.close();
   await connection.close();
 }

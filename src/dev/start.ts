@@ -67,7 +67,10 @@ async function main(): Promise<void> {
     process.env.TEMPORAL_ADDRESS = stack.info.temporal.address;
     process.env.TEMPORAL_NAMESPACE = stack.info.temporal.namespace;
     process.env.KUBECONFIG = stack.info.kubeconfig;
-    await runWorker();
+    log(
+      'local stack: allowUncataloguedActions is on, so free-form --pipeline actions run too; a real deployment keeps it off and runs only catalogued actions (remediate actions)',
+    );
+    await runWorker({ policyDefaults: { allowUncataloguedActions: true } });
   } finally {
     await stack.stop();
   }
