@@ -1,4 +1,5 @@
 import type { AuditEntry, FingerprintState, TargetState } from '../domain/model';
+import { MAX_BY_LENGTH, MAX_REASON_LENGTH } from '../domain/operator';
 
 // ---------------------------------------------------------------- limits every store enforces
 
@@ -6,10 +7,10 @@ import type { AuditEntry, FingerprintState, TargetState } from '../domain/model'
 export const MAX_AUDIT_ENTRIES = 50;
 /** Lock waiters a target may queue (CRD `maxItems`); bounds the object size well under etcd's limit. */
 export const MAX_WAITERS = 1000;
-/** Longest `by` of an audit entry, in characters (CRD `maxLength`). */
-export const MAX_AUDIT_BY_LENGTH = 256;
-/** Longest `reason` of an audit entry, in characters (CRD `maxLength`). */
-export const MAX_AUDIT_REASON_LENGTH = 1024;
+/** Longest `by` of an audit entry, in characters (CRD `maxLength`); operator input is held to it. */
+export const MAX_AUDIT_BY_LENGTH = MAX_BY_LENGTH;
+/** Longest `reason` of an audit entry, in characters (CRD `maxLength`); operator input is held to it. */
+export const MAX_AUDIT_REASON_LENGTH = MAX_REASON_LENGTH;
 
 /** Every audit action, in the order the CRD enumerates them. */
 export const AUDIT_ACTIONS = ['override', 'clear', 'lockTakeover', 'orphanSettled'] as const;

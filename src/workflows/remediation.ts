@@ -25,6 +25,7 @@ import {
 import type { RemediationActivities, RemediationRef } from '../activities';
 import { formatDuration } from '../domain/duration';
 import { BlockKind, BlockReason, EndReason, Phase, type Failure } from '../domain/model';
+import { describeOperatorErrors, operatorInputErrors } from '../domain/operator';
 import { fingerprintKey, parseRemediationRequest, resolveDeadline, targetKey } from '../domain/request';
 import {
   ErrorType,
@@ -102,6 +103,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
     async ({ reason, by }) => {
       const skips = tracker.blockReason!;
       const passAtRequest = pass;
+      // The validator refuses a missing `by`; `?? 'unknown'` only replays updates accepted before it did.
       await ledger.recordOverride.executeWithOptions({ summary: `Audit override by ${by ?? 'unknown'}` }, [
         { targetKey: ref.targetKey, remediationId, by: by ?? 'unknown', reason, skips },
       ]);
@@ -120,9 +122,10 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
     },
     {
       // only temporary blocks (1, 6, 7) can be overridden; never Duplicate or ResourceBusy.
-      validator: ({ reason }) => {
-        if (typeof reason !== 'string' || reason.trim() === '')
-          throw new Error('reason: an override needs a non-empty reason');
+      // `by` and `reason` are required and bounded (they are audited): refused before anything is written.
+      validator: (request) => {
+        const errors = operatorInputErrors(request);
+        if (errors.length) throw new Error(describeOperatorErrors(errors));
         if (tracker.isTerminal) throw new Error(`remediation already ended (${tracker.phase})`);
         if (tracker.phase !== Phase.Blocked)
           throw new Error(`nothing to override: remediation is ${tracker.phase}, not blocked`);

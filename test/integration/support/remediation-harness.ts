@@ -29,6 +29,7 @@ import {
   type PipelineRun,
   type TaskRun,
 } from '../../../src/domain/tekton';
+import type { AuditLog } from '../../../src/ports/audit-log';
 import type { PipelineRuns } from '../../../src/ports/pipeline-runs';
 import type { RemediationRequestInput } from '../../../src/domain/request';
 import type { RemediationStatus } from '../../../src/shared';
@@ -92,7 +93,7 @@ export class RemediationHarness {
    */
   async startWorker(
     policy: PolicyConfigInput = {},
-    options: { pipelineRuns?: (real: PipelineRuns) => PipelineRuns } = {},
+    options: { pipelineRuns?: (real: PipelineRuns) => PipelineRuns; auditLog?: AuditLog } = {},
   ): Promise<Worker> {
     const connection = await NativeConnection.connect({ address: this.info.temporal.address });
     const worker = await createRemediationWorker({
@@ -101,6 +102,7 @@ export class RemediationHarness {
       taskQueue: this.taskQueue,
       workflowBundle: await workflowBundle(),
       shutdownGraceTime: '2s',
+      ...(options.auditLog ? { auditLog: options.auditLog } : {}),
       deps: {
         ledger: this.ledger,
         pipelineRuns: options.pipelineRuns ? options.pipelineRuns(this.runs) : this.runs,

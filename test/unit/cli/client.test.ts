@@ -329,4 +329,63 @@ describe('clear: a target the ledger has no record of', () => {
     }
     expect(temporal.execute).not.toHaveBeenCalled();
   });
+
+  it.each([
+    ['a missing by', undefined, 'x', 'by', 'required', /^is required/],
+    ['a by over 256 characters', 'b'.repeat(257), 'x', 'by', 'maxLength', /at most 256 characters, got 257/],
+    ['a reason over 1024 characters', 'alice', 'r'.repeat(1025), 'reason', 'maxLength', /at most 1024/],
+  ])(
+    'when given %s then clear and override refuse naming the field and start nothing',
+    async (_, by, reason, field, rule, message) => {
+      const temporal = fakeTemporal({ describes: [] });
+      const client = new RemediationClient(temporal.client);
+      for (const call of [
+        () => client.clear('prod/Deployment/api', reason, by as string),
+        () => client.override('r1', reason, by as string),
+      ]) {
+        const error = (await call().catch((e: unknown) => e)) as InvalidRequestError;
+        expect(error).toBeInstanceOf(InvalidRequestError);
+        expect(error.errors).toEqual([{ field, rule, message: expect.stringMatching(message) as unknown }]);
+        expect(error.message).toContain(`${field}: `);
+      }
+      expect(temporal.execute).not.toHaveBeenCalled();
+    },
+  );
+
+  it('when by and reason are exactly at their bounds (in characters, not UTF-16 units) then clear goes ahead', async () => {
+    const temporal = fakeTemporal({ describes: [] });
+    temporal.execute.mockResolvedValue(cleared);
+    const client = new RemediationClient(temporal.client);
+    await expect(client.clear('prod/Deployment/api', 'é'.repeat(1024), '🔧'.repeat(256))).resolves.toEqual(
+      cleared,
+    );
+  });
+});
+
+describe('target: the view of `remediate target --json`', () => {
+  it('keeps every field it had and adds auditDropped, the count the bounded trail dropped', async () => {
+    const key = 'prod/Deployment/api';
+    const entry = { action: 'clear' as const, by: 'alice', reason: 'x', at: '2026-03-01T12:00:00.000Z' };
+    const ledger = {
+      getTarget: jest.fn(() =>
+        Promise.resolve({ ...emptyTargetState(key), version: '9', audit: [entry], auditDropped: 12 }),
+      ),
+    } as unknown as Ledger;
+    const view = await new RemediationClient(fakeTemporal({ describes: [] }).client, { ledger }).target(key);
+    expect(Object.keys(view)).toEqual([
+      'key',
+      'consecutiveFailures',
+      'nextAllowedExecution',
+      'manualReviewRequired',
+      'manualReview',
+      'lock',
+      'waiters',
+      'fencingToken',
+      'lastSuccess',
+      'lastFailure',
+      'audit',
+      'auditDropped',
+    ]);
+    expect(view).toMatchObject({ audit: [entry], auditDropped: 12 });
+  });
 });

@@ -596,6 +596,7 @@ describe('target', () => {
       at: '2026-03-01T12:00:00.000Z',
     },
     audit: [],
+    auditDropped: 0,
   };
 
   it('when --json then prints the target view with lock null when free', async () => {
@@ -619,6 +620,39 @@ describe('target', () => {
     );
     expect(stdout).toMatch(/Lock\s+free/);
     expect(stdout).toContain('2026-03-01T12:10:00.000Z (in 5m50s)');
+  });
+
+  const entries = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      action: 'override' as const,
+      by: 'alice',
+      reason: `reason ${i + 1}`,
+      at: '2026-03-01T12:00:00.000Z',
+      remediationId: `r${i + 1}`,
+    }));
+
+  it('when the trail dropped entries then --json says how many and the text says so', async () => {
+    const view: TargetView = { ...free, audit: entries(50), auditDropped: 12 };
+    const client = () => fakeClient({ target: () => Promise.resolve(view) });
+    const json = await cli(['target', 'prod/Deployment/api', '--json'], client());
+    expect(JSON.parse(json.stdout)).toMatchObject({ auditDropped: 12 });
+    const { stdout } = await cli(['target', 'prod/Deployment/api'], client());
+    expect(stdout).toContain('Audit (last 5 of 50 kept; 12 older entries dropped):');
+    expect(stdout).toContain('override by alice: reason 50');
+    expect(stdout).not.toContain('reason 45');
+  });
+
+  it('when nothing was dropped then the audit header says only what is shown', async () => {
+    const few = await cli(
+      ['target', 'prod/Deployment/api'],
+      fakeClient({ target: () => Promise.resolve({ ...free, audit: entries(2) }) }),
+    );
+    expect(few.stdout).toMatch(/^Audit:$/m);
+    const one = await cli(
+      ['target', 'prod/Deployment/api'],
+      fakeClient({ target: () => Promise.resolve({ ...free, audit: entries(3), auditDropped: 1 }) }),
+    );
+    expect(one.stdout).toContain('Audit (1 older entry dropped):');
   });
 });
 
@@ -696,6 +730,25 @@ describe('clear, override, cancel', () => {
     expect(nobody.stderr).toContain('--by');
     expect(nobody.connect).not.toHaveBeenCalled();
   });
+
+  it.each([
+    ['clear', ['clear', 'prod/Deployment/api']],
+    ['override', ['override', 'r1']],
+  ])(
+    'when %s gets a --by or --reason over its bound then exits 2 naming it, before connecting',
+    async (_c, argv) => {
+      const tooLongBy = await cli([...argv, '--reason', 'x', '--by', 'b'.repeat(257), '--json']);
+      expect(tooLongBy.code).toBe(2);
+      expect(parseError(tooLongBy.stderr).fields).toEqual([
+        { field: 'by', rule: 'maxLength', message: 'must be at most 256 characters, got 257' },
+      ]);
+      expect(tooLongBy.connect).not.toHaveBeenCalled();
+      const tooLongReason = await cli([...argv, '--reason', 'r'.repeat(1025), '--by', 'alice']);
+      expect(tooLongReason.code).toBe(2);
+      expect(tooLongReason.stderr).toContain('reason: must be at most 1024 characters, got 1025 (--reason)');
+      expect(tooLongReason.connect).not.toHaveBeenCalled();
+    },
+  );
 
   it('when the target has no ledger record then clear exits 1 saying so, naming where it looked', async () => {
     const client = fakeClient({
