@@ -13,6 +13,10 @@ import {
   type Worker,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
+import {
+  startKubernetesActionCatalog,
+  type KubernetesActionCatalog,
+} from '../../../src/adapters/kubernetes-action-catalog';
 import { KubernetesLedger } from '../../../src/adapters/kubernetes-ledger';
 import { KubernetesPipelineRuns } from '../../../src/adapters/kubernetes-pipeline-runs';
 import { TemporalRemediations } from '../../../src/adapters/temporal-remediations';
@@ -29,6 +33,8 @@ import {
   type PipelineRun,
   type TaskRun,
 } from '../../../src/domain/tekton';
+import type { RemediationActionSpecInput } from '../../../src/domain/catalog';
+import { catalogApi } from '../../../src/ports/action-catalog';
 import type { AuditLog } from '../../../src/ports/audit-log';
 import type { PipelineRuns } from '../../../src/ports/pipeline-runs';
 import type { RemediationRequestInput } from '../../../src/domain/request';
@@ -69,6 +75,7 @@ export class RemediationHarness {
   private readonly customObjects: CustomObjectsApi;
   private readonly workers: { worker: Worker; running: Promise<void>; connection: NativeConnection }[] = [];
   private connection?: Connection;
+  private catalog?: KubernetesActionCatalog;
   client!: RemediationClient;
 
   /** On the integration stack by default; fault tests pass the stack they started themselves. */
@@ -83,7 +90,12 @@ export class RemediationHarness {
   async open(): Promise<this> {
     this.connection = await Connection.connect({ address: this.info.temporal.address });
     const client = new Client({ connection: this.connection, namespace: this.info.temporal.namespace });
-    this.client = new RemediationClient(client, { taskQueue: this.taskQueue, ledger: this.ledger });
+    this.client = new RemediationClient(client, {
+      taskQueue: this.taskQueue,
+      ledger: this.ledger,
+      // Some tests start before any worker runs: the remediation then admits its action itself.
+      actionCheckTimeout: '5s',
+    });
     return this;
   }
 
@@ -109,6 +121,10 @@ export class RemediationHarness {
         remediations: new TemporalRemediations(this.client.client),
         // Tests drive free-form pipelines unless they test the catalog (as the local stack does).
         policy: parsePolicyConfig({ allowUncataloguedActions: true, ...policy }),
+        catalog: (this.catalog ??= startKubernetesActionCatalog(this.kube, this.info.controlNamespace, {
+          log: () => {},
+        })),
+        controlNamespace: this.info.controlNamespace,
         executionNamespace: this.info.executionNamespace,
         heartbeatMs: 1000,
       },
@@ -127,7 +143,68 @@ export class RemediationHarness {
 
   async close(): Promise<void> {
     await this.stopWorkers();
+    await this.catalog?.close();
     await this.connection?.close();
+  }
+
+  /**
+   * Creates or replaces a `RemediationAction` in the control namespace and waits until this
+   * harness's catalog cache sees that version. Ids are shared by every test file: make them unique.
+   */
+  async defineAction(id: string, spec: RemediationActionSpecInput): Promise<void> {
+    const { group, version, plural, kind } = catalogApi;
+    const namespace = this.info.controlNamespace;
+    const body = { apiVersion: `${group}/${version}`, kind, metadata: { name: id, namespace }, spec };
+    let resourceVersion: string;
+    try {
+      const created = (await this.customObjects.createNamespacedCustomObject({
+        group,
+        version,
+        namespace,
+        plural,
+        body,
+      })) as {
+        metadata: { resourceVersion: string };
+      };
+      resourceVersion = created.metadata.resourceVersion;
+    } catch {
+      const current = (await this.customObjects.getNamespacedCustomObject({
+        group,
+        version,
+        namespace,
+        plural,
+        name: id,
+      })) as {
+        metadata: { resourceVersion: string };
+      };
+      const replaced = (await this.customObjects.replaceNamespacedCustomObject({
+        group,
+        version,
+        namespace,
+        plural,
+        name: id,
+        body: { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata.resourceVersion } },
+      })) as { metadata: { resourceVersion: string } };
+      resourceVersion = replaced.metadata.resourceVersion;
+    }
+    this.catalog ??= startKubernetesActionCatalog(this.kube, namespace, { log: () => {} });
+    const until = Date.now() + 10_000;
+    while ((await this.catalog.get(id).catch(() => undefined))?.resourceVersion !== resourceVersion) {
+      if (Date.now() > until)
+        throw new Error(`catalog cache never saw RemediationAction ${id}@${resourceVersion}`);
+      await sleep(50);
+    }
+  }
+
+  /** Every PipelineRun in the execution namespace (to prove that none was created). */
+  async pipelineRunNames(): Promise<string[]> {
+    const list = (await this.customObjects.listNamespacedCustomObject({
+      group: TEKTON_GROUP,
+      version: TEKTON_VERSION,
+      namespace: this.info.executionNamespace,
+      plural: TektonPlural.PipelineRun,
+    })) as { items: PipelineRun[] };
+    return list.items.map((r) => r.metadata?.name ?? '');
   }
 
   /** A Tekton Pipeline whose simulated runs behave as `outcome` says (INTERFACES.md simulator scripts). */
