@@ -2,14 +2,137 @@
  * KubeConfig loading and the few helpers every Kubernetes adapter shares (client-node 1.4:
  * `ApiException.code` is the HTTP status, `.body` the raw JSON text of a `Status`).
  */
-import { ApiException, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import {
+  ApiException,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type Cluster,
+  type Context,
+  type User,
+} from '@kubernetes/client-node';
 
-/** From `path`, else `$KUBECONFIG` / `~/.kube/config` / in-cluster, as kubectl does. */
-export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
+export interface LoadKubeConfigOptions {
+  /** Context to use instead of the files' current-context (kubectl's `--context`). */
+  context?: string;
+  /** Where `KUBECONFIG` and `HOME` are read (default process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The kubeconfig cannot be used as asked: names the files, and the contexts there are. */
+export class KubeConfigError extends Error {
+  override readonly name = 'KubeConfigError';
+}
+
+/**
+ * kubectl's loading rules. `path` (a `--kubeconfig` flag or setting) may be one file or a list like
+ * `KUBECONFIG` (`a:b`, `;` on Windows); without it `$KUBECONFIG`, else `~/.kube/config`, else the
+ * in-cluster service account. A list merges as kubectl merges it: files that do not exist are
+ * skipped, the first file to define a cluster, user or context by name wins (later ones are
+ * ignored, not merged), and the first file that sets current-context sets it. `context` then
+ * replaces the current-context; an unknown one is an error listing the available ones.
+ */
+export function loadKubeConfig(path?: string, options: LoadKubeConfigOptions = {}): KubeConfig {
+  const env = options.env ?? process.env;
+  const list = path || env['KUBECONFIG'] || '';
+  let files = list.split(delimiter).filter(Boolean);
+  if (files.length === 0) {
+    const home = join(env['HOME'] || homedir(), '.kube', 'config');
+    if (existsSync(home)) files = [home];
+  }
+  let kc: KubeConfig;
+  if (files.length === 0) {
+    // Nothing on disk: in-cluster config (service account), else client-node's localhost default.
+    kc = new KubeConfig();
+    kc.loadFromDefault();
+  } else {
+    kc = mergeKubeConfigFiles(files);
+  }
+  if (options.context !== undefined) {
+    if (!kc.getContextObject(options.context)) {
+      throw new KubeConfigError(
+        `Kubernetes context "${options.context}" not found in ${describeSources(files)}; ` +
+          `available: ${contextNames(kc)}`,
+      );
+    }
+    kc.setCurrentContext(options.context);
+  } else if (files.length > 0 && !kc.getContextObject(kc.getCurrentContext())) {
+    const current = kc.getCurrentContext();
+    throw new KubeConfigError(
+      (current
+        ? `current-context "${current}" of ${describeSources(files)} is not one of its contexts`
+        : `${describeSources(files)} sets no current-context`) +
+        `: choose one with --context or KUBE_CONTEXT (available: ${contextNames(kc)})`,
+    );
+  }
   return kc;
+}
+
+function mergeKubeConfigFiles(files: string[]): KubeConfig {
+  const existing = files.filter((f) => existsSync(f));
+  if (existing.length === 0) {
+    throw new KubeConfigError(
+      files.length === 1
+        ? `kubeconfig ${files[0]} does not exist`
+        : `none of the kubeconfig files exist: ${files.join(', ')}`,
+    );
+  }
+  const clusters = new Map<string, Cluster>();
+  const users = new Map<string, User>();
+  const contexts = new Map<string, Context>();
+  let currentContext = '';
+  for (const file of existing) {
+    const one = new KubeConfig();
+    try {
+      one.loadFromFile(file); // relative paths in a file resolve against its own folder
+    } catch (error) {
+      throw new KubeConfigError(
+        `cannot load kubeconfig ${file}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+    for (const c of one.getClusters()) if (!clusters.has(c.name)) clusters.set(c.name, c);
+    for (const u of one.getUsers()) if (!users.has(u.name)) users.set(u.name, u);
+    for (const c of one.getContexts()) if (!contexts.has(c.name)) contexts.set(c.name, c);
+    currentContext ||= one.getCurrentContext() || '';
+  }
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [...clusters.values()],
+    users: [...users.values()],
+    contexts: [...contexts.values()],
+    currentContext,
+  });
+  return kc;
+}
+
+function describeSources(files: string[]): string {
+  return files.length === 1 ? `kubeconfig ${files[0]}` : `kubeconfig files ${files.join(', ')}`;
+}
+
+function contextNames(kc: KubeConfig): string {
+  const names = kc.getContexts().map((c) => c.name);
+  return names.length ? names.join(', ') : '(none)';
+}
+
+/** What a KubeConfig points at, for startup lines and warnings (no credentials). */
+export function describeKubeConfig(kc: KubeConfig): {
+  context: string;
+  cluster: string | undefined;
+  server: string | undefined;
+  user: string | undefined;
+} {
+  const context = kc.getCurrentContext();
+  const object = kc.getContextObject(context);
+  return {
+    context,
+    cluster: object?.cluster,
+    server: kc.getCurrentCluster()?.server,
+    user: object?.user,
+  };
 }
 
 /** Request options that make a patch a JSON merge patch (client-node defaults to JSON-Patch). */
