@@ -27,6 +27,7 @@ import {
 } from './domain/request';
 import type { Ledger } from './ports/ledger';
 import {
+  DEFAULT_TEMPORAL_ADDRESS,
   DEFAULT_TEMPORAL_NAMESPACE,
   resolveTemporalConnection,
   type TemporalConnectionOptions,
@@ -226,12 +227,12 @@ export class RemediationClient {
     taskQueue?: string;
     ledger?: Ledger;
   }): Promise<RemediationClient> {
-    const resolved =
+    const fromEnv =
       options.connection || options.address ? undefined : resolveTemporalConnection({ env: process.env });
-    const connection = await Connection.connect(
-      options.connection ?? resolved?.connectionOptions ?? { address: options.address! },
-    );
-    const namespace = options.namespace ?? resolved?.namespace ?? DEFAULT_TEMPORAL_NAMESPACE;
+    const connectionOptions = options.connection ??
+      fromEnv?.connectionOptions ?? { address: options.address ?? DEFAULT_TEMPORAL_ADDRESS };
+    const connection = await Connection.connect(connectionOptions);
+    const namespace = options.namespace ?? fromEnv?.namespace ?? DEFAULT_TEMPORAL_NAMESPACE;
     const client = new Client({ connection, namespace });
     return new RemediationClient(client, options);
   }
