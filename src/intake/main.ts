@@ -1,8 +1,10 @@
 /**
  * `npm run intake`: the Alertmanager webhook receiver. Reads INTAKE_PORT (default 9095),
  * INTAKE_HOST (default 0.0.0.0), INTAKE_ROUTES (routing config, required), INTAKE_MAX_BODY_BYTES,
- * and finds Temporal like the worker does: TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE /
- * REMEDIATION_TASK_QUEUE, else `.stack/stack.json`. Stops gracefully on SIGINT/SIGTERM.
+ * the token, TLS and bounds of ./settings.ts (INTAKE_BEARER_TOKEN_FILE is required unless
+ * INTAKE_ALLOW_UNAUTHENTICATED=true; checked before anything connects), and finds Temporal like
+ * the worker does: TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / REMEDIATION_TASK_QUEUE, else
+ * `.stack/stack.json`. Stops gracefully on SIGINT/SIGTERM.
  */
 import { z } from 'zod';
 import { RemediationClient } from '../client';
@@ -12,6 +14,7 @@ import { DEFAULT_TASK_QUEUE } from '../shared';
 import { fieldErrorsOf } from './fields';
 import { loadRoutingConfig } from './routing-config';
 import { DEFAULT_MAX_BODY_BYTES, createIntakeServer, type IntakeLog } from './server';
+import { loadIntakeServerSettings } from './settings';
 
 // Keyed by the environment variable, so an error names what the operator set.
 const IntakeEnvSchema = z.object({
@@ -69,6 +72,9 @@ const jsonLog: IntakeLog = (level, message, fields = {}) => {
 
 export async function runIntake(): Promise<void> {
   const settings = loadIntakeSettings();
+  // Token, TLS and bounds first: a misconfigured intake refuses to start before it connects.
+  const server = loadIntakeServerSettings();
+  for (const warning of server.warnings) jsonLog('warn', warning);
   const { routes } = loadRoutingConfig(settings.routes);
   const client = await RemediationClient.connect({
     address: settings.temporalAddress,
@@ -79,11 +85,26 @@ export async function runIntake(): Promise<void> {
     routes,
     start: (input) => client.start(input),
     maxBodyBytes: settings.maxBodyBytes,
+    auth: server.auth,
+    tls: server.tls,
+    maxAlerts: server.maxAlerts,
+    headersTimeoutMs: server.headersTimeoutMs,
+    requestTimeoutMs: server.requestTimeoutMs,
+    maxConnections: server.maxConnections,
     log: jsonLog,
   });
   const address = await intake.listen(settings.port, settings.host);
   jsonLog('info', 'intake listening', {
-    url: `http://${address.address}:${address.port}/api/v1/alerts/alertmanager`,
+    url: `${intake.protocol}://${address.address}:${address.port}/api/v1/alerts/alertmanager`,
+    auth: 'bearerToken' in server.auth ? 'bearer token' : 'NONE (INTAKE_ALLOW_UNAUTHENTICATED=true)',
+    tls: server.tls ? { certFile: server.tls.certFile } : false,
+    limits: {
+      maxBodyBytes: settings.maxBodyBytes,
+      maxAlerts: server.maxAlerts,
+      headersTimeoutMs: server.headersTimeoutMs,
+      requestTimeoutMs: server.requestTimeoutMs,
+      maxConnections: server.maxConnections,
+    },
     routes: routes.map((r) => r.name),
     temporal: `${settings.temporalAddress} (namespace ${settings.temporalNamespace}, task queue ${settings.taskQueue})`,
   });

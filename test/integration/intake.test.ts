@@ -10,6 +10,8 @@ import { parseRoutingConfig } from '../../src/intake/routing-config';
 import { createIntakeServer, type IntakeServer } from '../../src/intake/server';
 import { RemediationHarness, uniqueName } from './support/remediation-harness';
 
+const TOKEN = uniqueName('intake-token');
+
 const harness = new RemediationHarness();
 let intake: IntakeServer;
 let url: string;
@@ -29,7 +31,11 @@ beforeAll(async () => {
       },
     ],
   });
-  intake = createIntakeServer({ routes, start: (input) => harness.client.start(input) });
+  intake = createIntakeServer({
+    routes,
+    start: (input) => harness.client.start(input),
+    auth: { bearerToken: TOKEN },
+  });
   url = `http://127.0.0.1:${(await intake.listen(0, '127.0.0.1')).port}/api/v1/alerts/alertmanager`;
 });
 
@@ -54,7 +60,11 @@ function payload(): { body: string; namespace: string } {
 async function post(
   body: string,
 ): Promise<{ status: number; results: { outcome: string; remediationId: string }[] }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+    body,
+  });
   const json = (await res.json()) as { results: { outcome: string; remediationId: string }[] };
   return { status: res.status, results: json.results };
 }

@@ -182,7 +182,13 @@ describe('fuzz: HTTP intake', () => {
   const start = fakeStart();
 
   beforeAll(async () => {
-    intake = createIntakeServer({ routes, start, maxBodyBytes: 16 * 1024 });
+    // Payload robustness, not authentication (test/unit/intake/server-security.test.ts): no token.
+    intake = createIntakeServer({
+      routes,
+      start,
+      auth: { allowUnauthenticated: true },
+      maxBodyBytes: 16 * 1024,
+    });
     url = `http://127.0.0.1:${(await intake.listen(0, '127.0.0.1')).port}/webhook`;
   });
   afterAll(() => intake.close());

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { createIntakeServer, type IntakeServer } from '../../../src/intake/server';
-import { fakeStart, fixture, fixtureRoutes, fixtureText, json, request } from './support';
+import { TEST_TOKEN, authJson, fakeStart, fixture, fixtureRoutes, fixtureText, request } from './support';
 
 const routes = fixtureRoutes();
 let intake: IntakeServer;
@@ -13,6 +13,7 @@ beforeEach(async () => {
   intake = createIntakeServer({
     routes,
     start,
+    auth: { bearerToken: TEST_TOKEN },
     maxBodyBytes: 64 * 1024,
     bodyTimeoutMs: 300,
     log: (...args) => logged.push(args),
@@ -34,7 +35,7 @@ describe('intake server', () => {
   });
 
   it('when a firing alert is posted then one remediation starts and the decision is explained', async () => {
-    const reply = await request(hook(), { headers: json, body: fixtureText('firing-crashloop') });
+    const reply = await request(hook(), { headers: authJson, body: fixtureText('firing-crashloop') });
     expect(reply.status).toBe(200);
     expect(reply.body).toMatchObject({
       receiver: 'remediation-orchestrator',
@@ -54,8 +55,11 @@ describe('intake server', () => {
   });
 
   it('S3: when the same payload is delivered twice then the second is a duplicate with the same id', async () => {
-    const first = await request(hook(), { headers: json, body: fixtureText('firing-crashloop') });
-    const second = await request(`${base}/webhook`, { headers: json, body: fixtureText('firing-crashloop') });
+    const first = await request(hook(), { headers: authJson, body: fixtureText('firing-crashloop') });
+    const second = await request(`${base}/webhook`, {
+      headers: authJson,
+      body: fixtureText('firing-crashloop'),
+    });
     expect(second.status).toBe(200);
     expect(second.body['results']).toEqual([expect.objectContaining({ outcome: 'duplicate' })]);
     expect(start.calls).toHaveLength(2);
@@ -66,7 +70,7 @@ describe('intake server', () => {
   });
 
   it('when a group mixes firing, resolved and unrouted alerts then each is decided on its own', async () => {
-    const reply = await request(hook(), { headers: json, body: fixtureText('group-several') });
+    const reply = await request(hook(), { headers: authJson, body: fixtureText('group-several') });
     expect(reply.status).toBe(200);
     expect((reply.body['results'] as { outcome: string }[]).map((r) => r.outcome)).toEqual([
       'started',
@@ -78,7 +82,7 @@ describe('intake server', () => {
   });
 
   it('when Alertmanager truncated the group then the reply says so and a warning is logged', async () => {
-    const reply = await request(hook(), { headers: json, body: fixtureText('truncated') });
+    const reply = await request(hook(), { headers: authJson, body: fixtureText('truncated') });
     expect(reply.body).toMatchObject({ truncatedAlerts: 3, summary: { started: 2 } });
     expect(logged).toContainEqual(['warn', expect.stringContaining('truncated'), expect.anything()]);
   });
@@ -86,7 +90,7 @@ describe('intake server', () => {
   it('when an alert is rejected then nothing is started for it', async () => {
     const payload = fixture('firing-crashloop');
     payload.alerts[0]!.labels['deployment'] = 'Not_A_Name';
-    const reply = await request(hook(), { headers: json, body: JSON.stringify(payload) });
+    const reply = await request(hook(), { headers: authJson, body: JSON.stringify(payload) });
     expect(reply.status).toBe(200);
     expect(reply.body['results']).toEqual([
       expect.objectContaining({
@@ -98,7 +102,7 @@ describe('intake server', () => {
   });
 
   it('when the body is not JSON then 400', async () => {
-    const reply = await request(hook(), { headers: json, body: '{"version": "4",' });
+    const reply = await request(hook(), { headers: authJson, body: '{"version": "4",' });
     expect(reply.status).toBe(400);
     expect(reply.body['error']).toMatch(/invalid JSON/);
   });
@@ -107,7 +111,7 @@ describe('intake server', () => {
     'when the content type is %p then 415',
     async (type) => {
       const reply = await request(hook(), {
-        headers: type ? { 'Content-Type': type } : {},
+        headers: { Authorization: authJson.Authorization, ...(type ? { 'Content-Type': type } : {}) },
         body: fixtureText('firing-crashloop'),
       });
       expect(reply.status).toBe(415);
@@ -117,7 +121,7 @@ describe('intake server', () => {
 
   it('when the content type has a charset then it is accepted', async () => {
     const reply = await request(hook(), {
-      headers: { 'Content-Type': 'Application/JSON; charset=utf-8' },
+      headers: { ...authJson, 'Content-Type': 'Application/JSON; charset=utf-8' },
       body: fixtureText('firing-crashloop'),
     });
     expect(reply.status).toBe(200);
@@ -130,7 +134,7 @@ describe('intake server', () => {
     };
     payload.version = '3';
     payload.alerts[0]!.status = 'pending';
-    const reply = await request(hook(), { headers: json, body: JSON.stringify(payload) });
+    const reply = await request(hook(), { headers: authJson, body: JSON.stringify(payload) });
     expect(reply.status).toBe(422);
     expect(reply.body['fields']).toEqual([
       expect.objectContaining({ field: 'version', message: expect.any(String) }),
@@ -140,7 +144,7 @@ describe('intake server', () => {
   });
 
   it('when Content-Length is over the limit then 413 before reading the body', async () => {
-    const reply = await request(hook(), { headers: json, body: Buffer.alloc(65 * 1024, 0x20) });
+    const reply = await request(hook(), { headers: authJson, body: Buffer.alloc(65 * 1024, 0x20) });
     expect(reply.status).toBe(413);
     expect(reply.body).toMatchObject({ maxBodyBytes: 64 * 1024 });
   });
@@ -148,7 +152,7 @@ describe('intake server', () => {
   it('when a chunked body grows over the limit then 413', async () => {
     const chunks = Array.from({ length: 20 }, () => Buffer.alloc(8 * 1024, 0x20));
     const reply = await request(hook(), {
-      headers: { ...json, 'Transfer-Encoding': 'chunked' },
+      headers: { ...authJson, 'Transfer-Encoding': 'chunked' },
       body: chunks,
     });
     expect(reply.status).toBe(413);
@@ -157,7 +161,7 @@ describe('intake server', () => {
   it('when the body is just under the limit then it is read', async () => {
     const text = fixtureText('firing-crashloop');
     const padded = text + ' '.repeat(64 * 1024 - Buffer.byteLength(text));
-    expect((await request(hook(), { headers: json, body: padded })).status).toBe(200);
+    expect((await request(hook(), { headers: authJson, body: padded })).status).toBe(200);
   });
 
   it('when the client sends its body too slowly then 408 and the connection is closed', async () => {
@@ -165,7 +169,7 @@ describe('intake server', () => {
     const reply = await new Promise<string>((resolve, reject) => {
       const socket = connect(Number(port), '127.0.0.1', () => {
         socket.write(
-          'POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+          `POST /webhook HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`,
         );
       });
       let text = '';
@@ -177,15 +181,19 @@ describe('intake server', () => {
   });
 
   it('when the path or method is wrong then 404 / 405', async () => {
-    expect((await request(`${base}/nope`, { headers: json, body: '{}' })).status).toBe(404);
-    expect((await request(hook(), { method: 'GET' })).status).toBe(405);
+    expect((await request(`${base}/nope`, { headers: authJson, body: '{}' })).status).toBe(404);
+    expect((await request(hook(), { method: 'GET', headers: authJson })).status).toBe(405);
   });
 
   it('when starting fails for an infrastructure reason then 503 so Alertmanager redelivers', async () => {
     await intake.close();
-    intake = createIntakeServer({ routes, start: () => Promise.reject(new Error('temporal unreachable')) });
+    intake = createIntakeServer({
+      routes,
+      start: () => Promise.reject(new Error('temporal unreachable')),
+      auth: { bearerToken: TEST_TOKEN },
+    });
     base = `http://127.0.0.1:${(await intake.listen(0, '127.0.0.1')).port}`;
-    const reply = await request(hook(), { headers: json, body: fixtureText('firing-crashloop') });
+    const reply = await request(hook(), { headers: authJson, body: fixtureText('firing-crashloop') });
     expect(reply.status).toBe(503);
     expect(reply.body['results']).toEqual([
       expect.objectContaining({ outcome: 'error', reason: 'could not start: temporal unreachable' }),

@@ -1,6 +1,9 @@
 /** Fixtures and fakes shared by the intake tests. */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RemediationRequestInput } from '../../../src/domain/request';
 import type { AlertmanagerPayload } from '../../../src/intake/alertmanager';
@@ -53,8 +56,14 @@ export interface HttpReply {
   body: Record<string, unknown>;
 }
 
+export interface HttpTextReply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
 /** One HTTP request with node:http (full control over headers and chunking); the reply's JSON body. */
-export function request(
+export async function request(
   url: string,
   options: {
     method?: string;
@@ -62,15 +71,41 @@ export function request(
     body?: string | Buffer | readonly Buffer[];
   } = {},
 ): Promise<HttpReply> {
+  const reply = await requestText(url, options);
+  return {
+    status: reply.status,
+    body: reply.text ? (JSON.parse(reply.text) as Record<string, unknown>) : {},
+  };
+}
+
+/**
+ * Like {@link request}, with the reply's headers and raw text; `https:` URLs trust `ca` (the
+ * self-signed test certificate) and nothing else.
+ */
+export function requestText(
+  url: string,
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer | readonly Buffer[];
+    ca?: string | Buffer;
+  } = {},
+): Promise<HttpTextReply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? 'POST', headers: options.headers }, (res) => {
+    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const settings = {
+      method: options.method ?? 'POST',
+      headers: options.headers,
+      ...(options.ca ? { ca: options.ca } : {}),
+    };
+    const req = send(url, settings, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
         resolve({
           status: res.statusCode ?? 0,
-          body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+          headers: res.headers,
+          text: Buffer.concat(chunks).toString('utf8'),
         });
       });
     });
@@ -84,3 +119,29 @@ export function request(
 }
 
 export const json = { 'Content-Type': 'application/json' };
+
+/** The bearer token the intake tests configure, and the headers of a webhook call that carries it. */
+export const TEST_TOKEN = 'test-token-0123456789abcdef';
+export const authJson = { ...json, Authorization: `Bearer ${TEST_TOKEN}` };
+
+/**
+ * A throwaway self-signed certificate for `localhost` and 127.0.0.1 (openssl; node cannot make
+ * certificates), as PEM text.
+ */
+export function selfSignedCert(): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'intake-tls-'));
+  try {
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+        .concat(['-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'])
+        .concat(['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']),
+      { stdio: 'pipe' },
+    );
+    return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
