@@ -1,31 +1,16 @@
 /**
  * `npm start`, the main job. With TEMPORAL_ADDRESS or KUBECONFIG set it runs the worker against
  * them; otherwise it first brings up the embedded local stack (Temporal dev server with SQLite and
- * the Web UI, etcd + API server with the CRDs, the Tekton simulator), adds two demo Pipelines and
- * prints how to use it. Ctrl-C stops the worker, then the stack.
+ * the Web UI, etcd + API server with the CRDs, the Tekton simulator), adds the demo Pipelines and
+ * their RemediationActions (src/dev/stack/demo.ts) and prints how to use it. Ctrl-C stops the
+ * worker, then the stack.
  */
 import { loadKubeConfig } from '../k8s/kube';
-import { defineSimulatedPipeline } from './simulator/pipelines';
-import { Outcome } from './simulator/script';
+import { installDemo } from './stack/demo';
 import { startStack, type StackInfo } from './stack/stack';
 import { runWorker } from '../worker';
 
 const log = (line: string): void => void process.stderr.write(`[start] ${line}\n`);
-
-/** Pipelines the simulator plays, so the printed examples work on a fresh machine. */
-const demoPipelines = [
-  { name: 'restart-deployment', script: { outcome: Outcome.Succeed, durationMs: 3000 } },
-  { name: 'broken-remediation', script: { outcome: Outcome.FailStep, durationMs: 2000 } },
-];
-
-async function ensureDemoPipelines(info: StackInfo): Promise<void> {
-  const kubeConfig = loadKubeConfig(info.kubeconfig);
-  for (const p of demoPipelines) {
-    await defineSimulatedPipeline(kubeConfig, info.executionNamespace, p.name, p.script, {
-      keepExisting: true,
-    });
-  }
-}
 
 function usage(info: StackInfo): string {
   return [
@@ -34,10 +19,11 @@ function usage(info: StackInfo): string {
     `stack: .stack/stack.json (kubeconfig ${info.kubeconfig})`,
     '',
     'Try, in another terminal:',
-    '  npx remediate start --fingerprint demo-1 --target prod/Deployment/api --action restart-deployment --pipeline restart-deployment --wait',
-    '  npx remediate start --fingerprint demo-2 --target prod/Deployment/web --action restart-deployment --pipeline broken-remediation --wait',
+    `  npx remediate actions                               # the demo catalog (RemediationActions in ${info.controlNamespace})`,
+    '  npx remediate start --fingerprint demo-1 --target prod/Deployment/api --action restart-deployment --wait',
+    '  npx remediate start --fingerprint demo-2 --target prod/Deployment/web --action broken-remediation --wait',
     '  npx remediate target prod/Deployment/web            # manual review required after the execution failure',
-    '  npx remediate start --fingerprint demo-3 --target prod/Deployment/web --action restart-deployment --pipeline restart-deployment',
+    '  npx remediate start --fingerprint demo-3 --target prod/Deployment/web --action restart-deployment',
     '  npx remediate list --phase Blocked',
     '  npx remediate clear prod/Deployment/web --reason "fixed by hand"',
     '',
@@ -62,7 +48,7 @@ async function main(): Promise<void> {
     log: (line) => process.stderr.write(`[stack] ${line}\n`),
   });
   try {
-    await ensureDemoPipelines(stack.info);
+    await installDemo(loadKubeConfig(stack.info.kubeconfig), stack.info);
     process.stdout.write(usage(stack.info) + '\n');
     process.env.TEMPORAL_ADDRESS = stack.info.temporal.address;
     process.env.TEMPORAL_NAMESPACE = stack.info.temporal.namespace;

@@ -1,15 +1,17 @@
 /**
  * The watch-backed Kubernetes action catalog against the integration stack's real API server, with
  * deploy/crds/remediation-actions.yaml installed by the global setup: the contract, what the CRD
- * refuses at apply time (and what it leaves to the worker), the `kubectl get ract` columns, and a
- * catalog that never reached its API server.
+ * refuses at apply time (and what it leaves to the worker), the `kubectl get ract` columns, a catalog
+ * that never reached its API server, and the local stack's demo catalog.
  */
 import { request } from 'node:https';
 
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 
 import { startKubernetesActionCatalog } from '../../src/adapters/kubernetes-action-catalog';
+import { demoPipelines, installDemo } from '../../src/dev/stack/demo';
 import { freePort } from '../../src/dev/stack/proc';
+import { TEKTON_GROUP, TEKTON_VERSION, TektonPlural } from '../../src/domain/tekton';
 import { apiMessage, apiStatus, isConflict, isNotFound } from '../../src/k8s/kube';
 import { catalogApi } from '../../src/ports/action-catalog';
 import { actionCatalogContract, eventually, fullSpec } from '../contract/action-catalog.contract';
@@ -61,8 +63,9 @@ async function putAction(objects: CustomObjectsApi, name: string, spec: unknown)
   throw new Error(`could not write RemediationAction ${name}`);
 }
 
-async function removeAction(objects: CustomObjectsApi, name: string): Promise<void> {
-  await objects.deleteNamespacedCustomObject({ ...coordinates(), name }).catch((err: unknown) => {
+async function removeAction(objects: CustomObjectsApi, name: string, namespace?: string): Promise<void> {
+  const where = { ...coordinates(), ...(namespace ? { namespace } : {}) };
+  await objects.deleteNamespacedCustomObject({ ...where, name }).catch((err: unknown) => {
     if (!isNotFound(err)) throw err;
   });
 }
@@ -226,6 +229,45 @@ describe('KubernetesActionCatalog on the real API server', () => {
       '["Deployment","StatefulSet"]',
       '["prod-*"]',
     ]);
+  });
+
+  it('installs the demo catalog of the local stack: one valid RemediationAction per demo Pipeline, kept on a rerun', async () => {
+    const info = { executionNamespace: `demo-runs-${run}`, controlNamespace: `demo-system-${run}` };
+    const catalog = startKubernetesActionCatalog(kc, info.controlNamespace, { log: () => undefined });
+    try {
+      await installDemo(kc, info);
+      await installDemo(kc, info); // a restarted `npm start` keeps what is there
+      const entries = await eventually(
+        () => catalog.list(),
+        (list) => list.length === demoPipelines.length,
+      );
+      expect(entries.map((e) => [e.id, e.spec?.pipeline, e.problems])).toEqual(
+        demoPipelines.map((p) => [p.name, p.name, []]).sort(),
+      );
+      const pipelines = (await objects.listNamespacedCustomObject({
+        group: TEKTON_GROUP,
+        version: TEKTON_VERSION,
+        namespace: info.executionNamespace,
+        plural: TektonPlural.Pipeline,
+      })) as { items: { metadata: { name: string } }[] };
+      expect(pipelines.items.map((p) => p.metadata.name).sort()).toEqual(
+        demoPipelines.map((p) => p.name).sort(),
+      );
+    } finally {
+      await catalog.close();
+      for (const p of demoPipelines) {
+        await removeAction(objects, p.name, info.controlNamespace);
+        await objects
+          .deleteNamespacedCustomObject({
+            group: TEKTON_GROUP,
+            version: TEKTON_VERSION,
+            namespace: info.executionNamespace,
+            plural: TektonPlural.Pipeline,
+            name: p.name,
+          })
+          .catch(() => undefined);
+      }
+    }
   });
 
   it('serves many lookups from the cache without an API call each', async () => {
