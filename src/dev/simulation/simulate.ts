@@ -15,6 +15,7 @@ import { createActivities, hash, type RemediationRef } from '../../activities';
 import { InMemoryLedger } from '../fakes/in-memory-ledger';
 import { InMemoryPipelineRuns } from '../fakes/in-memory-pipeline-runs';
 import { parsePolicyConfig, type PolicyConfig } from '../../domain/config';
+import { InMemoryActionCatalog } from '../fakes/in-memory-action-catalog';
 import { disappeared, watchTimedOut } from '../../domain/ledger';
 import { isParked } from '../../domain/routing';
 import type { Failure, FingerprintState, Phase, TargetState } from '../../domain/model';
@@ -48,7 +49,7 @@ export interface SimulationOptions {
    * `ignoreDeadline` creates runs without the deadline (I4), `blindToDeath` never sees a closed
    * workflow (I2, I1).
    */
-  mutation?: 'ignoreDeadline' | 'blindToDeath';
+  mutation?: 'ignoreDeadline' | 'blindToDeath' | 'blindToCatalog';
 }
 
 export interface Violation {
@@ -110,7 +111,12 @@ const POLICY: PolicyConfig = parsePolicyConfig({
   watchGrace: '1m',
   continueAsNewAfterEvents: 200,
   backoff: { base: '1m', max: '10m' },
+  // Free-form actions run beside a catalogued one that operators add, change and remove.
+  allowUncataloguedActions: true,
 });
+/** The catalogued action the operator keeps changing: it runs only `ok`, and names the target itself. */
+const CATALOGUED_ACTION = 'scale';
+const CATALOGUED_SPEC = { pipeline: 'ok', targetParams: { name: '{{ target.name }}' } };
 const MAX_SKEW_MS = 2_000;
 /** What a void activity returns in the simulation: it succeeded (undefined means it failed). */
 const DONE = Symbol('done');
@@ -143,10 +149,27 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const innerRuns = new InMemoryPipelineRuns(clock);
   for (const p of PIPELINES) if (p.script) innerRuns.definePipeline(EXECUTION_NAMESPACE, p.name, p.script);
   const pipelineRuns = new FaultyPipelineRuns(innerRuns, faults, clock);
+  // Its own random stream, so adding the catalog left every other decision of a seed as it was.
+  const catalogRandom = new Random(options.seed ^ 0x5eed);
+  const catalog = new InMemoryActionCatalog();
+  let catalogued = false;
+  pipelineRuns.onCreated = (request) => {
+    // Catalog: a run of the catalogued action is exactly what the catalog says, on the locked target.
+    if (!catalogued || request.labels['remediation.dev/action'] !== CATALOGUED_ACTION) return;
+    const target = request.annotations?.['remediation.dev/target'] ?? '';
+    if (request.pipeline !== CATALOGUED_SPEC.pipeline)
+      fail(
+        'catalog',
+        `${request.name} of catalogued ${CATALOGUED_ACTION} runs ${request.pipeline}, not ${CATALOGUED_SPEC.pipeline}`,
+      );
+    if (request.params['name'] !== target.split('/').pop())
+      fail('catalog', `${request.name} names ${request.params['name']} but acts for ${target}`);
+  };
   const remediations = new SimRemediations(workflows, faults, clock, (workflowId) => {
     for (const r of rems) if (r.wf.workflowId === workflowId) r.woken = true;
   });
   if (options.mutation === 'blindToDeath') remediations.isRunning = async () => true;
+  if (options.mutation === 'blindToCatalog') catalog.get = async () => undefined;
   const skews = [0, random.int(MAX_SKEW_MS + 1) * (random.chance(0.5) ? 1 : -1)];
   const workers = skews.map((skew) =>
     mutate(
@@ -155,6 +178,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         pipelineRuns,
         remediations,
         policy: POLICY,
+        catalog,
         executionNamespace: EXECUTION_NAMESPACE,
         clock: () => clock.now() + skew,
         // Waiting inside an activity (a lost compare-and-swap, a run that is stopping) lets time pass.
@@ -671,6 +695,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         return;
       }
       default: {
+        if (catalogRandom.chance(0.05)) {
+          catalogued = !catalogued;
+          if (catalogued) catalog.put(CATALOGUED_ACTION, CATALOGUED_SPEC);
+          else catalog.delete(CATALOGUED_ACTION);
+          note(`OP ${catalogued ? 'catalogues' : 'removes'} RemediationAction ${CATALOGUED_ACTION}`);
+        }
         // time passes: to the next wait's end, or a bit
         const waits = live()
           .filter((r) => r.pc === 'wait')

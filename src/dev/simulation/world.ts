@@ -123,6 +123,8 @@ export class FaultyLedger implements Ledger {
 /** PipelineRuns that fail during an outage; everything else is the in-memory fake. */
 export class FaultyPipelineRuns implements PipelineRuns {
   readonly created: { name: string; at: number; labels: Record<string, string> }[] = [];
+  /** Told of every create that made a new run, with exactly what was asked (the catalog check). */
+  onCreated: (request: Parameters<PipelineRuns['create']>[0]) => void = () => {};
   /** Bumped by every change that time alone does not explain (create, cancel, delete). */
   generation = 0;
   constructor(
@@ -137,8 +139,10 @@ export class FaultyPipelineRuns implements PipelineRuns {
     this.gate();
     const result = await this.inner.create(...args);
     this.generation++;
-    if (result.created)
+    if (result.created) {
       this.created.push({ name: args[0].name, at: this.clock.now(), labels: args[0].labels });
+      this.onCreated(args[0]);
+    }
     return result;
   }
   async observe(...args: Parameters<PipelineRuns['observe']>) {
