@@ -20,15 +20,34 @@ export interface StackInfo {
 }
 
 export const WorkerSettingsSchema = z.strictObject({
-  temporalAddress: z.string().min(1).describe('Temporal frontend host:port.').default('127.0.0.1:7233'),
-  temporalNamespace: z.string().min(1).describe('Temporal namespace.').default('default'),
+  temporalAddress: z
+    .string()
+    .min(1)
+    .describe('Temporal frontend host:port, below the Temporal profile (see Connecting to Temporal).')
+    .default('127.0.0.1:7233'),
+  temporalNamespace: z
+    .string()
+    .min(1)
+    .describe('Temporal namespace, below the Temporal profile (see Connecting to Temporal).')
+    .default('default'),
   taskQueue: z
     .string()
     .min(1)
     .describe('Task queue the worker polls and clients start on.')
     .default(DEFAULT_TASK_QUEUE),
   /** Path of a kubeconfig; in-cluster config is used when absent. */
-  kubeconfig: z.string().min(1).describe('Path of a kubeconfig; in-cluster config when absent.').optional(),
+  kubeconfig: z
+    .string()
+    .min(1)
+    .describe(
+      'Path of a kubeconfig, or a list merged as kubectl does (`a:b`); `~/.kube/config`, else in-cluster config, when absent.',
+    )
+    .optional(),
+  kubeContext: z
+    .string()
+    .min(1)
+    .describe("kubeconfig context to use instead of its current-context (kubectl's --context).")
+    .optional(),
   executionNamespace: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label')
@@ -81,9 +100,20 @@ export function readConfigFile(path: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/**
+ * The variables that point at real servers (a Temporal address or profile, a kubeconfig): while none
+ * is set, `.stack/stack.json` of the local stack supplies the defaults, and `npm start` runs the
+ * embedded stack.
+ */
+export function serverVariablesSet(env: Readonly<Record<string, string | undefined>>): string[] {
+  return ['TEMPORAL_ADDRESS', 'TEMPORAL_PROFILE', 'TEMPORAL_CONFIG_FILE', 'KUBECONFIG'].filter(
+    (name) => env[name],
+  );
+}
+
 export function loadWorkerConfig(
   env: NodeJS.ProcessEnv = process.env,
-  stack: StackInfo | null = env.TEMPORAL_ADDRESS || env.KUBECONFIG ? null : readStackInfo(),
+  stack: StackInfo | null = serverVariablesSet(env).length > 0 ? null : readStackInfo(),
   /** Policy keys the caller sets unless the config file does (the embedded local stack's). */
   policyDefaults: Record<string, unknown> = {},
 ): { settings: WorkerSettings; policy: PolicyConfig } {
@@ -109,6 +139,7 @@ export function loadWorkerConfig(
       temporalNamespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.REMEDIATION_TASK_QUEUE,
       kubeconfig: env.KUBECONFIG,
+      kubeContext: env.KUBE_CONTEXT,
       metricsPort: env.METRICS_PORT === undefined ? undefined : Number(env.METRICS_PORT),
     }),
   };

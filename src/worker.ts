@@ -17,10 +17,16 @@ import { JsonLinesAuditLog } from './adapters/json-audit-log';
 import { KubernetesLedger } from './adapters/kubernetes-ledger';
 import { KubernetesPipelineRuns } from './adapters/kubernetes-pipeline-runs';
 import { TemporalRemediations } from './adapters/temporal-remediations';
-import { loadKubeConfig } from './k8s/kube';
+import { describeKubeConfig, loadKubeConfig } from './k8s/kube';
 import type { AuditLog } from './ports/audit-log';
 import type { PolicyConfigInput } from './domain/config';
 import { loadWorkerConfig } from './settings';
+import {
+  DEFAULT_TEMPORAL_ADDRESS,
+  DEFAULT_TEMPORAL_NAMESPACE,
+  resolveTemporalConnection,
+  type ResolveTemporalConnectionOptions,
+} from './temporal-connection';
 
 export interface RemediationWorkerOptions {
   connection: NativeConnection;
@@ -72,23 +78,42 @@ export async function createRemediationWorker(options: RemediationWorkerOptions)
   });
 }
 
-/** `npm run worker`: settings from env / REMEDIATION_CONFIG / .stack/stack.json; runs until SIGINT/SIGTERM. */
-export async function runWorker(options: { policyDefaults?: PolicyConfigInput } = {}): Promise<void> {
+/**
+ * `npm run worker`: settings from env / REMEDIATION_CONFIG / .stack/stack.json, Temporal through the
+ * SDK's environment configuration (variables and profile file, see temporal-connection.ts); runs
+ * until SIGINT/SIGTERM. `temporal` replaces how Temporal is found (the embedded stack isolates it).
+ */
+export async function runWorker(
+  options: { policyDefaults?: PolicyConfigInput; temporal?: ResolveTemporalConnectionOptions } = {},
+): Promise<void> {
   const { settings, policy } = loadWorkerConfig(process.env, undefined, options.policyDefaults);
   if (settings.metricsPort > 0) {
     Runtime.install({
       telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${settings.metricsPort}` } } },
     });
   }
-  const kubeConfig = loadKubeConfig(settings.kubeconfig);
+  const kubeConfig = loadKubeConfig(settings.kubeconfig, { context: settings.kubeContext });
+  const temporal = resolveTemporalConnection({
+    env: process.env,
+    // The worker's own settings (REMEDIATION_CONFIG keys, .stack/stack.json) rank below the profile.
+    fallback: {
+      ...(settings.temporalAddress !== DEFAULT_TEMPORAL_ADDRESS && { address: settings.temporalAddress }),
+      ...(settings.temporalNamespace !== DEFAULT_TEMPORAL_NAMESPACE && {
+        namespace: settings.temporalNamespace,
+      }),
+      source: 'worker settings: REMEDIATION_CONFIG or .stack/stack.json',
+    },
+    ...options.temporal,
+  });
+  for (const warning of temporal.warnings) console.warn(`worker: WARNING ${warning}`);
   // Watch-backed: admitting an action never costs an API call.
   const catalog = startKubernetesActionCatalog(kubeConfig, settings.controlNamespace);
-  const connection = await NativeConnection.connect({ address: settings.temporalAddress });
-  const clientConnection = await Connection.connect({ address: settings.temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace: settings.temporalNamespace });
+  const connection = await NativeConnection.connect(temporal.connectionOptions);
+  const clientConnection = await Connection.connect(temporal.connectionOptions);
+  const client = new Client({ connection: clientConnection, namespace: temporal.namespace });
   const worker = await createRemediationWorker({
     connection,
-    namespace: settings.temporalNamespace,
+    namespace: temporal.namespace,
     taskQueue: settings.taskQueue,
     maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivities,
     maxCachedWorkflows: settings.maxCachedWorkflows,
@@ -109,8 +134,10 @@ export async function runWorker(options: { policyDefaults?: PolicyConfigInput } 
         "caller's pipeline, params and ServiceAccount (turn it off outside development)",
     );
   }
+  const kube = describeKubeConfig(kubeConfig);
   console.log(
-    `worker: task queue ${settings.taskQueue} on ${settings.temporalAddress} (namespace ${settings.temporalNamespace}); ` +
+    `worker: task queue ${settings.taskQueue} on Temporal ${temporal.summary}; ` +
+      `Kubernetes ${kube.server ?? '(no server)'} (context ${kube.context}): ` +
       `PipelineRuns in ${settings.executionNamespace}, ledger in ${settings.controlNamespace}` +
       (settings.metricsPort > 0 ? `; metrics on :${settings.metricsPort}/metrics` : ''),
   );

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { PolicyConfigSchema, defaultPolicyConfig } from '../domain/config';
 import { formatDuration } from '../domain/duration';
 import { WorkerSettingsSchema } from '../settings';
+import { connectionSections } from './connections';
 
 interface JsonSchema {
   type?: string | string[];
@@ -35,6 +36,7 @@ const settingsEnv: Record<string, string> = {
   temporalNamespace: 'TEMPORAL_NAMESPACE',
   taskQueue: 'REMEDIATION_TASK_QUEUE',
   kubeconfig: 'KUBECONFIG',
+  kubeContext: 'KUBE_CONTEXT',
   metricsPort: 'METRICS_PORT',
 };
 
@@ -74,8 +76,9 @@ export function renderConfigReference(): string {
     '',
     '## Worker settings',
     '',
-    'Also keys of the same file; the environment variable wins over the file. Without `TEMPORAL_ADDRESS` and',
-    '`KUBECONFIG` the worker falls back to `.stack/stack.json` (the local stack).',
+    'Also keys of the same file; the environment variable wins over the file. While none of `TEMPORAL_ADDRESS`,',
+    '`TEMPORAL_PROFILE`, `TEMPORAL_CONFIG_FILE` and `KUBECONFIG` is set the worker falls back to `.stack/stack.json`',
+    '(the local stack). How Temporal and Kubernetes are found is in the two sections after the table.',
     '',
     '| key | env | type | default | meaning |',
     '|---|---|---|---|---|',
@@ -84,6 +87,7 @@ export function renderConfigReference(): string {
         `| \`${key}\` | ${settingsEnv[key] ? `\`${settingsEnv[key]}\`` : ''} | ${typeOf(s)} | ${s.default === undefined ? '' : `\`${JSON.stringify(s.default)}\``} | ${s.description ?? ''} |`,
     ),
     '',
+    ...connectionSections(),
   ];
   return lines.join('\n');
 }
