@@ -6,11 +6,15 @@
  */
 import { readFileSync } from 'node:fs';
 
+import { parseCatalogEntry } from '../../../src/domain/catalog';
+import { catalogApi } from '../../../src/ports/action-catalog';
+
 import {
   builtInModel,
   compileSchema,
   crdSchema,
   deployManifests,
+  find,
   k8sObjects,
   type K8sObject,
   readYamlDocuments,
@@ -22,6 +26,9 @@ import {
 
 const manifests = deployManifests();
 const pipelines = manifests.filter((o) => o.apiVersion === 'tekton.dev/v1' && o.kind === 'Pipeline');
+const isAction = (o: K8sObject) =>
+  o.apiVersion === `${catalogApi.group}/${catalogApi.version}` && o.kind === catalogApi.kind;
+const actions = manifests.filter(isAction);
 
 interface PipelineTask {
   name: string;
@@ -40,7 +47,7 @@ describe('deploy/ YAML', () => {
 
   it('every built-in object matches the Kubernetes OpenAPI schema', () => {
     const builtIn = [...manifests, ...yamlFilesUnder(repoPath('deploy/crds')).flatMap(k8sObjects)].filter(
-      (o) => o.apiVersion !== 'tekton.dev/v1',
+      (o) => o.apiVersion !== 'tekton.dev/v1' && !isAction(o),
     );
     const failures = builtIn.flatMap((o) => {
       try {
@@ -53,8 +60,10 @@ describe('deploy/ YAML', () => {
     expect(failures).toEqual([]);
   });
 
-  it('holds only kinds that have a schema here (built-in model or Tekton CRD)', () => {
-    const unvalidated = manifests.filter((o) => !builtInModel(o) && o.apiVersion !== 'tekton.dev/v1');
+  it('holds only kinds that have a schema here (built-in model, Tekton CRD or our CRD)', () => {
+    const unvalidated = manifests.filter(
+      (o) => !builtInModel(o) && o.apiVersion !== 'tekton.dev/v1' && !isAction(o),
+    );
     expect(unvalidated.map((o) => `${o.source} ${o.apiVersion} ${o.kind}`)).toEqual([]);
   });
 
@@ -110,6 +119,93 @@ describe('deploy/pipelines against the Tekton v1.15.0 CRDs', () => {
         const steps = (task.taskSpec as { steps: Record<string, unknown>[] }).steps;
         expect(steps.filter((s) => 'script' in s).map((s) => s.name)).toEqual([]);
       }
+    });
+
+    // A positional value starting with `-` would otherwise be read as a flag (`--all`).
+    it('passes every positional argument that holds a param after `--`', () => {
+      for (const task of pipelineTasks(pipeline)) {
+        const steps = (task.taskSpec as { steps: { name: string; args?: string[] }[] }).steps;
+        const before = steps.flatMap(({ name, args = [] }) => {
+          const end = args.indexOf('--');
+          return (end === -1 ? args : args.slice(0, end))
+            .filter((a) => a.includes('$(params.') && !a.startsWith('--'))
+            .map((a) => `${name}: ${a}`);
+        });
+        expect(before).toEqual([]);
+      }
+    });
+  });
+});
+
+describe('deploy/actions against the RemediationAction CRD and the worker', () => {
+  const schema = crdSchema(
+    repoPath('deploy/crds/remediation-actions.yaml'),
+    catalogApi.kind,
+    catalogApi.version,
+  );
+  const validate = compileSchema(schema);
+  interface Spec {
+    pipeline: string;
+    serviceAccountName?: string;
+    targets?: { kinds?: string[] };
+    targetParams?: Record<string, string>;
+    params?: { name: string; default?: string }[];
+  }
+  const specOf = (o: K8sObject) => o.spec as Spec;
+  const pipelineParams = (name: string) =>
+    (
+      pipelines.find((p) => p.metadata.name === name)?.spec as {
+        params: { name: string; default?: string }[];
+      }
+    ).params;
+
+  it('has one RemediationAction per example Pipeline, named after it, in the control namespace', () => {
+    expect(actions.map((a) => a.metadata.name).sort()).toEqual(pipelines.map((p) => p.metadata.name).sort());
+    for (const a of actions) {
+      expect(a.source).toMatch(new RegExp(`^deploy/actions/${a.metadata.name}\\.yaml#0$`));
+      expect(specOf(a).pipeline).toBe(a.metadata.name);
+      expect(a.metadata.namespace).toBe('remediation-system');
+    }
+  });
+
+  describe.each(actions.map((a) => [a.metadata.name, a] as const))('%s', (name, action) => {
+    it('matches the CRD schema with no unknown field', () => {
+      expect(validate(action) ? [] : validate.errors).toEqual([]);
+      expect(unknownFields(schema, action)).toEqual([]);
+    });
+
+    it('is valid for the worker (parseCatalogEntry)', () => {
+      expect(parseCatalogEntry(name, '1', action.spec).problems).toEqual([]);
+    });
+
+    it("fills the Pipeline's namespace and name from the target", () => {
+      expect(specOf(action).targetParams).toEqual({
+        namespace: '{{ target.namespace }}',
+        name: '{{ target.name }}',
+      });
+    });
+
+    it('sets only params its Pipeline declares, and leaves none without a value or a rule', () => {
+      const declared = pipelineParams(name);
+      const { targetParams = {}, params = [] } = specOf(action);
+      const set = [...Object.keys(targetParams), ...params.map((p) => p.name)];
+      expect(set.filter((p) => !declared.some((d) => d.name === p))).toEqual([]);
+      // A Pipeline param neither filled nor open to callers could never be given: a dead default or a missing value.
+      expect(declared.filter((d) => !set.includes(d.name)).map((d) => d.name)).toEqual([]);
+    });
+
+    it('runs as the runner ServiceAccount of deploy/pipelines', () => {
+      const account = find(manifests, 'ServiceAccount', specOf(action).serviceAccountName ?? '');
+      expect(account.metadata.namespace).toBe('remediation-runs');
+    });
+  });
+
+  it('delete-pod acts on Pods only; the Deployment actions on Deployments only', () => {
+    const kinds = Object.fromEntries(actions.map((a) => [a.metadata.name, specOf(a).targets?.kinds]));
+    expect(kinds).toEqual({
+      'delete-pod': ['Pod'],
+      'restart-deployment': ['Deployment'],
+      'scale-deployment': ['Deployment'],
     });
   });
 });

@@ -9,9 +9,11 @@ import { join } from 'node:path';
 
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 
+import { startKubernetesActionCatalog } from '../../../src/adapters/kubernetes-action-catalog';
 import { KubernetesLedger } from '../../../src/adapters/kubernetes-ledger';
 import { KubernetesPipelineRuns } from '../../../src/adapters/kubernetes-pipeline-runs';
 import { emptyFingerprintState, emptyTargetState } from '../../../src/domain/model';
+import type { ActionCatalog } from '../../../src/ports/action-catalog';
 import type { Ledger } from '../../../src/ports/ledger';
 import type { PipelineRuns } from '../../../src/ports/pipeline-runs';
 import { deployManifests, find, type K8sObject, repoPath } from './support';
@@ -20,14 +22,21 @@ import { deployManifests, find, type K8sObject, repoPath } from './support';
  * The port methods the worker's activities call (src/activities). The last test keeps this table
  * honest: a port method not listed here must not appear in src/activities.
  */
+interface PortMethods {
+  ledger: readonly (keyof Ledger)[];
+  pipelineRuns: readonly (keyof PipelineRuns)[];
+  catalog: readonly (keyof ActionCatalog)[];
+}
 const WORKER_CALLS = {
   ledger: ['getTarget', 'putTarget', 'getFingerprint', 'putFingerprint'],
   pipelineRuns: ['create', 'observe', 'waitForCompletion', 'cancel'],
-} as const satisfies { ledger: readonly (keyof Ledger)[]; pipelineRuns: readonly (keyof PipelineRuns)[] };
+  catalog: ['get', 'list'],
+} as const satisfies PortMethods;
 const ALL_PORT_METHODS = {
   ledger: ['getTarget', 'putTarget', 'listTargets', 'getFingerprint', 'putFingerprint'],
   pipelineRuns: ['create', 'observe', 'waitForCompletion', 'cancel', 'list'],
-} as const satisfies { ledger: readonly (keyof Ledger)[]; pipelineRuns: readonly (keyof PipelineRuns)[] };
+  catalog: ['get', 'list'],
+} as const satisfies PortMethods;
 
 /** CustomObjectsApi method → the RBAC verb the API server checks for it. */
 const VERB_OF: Record<string, string> = {
@@ -128,6 +137,21 @@ async function recordWorkerGrants(): Promise<Set<Grant>> {
       cancel: () => runs.cancel('remediation-runs', 'pr'),
     };
     for (const call of Object.values(runCalls)) await call();
+
+    // After the PipelineRun wait: its loop above stops at the first watch call.
+    const catalog = startKubernetesActionCatalog(kubeConfig, 'remediation-system', { log: () => undefined });
+    const catalogCalls: Record<(typeof WORKER_CALLS.catalog)[number], () => Promise<unknown>> = {
+      get: () => catalog.get('restart-deployment'),
+      list: () => catalog.list(),
+    };
+    try {
+      for (const call of Object.values(catalogCalls)) await call();
+      // The informer watches once its list is in.
+      while (!watch.mock.calls.some(([path]) => path.includes('/remediationactions')))
+        await new Promise((r) => setTimeout(r, 1));
+    } finally {
+      await catalog.close();
+    }
   } finally {
     watch.mockRestore();
   }
@@ -222,12 +246,17 @@ describe('deploy/rbac.yaml', () => {
     const activities = readdirSync(repoPath('src/activities'))
       .map((f) => readFileSync(join(repoPath('src/activities'), f), 'utf8'))
       .join('\n');
-    const unlisted = [
-      ...ALL_PORT_METHODS.ledger.filter((m) => !(WORKER_CALLS.ledger as readonly string[]).includes(m)),
-      ...ALL_PORT_METHODS.pipelineRuns.filter(
-        (m) => !(WORKER_CALLS.pipelineRuns as readonly string[]).includes(m),
-      ),
-    ];
-    expect(unlisted.filter((m) => new RegExp(`\\.${m}\\(`).test(activities))).toEqual([]);
+    // Calls are qualified by the port's variable (`pipelineRuns.list(`), since ports share method
+    // names (`catalog.list(` is a listed call); each port must really be called by that name.
+    const ports = Object.keys(ALL_PORT_METHODS) as (keyof PortMethods)[];
+    expect(ports.filter((port) => !new RegExp(`\\b${port}\\.\\w+\\(`).test(activities))).toEqual([]);
+    const unlisted = ports.flatMap((port) =>
+      ALL_PORT_METHODS[port]
+        .filter((m) => !(WORKER_CALLS[port] as readonly string[]).includes(m))
+        .map((m) => `${port}.${m}`),
+    );
+    expect(
+      unlisted.filter((call) => new RegExp(`\\b${call.replace('.', '\\.')}\\(`).test(activities)),
+    ).toEqual([]);
   });
 });
