@@ -12,6 +12,7 @@ import { formats } from '@kubernetes-models/validate';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { Namespace, ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
 import { parseAllDocuments } from 'yaml';
@@ -64,10 +65,13 @@ export function k8sObjects(path: string): Sourced<K8sObject>[] {
   ) as Sourced<K8sObject>[];
 }
 
+/** Files under deploy/ that are not Kubernetes objects: the intake's routes, Alertmanager's receiver. */
+const notManifests = ['intake-routes.yaml', 'alertmanager-receiver.yaml'];
+
 /** The example manifests (deploy/ without the vendored / generated CRDs). */
 export function deployManifests(): Sourced<K8sObject>[] {
   return yamlFilesUnder(repoPath('deploy'))
-    .filter((f) => !f.includes('/crds/') && !f.endsWith('intake-routes.yaml'))
+    .filter((f) => !f.includes('/crds/') && !notManifests.some((name) => f.endsWith(`/${name}`)))
     .flatMap(k8sObjects);
 }
 
@@ -91,6 +95,7 @@ const builtInModels: Record<string, ModelClass> = {
   'v1/Service': Service,
   'v1/ServiceAccount': ServiceAccount,
   'apps/v1/Deployment': Deployment,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'rbac.authorization.k8s.io/v1/Role': Role,
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'apiextensions.k8s.io/v1/CustomResourceDefinition': CustomResourceDefinition,
