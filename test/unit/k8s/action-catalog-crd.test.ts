@@ -117,10 +117,10 @@ describe('the RemediationAction CRD', () => {
     expect(p.params!.items!.properties!.name!.pattern).toBe(TEKTON_PARAM_NAME.source);
   });
 
-  it.each([
+  it.each<[string, unknown]>([
     ['the contract full spec', fullSpec()],
     ['the smallest spec', { pipeline: 'p' }],
-    ...Object.entries(demoActions).map(([id, s]) => [`demo action ${id}`, s] as const),
+    ...Object.entries(demoActions).map(([id, s]): [string, unknown] => [`demo action ${id}`, s]),
     ['a timeout in ms', { pipeline: 'p', timeout: 90_000 }],
     ['a verification window', { pipeline: 'p', verification: { window: '1h30m' } }],
   ])('accepts %s, which the worker accepts', (_what, value) => {
@@ -148,7 +148,7 @@ describe('the RemediationAction CRD', () => {
     );
   });
 
-  it.each([
+  it.each<[string, unknown]>([
     ['an unknown mode', { pipeline: 'p', mode: 'Sometimes' }],
     ['no pipeline', {}],
     ['a pipeline with upper case', { pipeline: 'Restart' }],
