@@ -11,8 +11,11 @@ type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 export const globalOptions = {
   address: { type: 'string' },
   namespace: { type: 'string' },
+  profile: { type: 'string' },
+  'config-file': { type: 'string' },
   'task-queue': { type: 'string' },
   kubeconfig: { type: 'string' },
+  context: { type: 'string' },
   'control-namespace': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },

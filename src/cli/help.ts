@@ -1,14 +1,22 @@
 /** Help texts; each ends with a newline. */
 
 const globals = `Global flags:
-  --address HOST:PORT     Temporal frontend (env TEMPORAL_ADDRESS, else .stack/stack.json, else 127.0.0.1:7233)
-  --namespace NS          Temporal namespace (env TEMPORAL_NAMESPACE, else .stack/stack.json, else default)
+  --address HOST:PORT     Temporal frontend (env TEMPORAL_ADDRESS, else the profile, else .stack/stack.json,
+                          else 127.0.0.1:7233)
+  --namespace NS          Temporal namespace (env TEMPORAL_NAMESPACE, else the profile, else .stack/stack.json,
+                          else default)
+  --profile NAME          profile of the Temporal config file, as the temporal CLI's (env TEMPORAL_PROFILE,
+                          default "default"); TLS, API key (TEMPORAL_API_KEY) and mTLS come from it or from
+                          the TEMPORAL_TLS_* variables
+  --config-file PATH      Temporal TOML config file (env TEMPORAL_CONFIG_FILE, default
+                          ~/.config/temporalio/temporal.toml)
   --task-queue Q          task queue of the worker (env REMEDIATION_TASK_QUEUE, default remediation)
   --json                  machine-readable output; errors as {"error": {code, message, fields}} on stderr
   -h, --help              this help
 `;
 
-const exits = `Exit codes: 0 success, 1 the operation failed, 2 bad usage or invalid input.
+const exits = `Exit codes: 0 success, 1 the operation failed, 2 bad usage, invalid input or unusable
+connection settings (unreadable certificate, unknown profile or context).
 `;
 
 export const commandHelp: Readonly<Record<string, string>> = {
@@ -73,7 +81,9 @@ ${exits}`,
 
 Shows the persisted target state: lock, failures, backoff, manual review, last success/failure.
 
-  --kubeconfig PATH       cluster holding the ledger (env KUBECONFIG, else .stack/stack.json, else default)
+  --kubeconfig PATH       cluster holding the ledger (env KUBECONFIG, else .stack/stack.json, else
+                          ~/.kube/config); a list a:b merges as in kubectl
+  --context NAME          kubeconfig context (env KUBE_CONTEXT, default its current-context)
   --control-namespace NS  namespace of the ledger (default: .stack/stack.json, else remediation-system)
 
 ${globals}
@@ -87,7 +97,9 @@ with exit 1 and nothing is written. The CLI checks the ledger first (--kubeconfi
 
   --reason TEXT           why (required, recorded in the audit)
   --by NAME               who, recorded in the audit (default: the OS user name, else $USER; not empty)
-  --kubeconfig PATH       cluster holding the ledger (env KUBECONFIG, else .stack/stack.json, else default)
+  --kubeconfig PATH       cluster holding the ledger (env KUBECONFIG, else .stack/stack.json, else
+                          ~/.kube/config); a list a:b merges as in kubectl
+  --context NAME          kubeconfig context (env KUBE_CONTEXT, default its current-context)
   --control-namespace NS  namespace of the ledger (default: .stack/stack.json, else remediation-system)
 
 ${globals}

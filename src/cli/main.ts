@@ -26,9 +26,11 @@ function lazyLedger(make: () => Ledger): Ledger {
 
 async function connect(options: ConnectOptions): Promise<RemediationClient> {
   const where = options.ledger;
-  const ledger = where
-    ? lazyLedger(() => new KubernetesLedger(loadKubeConfig(where.kubeconfig), where.namespace))
-    : undefined;
+  const load = () => loadKubeConfig(where?.kubeconfig, { context: where?.context });
+  // A context asked for by name is checked now: an unknown one is a usage mistake, not a reason to
+  // leave the check to the worker.
+  if (where?.context !== undefined) load();
+  const ledger = where ? lazyLedger(() => new KubernetesLedger(load(), where.namespace)) : undefined;
   try {
     return await RemediationClient.connect({ ...options, ledger });
   } catch (error) {

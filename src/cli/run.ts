@@ -18,7 +18,13 @@ import {
   type FieldError,
 } from '../domain/request';
 import { DEFAULT_CONTROL_NAMESPACE } from '../k8s/ledger-types';
+import { KubeConfigError } from '../k8s/kube';
 import { readStackInfo, type StackInfo } from '../settings';
+import {
+  TemporalConfigError,
+  resolveTemporalConnection,
+  type TemporalConnectionOptions,
+} from '../temporal-connection';
 import { remediationIdFromWorkflowId, type ClearTargetResult, type RemediationStatus } from '../shared';
 import {
   globalOptions,
@@ -52,8 +58,10 @@ export interface ConnectOptions {
   address: string;
   namespace: string;
   taskQueue: string;
+  /** The full connection (address, TLS, API key, gRPC metadata), as the flags, env and profile resolve it. */
+  connection: TemporalConnectionOptions;
   /** Set only for commands that read the ledger (`target`): where the Kubernetes API is. */
-  ledger?: { kubeconfig?: string; namespace?: string };
+  ledger?: { kubeconfig?: string; context?: string; namespace?: string };
 }
 
 export interface Io {
@@ -164,7 +172,7 @@ class Session {
 
   /** Where the ledger is read from (for messages), as {@link connectOptions} resolves it. */
   ledgerNamespace(values: GlobalValues): string {
-    return this.connectOptions(values, true).ledger?.namespace ?? DEFAULT_CONTROL_NAMESPACE;
+    return this.ledgerOptions(values).namespace ?? DEFAULT_CONTROL_NAMESPACE;
   }
 
   async withClient<T>(
@@ -180,23 +188,55 @@ class Session {
     }
   }
 
-  /** Flag, else environment, else `.stack/stack.json` (the local stack), else the defaults. */
+  private stack: StackInfo | null | undefined;
+
+  private fromStack(): StackInfo | null {
+    return (this.stack ??= readStackInfo(resolve(this.io.cwd, '.stack/stack.json')));
+  }
+
+  /**
+   * Temporal: flag, else environment, else the Temporal profile (`--profile`/TEMPORAL_PROFILE of
+   * `--config-file`/TEMPORAL_CONFIG_FILE), else `.stack/stack.json` (the local stack), else the defaults.
+   */
   private connectOptions(values: GlobalValues, ledger: boolean): ConnectOptions {
     const env = this.io.env;
-    let stack: StackInfo | null | undefined;
-    const fromStack = () => (stack ??= readStackInfo(resolve(this.io.cwd, '.stack/stack.json')));
+    const temporal = resolveTemporalConnection({
+      env,
+      explicit: {
+        address: values.address,
+        namespace: values.namespace,
+        profile: values.profile,
+        configFile: values['config-file'],
+      },
+      fallback: () => {
+        const stack = this.fromStack();
+        return stack
+          ? {
+              address: stack.temporal.address,
+              namespace: stack.temporal.namespace,
+              source: '.stack/stack.json',
+            }
+          : null;
+      },
+    });
+    for (const warning of temporal.warnings) this.warn(warning);
     return {
-      address:
-        values.address ?? (env['TEMPORAL_ADDRESS'] || fromStack()?.temporal.address || '127.0.0.1:7233'),
-      namespace:
-        values.namespace ?? (env['TEMPORAL_NAMESPACE'] || fromStack()?.temporal.namespace || 'default'),
+      address: temporal.connectionOptions.address,
+      namespace: temporal.namespace,
+      connection: temporal.connectionOptions,
       taskQueue: values['task-queue'] ?? (env['REMEDIATION_TASK_QUEUE'] || 'remediation'),
-      ...(ledger && {
-        ledger: {
-          kubeconfig: values.kubeconfig ?? (env['KUBECONFIG'] || fromStack()?.kubeconfig),
-          namespace: values['control-namespace'] ?? fromStack()?.controlNamespace,
-        },
-      }),
+      ...(ledger && { ledger: this.ledgerOptions(values) }),
+    };
+  }
+
+  /** Kubernetes: flag, else KUBECONFIG / KUBE_CONTEXT, else `.stack/stack.json`, else kubectl's defaults. */
+  private ledgerOptions(values: GlobalValues): NonNullable<ConnectOptions['ledger']> {
+    const env = this.io.env;
+    const context = values.context ?? (env['KUBE_CONTEXT'] || undefined);
+    return {
+      kubeconfig: values.kubeconfig ?? (env['KUBECONFIG'] || this.fromStack()?.kubeconfig),
+      ...(context !== undefined && { context }),
+      namespace: values['control-namespace'] ?? this.fromStack()?.controlNamespace,
     };
   }
 }
@@ -511,6 +551,10 @@ function classify(error: unknown): Failure {
   }
   if (error instanceof TargetNotFoundError) {
     return { exitCode: 1, code: 'not_found', message: error.message, fields: [] };
+  }
+  if (error instanceof TemporalConfigError || error instanceof KubeConfigError) {
+    // Settings that cannot work (unreadable certificate, unknown profile or context): nothing was done.
+    return { exitCode: 2, code: 'config', message: error.message, fields: [] };
   }
   if (error instanceof RemediationClosedError) {
     return { exitCode: 1, code: 'closed', message: error.message, fields: [] };
