@@ -181,7 +181,10 @@ export class KubernetesActionCatalog implements ActionCatalog {
       namespace: this.namespace,
       plural: catalogApi.plural,
     })) as KubernetesListObject<RemediationActionObject>;
-    if (generation === this.generation && !this.closed) this.replaceAll(list.items ?? []);
+    // A stale informer must not go on to watch (client-node's ListWatch checks `stopped` only before
+    // listing): failing its list ends it, and its error callback is ignored.
+    if (generation !== this.generation || this.closed) throw new Error('action catalog informer stopped');
+    this.replaceAll(list.items ?? []);
     return list;
   }
 

@@ -243,6 +243,22 @@ describe('KubernetesActionCatalog (scripted API server)', () => {
     await expect(c.get('a')).resolves.toMatchObject({ id: 'a', resourceVersion: '3' });
   });
 
+  it('when closed during the first list, never starts a watch', async () => {
+    let answer: (list: unknown) => void = () => undefined;
+    const api = server.kubeConfig.makeApiClient(class {} as never) as unknown as {
+      listNamespacedCustomObject: jest.Mock;
+    };
+    api.listNamespacedCustomObject.mockImplementationOnce(() => new Promise((resolve) => (answer = resolve)));
+    const c = start();
+    await flush();
+    expect(api.listNamespacedCustomObject).toHaveBeenCalledTimes(1);
+    await c.close();
+    answer({ metadata: { resourceVersion: '1' }, items: [action('a', '1')] });
+    await flush();
+    expect(server.watches).toHaveLength(0);
+    expect(lines).toEqual([]);
+  });
+
   it('when closed, aborts the watch, cancels a pending restart and refuses lookups', async () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
     server.lists.push([action('a', '1')]);
