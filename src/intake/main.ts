@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { RemediationClient } from '../client';
+import { resolveTemporalConnection } from '../temporal-connection';
 import { InvalidConfigError } from '../domain/config';
 import { readStackInfo, type StackInfo } from '../settings';
 import { DEFAULT_TASK_QUEUE } from '../shared';
@@ -76,9 +77,18 @@ export async function runIntake(): Promise<void> {
   const server = loadIntakeServerSettings();
   for (const warning of server.warnings) jsonLog('warn', warning);
   const { routes } = loadRoutingConfig(settings.routes);
+  // TEMPORAL_* variables and the Temporal profile (TLS, API key) first; then the settings' stack.json/default.
+  const temporal = resolveTemporalConnection({
+    fallback: {
+      address: settings.temporalAddress,
+      namespace: settings.temporalNamespace,
+      source: 'intake settings',
+    },
+  });
+  for (const warning of temporal.warnings) jsonLog('warn', warning);
   const client = await RemediationClient.connect({
-    address: settings.temporalAddress,
-    namespace: settings.temporalNamespace,
+    connection: temporal.connectionOptions,
+    namespace: temporal.namespace,
     taskQueue: settings.taskQueue,
   });
   const intake = createIntakeServer({
@@ -106,7 +116,7 @@ export async function runIntake(): Promise<void> {
       maxConnections: server.maxConnections,
     },
     routes: routes.map((r) => r.name),
-    temporal: `${settings.temporalAddress} (namespace ${settings.temporalNamespace}, task queue ${settings.taskQueue})`,
+    temporal: `${temporal.summary}, task queue ${settings.taskQueue}`,
   });
 
   await new Promise<void>((resolve) => {
