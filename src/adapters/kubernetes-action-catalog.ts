@@ -50,9 +50,10 @@ export function byId(a: CatalogEntry, b: CatalogEntry): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+/** The error without the request URL (list and watch of one outage then read the same). */
 function describeError(err: unknown): string {
   const status = apiStatus(err);
-  const message = apiMessage(err);
+  const message = apiMessage(err).replace(/^request to \S+ failed, reason: /, '');
   return status === undefined ? message : `HTTP ${status}: ${message}`;
 }
 
