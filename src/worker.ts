@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
 import { AuditedLedger } from './adapters/audited-ledger';
@@ -20,12 +21,13 @@ import { TemporalRemediations } from './adapters/temporal-remediations';
 import { describeKubeConfig, loadKubeConfig } from './k8s/kube';
 import type { AuditLog } from './ports/audit-log';
 import type { PolicyConfigInput } from './domain/config';
-import { loadWorkerConfig } from './settings';
+import { loadWorkerConfig, type WorkerSettings } from './settings';
 import {
   DEFAULT_TEMPORAL_ADDRESS,
   DEFAULT_TEMPORAL_NAMESPACE,
   resolveTemporalConnection,
   type ResolveTemporalConnectionOptions,
+  type TemporalConnection,
 } from './temporal-connection';
 
 export interface RemediationWorkerOptions {
@@ -79,6 +81,32 @@ export async function createRemediationWorker(options: RemediationWorkerOptions)
 }
 
 /**
+ * Where a worker with these settings acts: its kubeconfig (KUBECONFIG merged as kubectl does,
+ * KUBE_CONTEXT) and its Temporal connection (TEMPORAL_* variables and the profile first; the
+ * settings' REMEDIATION_CONFIG keys and .stack/stack.json below them). `temporal` replaces how
+ * Temporal is found. Throws on unusable settings, naming them.
+ */
+export function resolveWorkerTargets(
+  settings: WorkerSettings,
+  temporal?: ResolveTemporalConnectionOptions,
+): { kubeConfig: KubeConfig; temporal: TemporalConnection } {
+  return {
+    kubeConfig: loadKubeConfig(settings.kubeconfig, { context: settings.kubeContext }),
+    temporal: resolveTemporalConnection({
+      env: process.env,
+      fallback: {
+        ...(settings.temporalAddress !== DEFAULT_TEMPORAL_ADDRESS && { address: settings.temporalAddress }),
+        ...(settings.temporalNamespace !== DEFAULT_TEMPORAL_NAMESPACE && {
+          namespace: settings.temporalNamespace,
+        }),
+        source: 'worker settings: REMEDIATION_CONFIG or .stack/stack.json',
+      },
+      ...temporal,
+    }),
+  };
+}
+
+/**
  * `npm run worker`: settings from env / REMEDIATION_CONFIG / .stack/stack.json, Temporal through the
  * SDK's environment configuration (variables and profile file, see temporal-connection.ts); runs
  * until SIGINT/SIGTERM. `temporal` replaces how Temporal is found (the embedded stack isolates it).
@@ -92,19 +120,7 @@ export async function runWorker(
       telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${settings.metricsPort}` } } },
     });
   }
-  const kubeConfig = loadKubeConfig(settings.kubeconfig, { context: settings.kubeContext });
-  const temporal = resolveTemporalConnection({
-    env: process.env,
-    // The worker's own settings (REMEDIATION_CONFIG keys, .stack/stack.json) rank below the profile.
-    fallback: {
-      ...(settings.temporalAddress !== DEFAULT_TEMPORAL_ADDRESS && { address: settings.temporalAddress }),
-      ...(settings.temporalNamespace !== DEFAULT_TEMPORAL_NAMESPACE && {
-        namespace: settings.temporalNamespace,
-      }),
-      source: 'worker settings: REMEDIATION_CONFIG or .stack/stack.json',
-    },
-    ...options.temporal,
-  });
+  const { kubeConfig, temporal } = resolveWorkerTargets(settings, options.temporal);
   for (const warning of temporal.warnings) console.warn(`worker: WARNING ${warning}`);
   // Watch-backed: admitting an action never costs an API call.
   const catalog = startKubernetesActionCatalog(kubeConfig, settings.controlNamespace);

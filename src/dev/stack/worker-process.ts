@@ -34,7 +34,11 @@ export function spawnWorker(
   config: Record<string, unknown> = {},
   { compiled = false }: { compiled?: boolean } = {},
 ): WorkerProcess {
-  const configPath = join(mkdtempSync(join(tmpdir(), 'remediation-worker-')), 'config.json');
+  const workDir = mkdtempSync(join(tmpdir(), 'remediation-worker-'));
+  const configPath = join(workDir, 'config.json');
+  // An empty Temporal config file: no profile of the user's applies to the stack's dev server.
+  const temporalConfig = join(workDir, 'temporal.toml');
+  writeFileSync(temporalConfig, '');
   writeFileSync(
     configPath,
     JSON.stringify({
@@ -51,7 +55,8 @@ export function spawnWorker(
   const child = spawn(process.execPath, entry, {
     cwd: REPO_ROOT,
     env: {
-      ...process.env,
+      ...stackOnly(process.env),
+      TEMPORAL_CONFIG_FILE: temporalConfig,
       TEMPORAL_ADDRESS: stack.temporal.address,
       TEMPORAL_NAMESPACE: stack.temporal.namespace,
       KUBECONFIG: stack.kubeconfig,
@@ -90,6 +95,16 @@ export function spawnWorker(
       return code;
     },
   };
+}
+
+/**
+ * The environment without what would point the worker elsewhere than the stack: Temporal's
+ * profile, API key, TLS and metadata variables, and a kube context.
+ */
+function stackOnly(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(env).filter(([name]) => !name.startsWith('TEMPORAL_') && name !== 'KUBE_CONTEXT'),
+  );
 }
 
 function readRss(pid: number): number {
