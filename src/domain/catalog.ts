@@ -124,8 +124,17 @@ const paramRuleSchema = () =>
         .optional(),
       maxLength: z.number().int().min(0).max(requestLimits.maxParamValueChars).optional(),
       default: z.string().max(requestLimits.maxParamValueChars).optional(),
+      /** The caller must give it (a param with a default never is). */
+      required: z.boolean().default(false),
     })
     .superRefine((rule, ctx) => {
+      if (rule.required && rule.default !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['required'],
+          message: 'a param with a default is never missing: drop required or the default',
+          params: { rule: 'required' },
+        });
       if (rule.default !== undefined) {
         const broken = paramRuleViolation(rule, rule.default);
         if (broken)
@@ -364,7 +373,10 @@ export function admitAction(
     }
   }
   for (const rule of spec.params) {
-    if (!(rule.name in action.params) && rule.default !== undefined) params[rule.name] = rule.default;
+    if (rule.name in action.params) continue;
+    if (rule.default !== undefined) params[rule.name] = rule.default;
+    else if (rule.required)
+      fail(`action.params.${rule.name}`, 'required', `is required by action ${action.id}`);
   }
   for (const [name, template] of Object.entries(spec.targetParams)) {
     const rendered = renderTemplate(template, target);

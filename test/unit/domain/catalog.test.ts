@@ -171,6 +171,22 @@ describe('admitAction: a catalogued action (S33)', () => {
     });
   });
 
+  it('a required param the caller leaves out is refused', () => {
+    const spec = entry({
+      pipeline: 'scale',
+      params: [{ name: 'replicas', pattern: '[0-9]+', required: true }],
+    });
+    expect(refusals(admitAction(request(), spec, policy))['action.params.replicas']).toBe(
+      'is required by action restart',
+    );
+    expect(admitAction(request({ action: { params: { replicas: '3' } } }), spec, policy).kind).toBe(
+      'allowed',
+    );
+    expect(
+      entry({ pipeline: 'p', params: [{ name: 'x', required: true, default: 'a' }] }).problems[0]?.field,
+    ).toBe('spec.params.0.required');
+  });
+
   it('enum and maxLength rules', () => {
     const spec = entry({
       pipeline: 'scale',
