@@ -125,7 +125,7 @@ export function mapAlert(
     },
     action: {
       id: render('action.id', route.action.id),
-      pipeline: render('action.pipeline', route.action.pipeline),
+      ...optional('pipeline', 'action.pipeline', route.action.pipeline),
       params: Object.fromEntries(
         Object.entries(route.action.params).map(([k, tpl]) => [k, render(`action.params.${k}`, tpl)]),
       ),

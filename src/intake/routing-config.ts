@@ -130,7 +130,8 @@ const RouteSchema = z.strictObject({
   match: z.record(z.string().regex(LABEL_NAME, 'must be a Prometheus label name'), matcher).default({}),
   action: z.strictObject({
     id: template(actionShape.id),
-    pipeline: template(actionShape.pipeline),
+    /** Optional: a catalogued action names its own Pipeline (required only for uncatalogued ones). */
+    pipeline: template(actionShape.pipeline).optional(),
     params: z.record(paramName, template()).default({}),
     serviceAccountName: template(actionShape.serviceAccountName).optional(),
     timeout: durationSchema.optional(),

@@ -11,6 +11,11 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
 import { defaultPolicyConfig, parsePolicyConfig, PolicyConfigSchema } from '../../../src/domain/config';
+import { admitAction, parseCatalogEntry } from '../../../src/domain/catalog';
+import { parseRemediationRequest } from '../../../src/domain/request';
+import type { Alert } from '../../../src/intake/alertmanager';
+import { mapAlert } from '../../../src/intake/mapper';
+import { parseRoutingConfig } from '../../../src/intake/routing-config';
 import { loadWorkerConfig, WorkerSettingsSchema } from '../../../src/settings';
 import { deployManifests, find, type K8sObject, repoPath } from './support';
 
@@ -162,19 +167,43 @@ describe('intake routes example', () => {
     );
   });
 
-  it('routes to the example Pipelines and their runner ServiceAccount', () => {
-    const { routes } = parseYaml(readFileSync(repoPath('deploy/intake-routes.yaml'), 'utf8')) as {
-      routes: { action: { pipeline: string; serviceAccountName: string; params: Record<string, string> } }[];
+  it('S33 every route, fed a matching alert, is admitted by the shipped catalog and fills every Pipeline param', () => {
+    const config = parseRoutingConfig(parseYaml(readFileSync(repoPath('deploy/intake-routes.yaml'), 'utf8')));
+    const policy = {
+      allowUncataloguedActions: false,
+      pipelineRunTimeoutMs: 1_800_000,
+      catalogNamespace: 'remediation-system',
+      supports: { dryRun: false, approval: false, verification: false },
     };
-    for (const { action } of routes) {
+    for (const route of config.routes) {
+      const labels: Record<string, string> = {
+        alertname: '',
+        namespace: 'shop',
+        deployment: 'api',
+        pod: 'api-7d4-x2',
+      };
+      for (const [name, matcher] of Object.entries(route.match))
+        if (matcher.equals) labels[name] = matcher.equals;
+      const mapped = mapAlert(
+        { status: 'firing', labels, annotations: {}, startsAt: '2026-12-01T10:00:00Z' } as Alert,
+        route,
+      );
+      if (!mapped.ok) throw new Error(`route ${route.name}: ${mapped.reason}`);
+      const request = parseRemediationRequest(mapped.input);
+      const action = find<K8sObject & { spec: unknown }>(manifests, 'RemediationAction', request.action.id);
+      const admission = admitAction(request, parseCatalogEntry(request.action.id, '1', action.spec), policy);
+      if (admission.kind === 'refused') throw new Error(`route ${route.name}: ${admission.message}`);
       const pipeline = find<K8sObject & { spec: { params: { name: string; default?: string }[] } }>(
         manifests,
         'Pipeline',
-        action.pipeline,
+        admission.action.pipeline,
       );
-      find(manifests, 'ServiceAccount', action.serviceAccountName);
+      if (admission.action.serviceAccountName)
+        find(manifests, 'ServiceAccount', admission.action.serviceAccountName);
       const required = pipeline.spec.params.filter((p) => p.default === undefined).map((p) => p.name);
-      expect(Object.keys(action.params).sort()).toEqual(expect.arrayContaining(required.sort()));
+      expect(Object.keys(admission.action.params)).toEqual(expect.arrayContaining(required));
+      // The target's own names, never an alert label the route chose for a param.
+      expect(admission.action.params).toMatchObject({ namespace: 'shop', name: request.target.name });
     }
   });
 });

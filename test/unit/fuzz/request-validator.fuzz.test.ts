@@ -102,7 +102,9 @@ function expectWithinBounds(request: RemediationRequest): void {
 
 function fakeTemporal() {
   const start = jest.fn().mockResolvedValue({});
-  return { client: { workflow: { start } } as unknown as Client, start };
+  // The worker's action check admits everything here: this property is about the request rules.
+  const execute = jest.fn().mockResolvedValue({ kind: 'allowed', action: {} });
+  return { client: { workflow: { start, execute } } as unknown as Client, start };
 }
 
 describe('fuzz: request validator', () => {
