@@ -6,12 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import {
-  admitAction,
-  type ActionAdmission,
-  type AdmissionPolicy,
-  type CatalogEntry,
-} from '../domain/catalog';
+import { admitAction, type ActionAdmission, type AdmissionPolicy } from '../domain/catalog';
 import { classifyCreateError } from '../domain/classifier';
 import type { PolicyConfig } from '../domain/config';
 import * as core from '../domain/ledger';
@@ -280,11 +275,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** The catalog as this worker sees it (`remediate actions`). */
-    async listActions(): Promise<{
-      entries: CatalogEntry[];
-      allowUncataloguedActions: boolean;
-      namespace: string;
-    }> {
+    async listActions(): Promise<ActionCatalogView> {
       return {
         entries: catalog ? await catalog.list() : [],
         allowUncataloguedActions: policy.allowUncataloguedActions,
