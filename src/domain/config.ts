@@ -148,7 +148,7 @@ export const PolicyConfigSchema = z
       .boolean()
       .default(d.allowUncataloguedActions)
       .describe(
-        'Let an action that has no RemediationAction in the catalog run with the caller\'s pipeline, params and ServiceAccount. Off by default: the catalog decides what may run.',
+        "Let an action that has no RemediationAction in the catalog run with the caller's pipeline, params and ServiceAccount. Off by default: the catalog decides what may run.",
       ),
   })
   .transform((c): PolicyConfig => ({
