@@ -175,7 +175,7 @@ export function actionCatalogContract(name: string, setup: () => Promise<ActionC
       });
       const entry = await seen('fixed', resourceVersion);
       expect(entry?.problems).toEqual([]);
-      expect(entry?.spec?.params).toEqual([{ name: 'x', pattern: '[a-z]+' }]);
+      expect(entry?.spec?.params).toEqual([{ name: 'x', pattern: '[a-z]+', required: false }]);
     });
 
     it('lists every entry sorted by id', async () => {

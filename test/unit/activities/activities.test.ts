@@ -19,7 +19,7 @@ function setup() {
     ledger,
     pipelineRuns: new InMemoryPipelineRuns(),
     remediations,
-    policy: defaultPolicyConfig,
+    policy: { ...defaultPolicyConfig, allowUncataloguedActions: true },
     executionNamespace: 'remediation-runs',
     clock: () => clock,
   });
@@ -83,7 +83,7 @@ describe('route: passing the checks and taking the lock is one atomic step', () 
       ledger,
       pipelineRuns,
       remediations,
-      policy: defaultPolicyConfig,
+      policy: { ...defaultPolicyConfig, allowUncataloguedActions: true },
       executionNamespace: namespace,
       clock: () => timer.now(),
     });

@@ -215,12 +215,7 @@ describe('S2: start rejects invalid requests before connecting', () => {
     expect(code).toBe(2);
     const fields = parseError(stderr).fields.map((f) => f.field);
     expect(fields).toEqual(
-      expect.arrayContaining([
-        'signal.fingerprint',
-        'target.kind',
-        'target.name',
-        'action.id',
-      ]),
+      expect.arrayContaining(['signal.fingerprint', 'target.kind', 'target.name', 'action.id']),
     );
     // The pipeline is optional: a catalogued action names its own (the worker decides, see S33).
     expect(fields).not.toContain('action.pipeline');

@@ -25,6 +25,8 @@ describe('parsePolicyConfig (SEMANTICS §9)', () => {
       watchGraceMs: 300_000,
       continueAsNewAfterEvents: 2_000,
       orphanRecheckIntervalMs: 5_000,
+      // Secure default: only catalogued actions run.
+      allowUncataloguedActions: false,
     };
     expect(defaultPolicyConfig).toEqual(expected);
     expect(parsePolicyConfig({})).toEqual(expected);
@@ -46,6 +48,7 @@ describe('parsePolicyConfig (SEMANTICS §9)', () => {
         watchGrace: '2m',
         continueAsNewAfterEvents: 500,
         orphanRecheckInterval: 1_000,
+        allowUncataloguedActions: true,
       }),
     ).toEqual({
       consecutiveFailureThreshold: 2,
@@ -60,6 +63,7 @@ describe('parsePolicyConfig (SEMANTICS §9)', () => {
       watchGraceMs: 120_000,
       continueAsNewAfterEvents: 500,
       orphanRecheckIntervalMs: 1_000,
+      allowUncataloguedActions: true,
     });
   });
 

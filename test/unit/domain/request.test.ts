@@ -189,7 +189,6 @@ describe('parseRemediationRequest (SEMANTICS §2)', () => {
     ],
     ['cluster has "::"', { target: { kind: 'Pod', name: 'a', cluster: 'a::b' } }, ['target.cluster:pattern']],
     ['action id is upper case', { action: { id: 'Restart', pipeline: 'p' } }, ['action.id:pattern']],
-    ['pipeline is missing', { action: { id: 'restart' } }, ['action.pipeline:required']],
     [
       'param name starts with a digit',
       { action: { id: 'r', pipeline: 'p', params: { '1x': 'v' } } },
