@@ -249,7 +249,8 @@ class World {
       ledger: this.ledger,
       pipelineRuns: this.runs,
       remediations: new TemporalRemediations(this.temporal),
-      policy: parsePolicyConfig(policy),
+      // Free-form test pipelines, as on the local stack.
+      policy: parsePolicyConfig({ allowUncataloguedActions: true, ...policy }),
       executionNamespace: RUNS_NS,
       heartbeatMs: 200,
     });

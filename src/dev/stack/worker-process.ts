@@ -36,9 +36,10 @@ export function spawnWorker(
 ): WorkerProcess {
   const workDir = mkdtempSync(join(tmpdir(), 'remediation-worker-'));
   const configPath = join(workDir, 'config.json');
-  // An empty Temporal config file: no profile of the user's applies to the stack's dev server.
+  // A config file with one empty profile: no profile of the user's applies to the stack's dev
+  // server (an empty file does not parse: envconfig fails on a file without any table).
   const temporalConfig = join(workDir, 'temporal.toml');
-  writeFileSync(temporalConfig, '');
+  writeFileSync(temporalConfig, '[profile.default]\n');
   writeFileSync(
     configPath,
     JSON.stringify({
