@@ -42,7 +42,10 @@ import {
   ErrorType,
   REMEDIATION_WORKFLOW,
   SearchAttributes,
+  approveUpdate,
   overrideUpdate,
+  rejectUpdate,
+  type ApprovalResult,
   remediationIdFromWorkflowId,
   remediationWorkflowId,
   statusQuery,
@@ -400,10 +403,12 @@ export class RemediationClient {
   }
 
   async list(
-    filter: { phase?: Phase; target?: string; fingerprint?: string; limit?: number } = {},
+    filter: { phase?: Phase; reason?: string; target?: string; fingerprint?: string; limit?: number } = {},
   ): Promise<RemediationSummary[]> {
     const clauses = [`WorkflowType = '${REMEDIATION_WORKFLOW}'`];
     if (filter.phase) clauses.push(`RemediationPhase = ${quote(filter.phase)}`);
+    // The block reason while blocked, the end reason once ended (both published as BlockReason).
+    if (filter.reason) clauses.push(`BlockReason = ${quote(filter.reason)}`);
     if (filter.target) {
       parseTargetKey(filter.target);
       clauses.push(`TargetResource = ${quote(filter.target)}`);
@@ -488,6 +493,18 @@ export class RemediationClient {
       if (refusal) throw new TargetNotFoundError(key, 'worker', refusal.message);
       throw error;
     }
+  }
+
+  /** Approves a remediation awaiting approval (audited); refused when it awaits none, or by the requester when forbidden. */
+  async approve(id: string, reason: string, by: string): Promise<ApprovalResult> {
+    requireOperatorInput(by, reason);
+    return this.handle(id).executeUpdate(approveUpdate, { args: [{ reason, by }] });
+  }
+
+  /** Rejects a remediation awaiting approval (audited): it ends Skipped with reason Rejected. */
+  async reject(id: string, reason: string, by: string): Promise<ApprovalResult> {
+    requireOperatorInput(by, reason);
+    return this.handle(id).executeUpdate(rejectUpdate, { args: [{ reason, by }] });
   }
 
   async override(id: string, reason: string, by: string): Promise<OverrideResult> {

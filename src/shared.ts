@@ -7,7 +7,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { INVALID_REQUEST_ERROR, type RemediationRequest } from './domain/request';
 import type { CatalogEntry } from './domain/catalog';
-import type { BlockKind, BlockReason, EndReason, Failure, Phase } from './domain/model';
+import type { BlockKind, BlockReason, EndReason, Failure, Phase, WouldRun } from './domain/model';
 
 export const DEFAULT_TASK_QUEUE = 'remediation';
 
@@ -143,6 +143,10 @@ export interface RemediationStatus {
    * from a `RemediationAction` (null before admission and in remediations started before the catalog).
    */
   resolvedAction?: { pipeline: string; serviceAccountName: string | null; catalogued: boolean } | null;
+  /** The action's approval, when it needs one. */
+  approval?: ApprovalStatus | null;
+  /** For a dry run (reason DryRun): exactly what would have run. */
+  wouldRun?: (WouldRun & { pipelineExists: boolean; accepted: boolean; rejection: string | null }) | null;
   timeline: TimelineEntry[];
 }
 
@@ -158,7 +162,35 @@ export interface OverrideResult {
   message: string;
 }
 
+/** `approve` / `reject` of a remediation awaiting approval; both audited on its target. */
+export interface ApprovalRequest {
+  reason: string;
+  by: string;
+}
+
+export interface ApprovalResult {
+  accepted: true;
+  decision: 'Approved' | 'Rejected';
+  message: string;
+}
+
+/** Where an approval stands (`status.approval`); null when the action needs none. */
+export interface ApprovalStatus {
+  required: true;
+  state: 'Pending' | 'Approved' | 'Rejected';
+  by: string | null;
+  at: string | null;
+  reason: string | null;
+  /** The requester (`start --by`), who may not approve when the action forbids self-approval. */
+  requestedBy: string | null;
+  forbidSelfApproval: boolean;
+}
+
 export const statusQuery = defineQuery<RemediationStatus>('status');
+/** Approves a remediation awaiting approval: it routes again from the top and runs. */
+export const approveUpdate = defineUpdate<ApprovalResult, [ApprovalRequest]>('approve');
+/** Rejects a remediation awaiting approval: it ends Skipped with reason Rejected. */
+export const rejectUpdate = defineUpdate<ApprovalResult, [ApprovalRequest]>('reject');
 /** Lets one remediation skip its temporary blocks once; the validator refuses the rest. */
 export const overrideUpdate = defineUpdate<OverrideResult, [OverrideRequest]>('override');
 /** Internal: the world changed (lock released, target cleared); re-run routing now. */

@@ -10,7 +10,7 @@ import { admitAction, type ActionAdmission, type AdmissionPolicy } from '../doma
 import { classifyCreateError } from '../domain/classifier';
 import type { PolicyConfig } from '../domain/config';
 import * as core from '../domain/ledger';
-import type { Failure, Phase, TargetState } from '../domain/model';
+import type { DryRunRecord, Failure, Phase, TargetState } from '../domain/model';
 import { parseTargetKey, targetKey, type RemediationRequest } from '../domain/request';
 import type { RoutingVerdict } from '../domain/routing';
 import type { ActionCatalog } from '../ports/action-catalog';
@@ -19,6 +19,7 @@ import {
   PipelineRunConflictError,
   PipelineRunRejectedError,
   type PipelineRunOutcome,
+  type PipelineRunRequest,
   type PipelineRuns,
 } from '../ports/pipeline-runs';
 import type { Remediations } from '../ports/remediations';
@@ -61,6 +62,8 @@ export interface RouteInput extends RemediationRef {
   actionId: string;
   deadline: number;
   overrideActive: boolean;
+  /** The action needs an approval not given yet (absent in histories recorded before approvals). */
+  awaitingApproval?: boolean;
 }
 
 export interface RouteResult {
@@ -88,6 +91,10 @@ export type StartPipelineRunResult =
       reason: 'DeadlineExceeded' | 'LockLost' | 'ActionNotAllowed';
       message: string;
     };
+
+export type DryRunPipelineRunResult =
+  | { kind: 'dryRun'; record: DryRunRecord }
+  | { kind: 'refused'; name: string; reason: 'DeadlineExceeded' | 'ActionNotAllowed'; message: string };
 
 export interface RecordOutcomeInput extends RemediationRef {
   actionId: string;
@@ -163,8 +170,8 @@ export function tektonDuration(ms: number): string {
 
 /** The catalog capabilities this worker implements; an action asking for another is refused. */
 const SUPPORTED_CAPABILITIES: AdmissionPolicy['supports'] = {
-  dryRun: false,
-  approval: false,
+  dryRun: true,
+  approval: true,
   verification: false,
 };
 
@@ -173,6 +180,7 @@ export function createActivities(deps: ActivityDeps) {
   const admissionPolicy: AdmissionPolicy = {
     allowUncataloguedActions: policy.allowUncataloguedActions,
     pipelineRunTimeoutMs: policy.pipelineRunTimeoutMs,
+    shadow: policy.mode === 'Shadow',
     catalogNamespace: deps.controlNamespace ?? 'the control namespace',
     supports: SUPPORTED_CAPABILITIES,
   };
@@ -239,6 +247,51 @@ export function createActivities(deps: ActivityDeps) {
   async function admit(request: RemediationRequest): Promise<ActionAdmission> {
     const entry = catalog ? await catalog.get(request.action.id) : undefined;
     return admitAction(request, entry, admissionPolicy);
+  }
+
+  /**
+   * This attempt's PipelineRun exactly as it would be created: the action admitted again (the catalog
+   * may have been tightened since the remediation started) and its target params filled from the
+   * target the remediation holds the lock of.
+   */
+  async function plan(
+    input: StartPipelineRunInput,
+  ): Promise<
+    | { kind: 'planned'; name: string; run: PipelineRunRequest; timeoutMs: number }
+    | { kind: 'refused'; name: string; reason: 'ActionNotAllowed'; message: string }
+  > {
+    const { ref, request, attempt, fencingToken } = input;
+    const name =
+      input.deadline !== undefined
+        ? fencedPipelineRunName(ref.remediationId, fencingToken, attempt)
+        : pipelineRunName(ref.remediationId, attempt);
+    const admission =
+      ref.targetKey === targetKey(request.target)
+        ? await admit(request)
+        : ({
+            kind: 'refused',
+            message: `action not allowed: the request's target ${targetKey(request.target)} is not the locked target ${ref.targetKey}`,
+          } as const);
+    if (admission.kind === 'refused')
+      return { kind: 'refused', name, reason: 'ActionNotAllowed', message: admission.message };
+    const { action } = admission;
+    const timeoutMs =
+      action.timeoutMs && action.timeoutMs > 0 ? action.timeoutMs : policy.pipelineRunTimeoutMs;
+    const run: PipelineRunRequest = {
+      name,
+      namespace: ns,
+      pipeline: action.pipeline,
+      params: action.params,
+      ...(action.serviceAccountName ? { serviceAccountName: action.serviceAccountName } : {}),
+      timeout: tektonDuration(timeoutMs),
+      labels: runLabels(ref, request, attempt, fencingToken),
+      annotations: {
+        'remediation.dev/remediation-id': ref.remediationId,
+        'remediation.dev/target': ref.targetKey,
+        'remediation.dev/fingerprint': ref.fingerprintKey,
+      },
+    };
+    return { kind: 'planned', name, run, timeoutMs };
   }
 
   /** Reads a target, applies `transition`, writes it if it changed (compare-and-swap, retried). */
@@ -319,25 +372,10 @@ export function createActivities(deps: ActivityDeps) {
      * nothing is created at or after the deadline (I4).
      */
     async startPipelineRun(input: StartPipelineRunInput): Promise<StartPipelineRunResult> {
-      const { ref, request, attempt, fencingToken } = input;
-      const fenced = input.deadline !== undefined;
-      const name = fenced
-        ? fencedPipelineRunName(ref.remediationId, fencingToken, attempt)
-        : pipelineRunName(ref.remediationId, attempt);
-      // Admitted again at creation: the catalog may have been tightened since the remediation
-      // started, and the params that name the target are filled from the target that is locked.
-      const admission =
-        ref.targetKey === targetKey(request.target)
-          ? await admit(request)
-          : ({
-              kind: 'refused',
-              message: `action not allowed: the request's target ${targetKey(request.target)} is not the locked target ${ref.targetKey}`,
-            } as const);
-      if (admission.kind === 'refused')
-        return { kind: 'refused', name, reason: 'ActionNotAllowed', message: admission.message };
-      const { action } = admission;
-      const timeoutMs =
-        action.timeoutMs && action.timeoutMs > 0 ? action.timeoutMs : policy.pipelineRunTimeoutMs;
+      const { ref, request, fencingToken } = input;
+      const planned = await plan(input);
+      if (planned.kind === 'refused') return planned;
+      const { name, run, timeoutMs } = planned;
       const notAfter = now() + timeoutMs + policy.watchGraceMs;
       const intent = { remediationId: ref.remediationId, fencingToken, pipelineRun: name };
       const begun = await updateTarget(ref.targetKey, (target) => {
@@ -358,20 +396,7 @@ export function createActivities(deps: ActivityDeps) {
         return { kind: 'refused', name, reason: begun.refusal.reason, message: begun.refusal.message };
       }
       try {
-        const created = await pipelineRuns.create({
-          name,
-          namespace: ns,
-          pipeline: action.pipeline,
-          params: action.params,
-          ...(action.serviceAccountName ? { serviceAccountName: action.serviceAccountName } : {}),
-          timeout: tektonDuration(timeoutMs),
-          labels: runLabels(ref, request, attempt, fencingToken),
-          annotations: {
-            'remediation.dev/remediation-id': ref.remediationId,
-            'remediation.dev/target': ref.targetKey,
-            'remediation.dev/fingerprint': ref.fingerprintKey,
-          },
-        });
+        const created = await pipelineRuns.create(run);
         return { kind: 'started', name, created: created.created, notAfter };
       } catch (error) {
         if (error instanceof PipelineRunRejectedError) {
@@ -381,6 +406,60 @@ export function createActivities(deps: ActivityDeps) {
           throw ApplicationFailure.nonRetryable(error.message, ErrorType.PipelineRunConflict);
         throw error;
       }
+    },
+
+    /**
+     * Dry run in place of the create (action mode DryRun, policy mode Shadow): the exact PipelineRun
+     * this attempt would create, checked against its Pipeline and submitted as a server-side dry run.
+     * Nothing is created; the target records `lastDryRun`; counters are untouched.
+     */
+    async dryRunPipelineRun(input: StartPipelineRunInput): Promise<DryRunPipelineRunResult> {
+      const { ref, request } = input;
+      const planned = await plan(input);
+      if (planned.kind === 'refused') return planned;
+      const { name, run } = planned;
+      if (input.deadline !== undefined && now() >= input.deadline)
+        return {
+          kind: 'refused',
+          name,
+          reason: 'DeadlineExceeded',
+          message: 'the deadline passed before the dry run',
+        };
+      const result = await pipelineRuns.dryRun(run);
+      const record: DryRunRecord = {
+        actionId: request.action.id,
+        remediationId: ref.remediationId,
+        at: new Date(now()).toISOString(),
+        wouldRun: result.wouldRun,
+        pipelineExists: result.pipelineExists,
+        accepted: result.accepted,
+        rejection: result.rejection ? `${result.rejection.status}: ${result.rejection.message}` : null,
+      };
+      await updateTarget(ref.targetKey, (target) => ({ target: core.recordDryRun(target, record) }));
+      count('remediation_dry_runs', 'Dry runs by whether the PipelineRun would have been accepted', {
+        action: request.action.id,
+        result: !result.pipelineExists ? 'PipelineMissing' : result.accepted ? 'Accepted' : 'Rejected',
+      });
+      return { kind: 'dryRun', record };
+    },
+
+    /** An operator approved or rejected a remediation awaiting approval: audited on the target. */
+    async recordApproval(input: {
+      targetKey: string;
+      remediationId: string;
+      actionId: string;
+      by: string;
+      reason: string;
+      decision: 'approve' | 'reject';
+    }): Promise<void> {
+      await updateTarget(input.targetKey, (target) => ({
+        target: core.auditApproval(target, input, now()),
+        changed: true,
+      }));
+      count('remediation_approvals', 'Approval decisions by outcome', {
+        action: input.actionId,
+        decision: input.decision,
+      });
     },
 
     /**

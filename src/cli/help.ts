@@ -66,11 +66,13 @@ Shows a remediation's phase, block reason, attempts, PipelineRuns, failure and t
 
 ${globals}
 ${exits}`,
-  list: `Usage: remediate list [--phase P] [--target KEY] [--fingerprint F] [--limit N]
+  list: `Usage: remediate list [--phase P] [--reason R] [--target KEY] [--fingerprint F] [--limit N]
 
 Lists remediations, newest first.
 
   --phase P               Pending, Routing, Blocked, Executing, Completed, Failed, Skipped or Cancelled
+  --reason R              block reason while blocked (e.g. AwaitingApproval), end reason once ended
+                          (e.g. DryRun, Rejected, ActionNotAllowed)
   --target KEY            only this target (ns/Kind/name)
   --fingerprint F         only this alert fingerprint
   --limit N               at most N (default 50)
@@ -114,6 +116,26 @@ terminal blocks, and when the remediation is not blocked.
 
 ${globals}
 ${exits}`,
+  approve: `Usage: remediate approve ID --reason "…" [--by NAME]
+
+Approves a remediation that is Blocked with AwaitingApproval: it routes again from the top and runs
+once every check passes; the approval covers its retries. Refused (exit 1) when it awaits no
+approval, and when NAME requested it and the action forbids self-approval. Audited on the target.
+
+  --reason TEXT           why (required, recorded in the audit)
+  --by NAME               who, recorded in the audit (default: the OS user name, else $USER; not empty)
+
+${globals}
+${exits}`,
+  reject: `Usage: remediate reject ID --reason "…" [--by NAME]
+
+Rejects a remediation awaiting approval: it ends Skipped with reason Rejected. Audited on the target.
+
+  --reason TEXT           why (required, recorded in the audit)
+  --by NAME               who, recorded in the audit (default: the OS user name, else $USER; not empty)
+
+${globals}
+${exits}`,
   cancel: `Usage: remediate cancel ID [--reason "…"]
 
 Requests cancellation of a remediation.
@@ -135,6 +157,8 @@ Commands:
   target     show a target's persisted state
   clear      clear a target's manual-review / ExhaustedRetries block
   override   let a remediation skip its temporary block once
+  approve    approve a remediation awaiting approval
+  reject     reject a remediation awaiting approval (it ends Skipped, Rejected)
   cancel     cancel a remediation
   actions    list the action catalog (what may run, with which params)
 

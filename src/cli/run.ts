@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { NamespaceNotFoundError, WorkflowNotFoundError } from '@temporalio/common';
 import { RemediationClosedError, TargetNotFoundError, type RemediationClient } from '../client';
-import { Phase } from '../domain/model';
+import { BlockReason, EndReason, Phase } from '../domain/model';
 import { operatorInputErrors } from '../domain/operator';
 import {
   InvalidRequestError,
@@ -51,7 +51,18 @@ import { commandHelp, mainHelp } from './help';
 /** What the commands use of {@link RemediationClient}. */
 export type CliClient = Pick<
   RemediationClient,
-  'start' | 'status' | 'wait' | 'list' | 'target' | 'clear' | 'override' | 'cancel' | 'close' | 'actions'
+  | 'start'
+  | 'status'
+  | 'wait'
+  | 'list'
+  | 'target'
+  | 'clear'
+  | 'override'
+  | 'approve'
+  | 'reject'
+  | 'cancel'
+  | 'close'
+  | 'actions'
 >;
 
 export interface ConnectOptions {
@@ -333,6 +344,7 @@ const commands: Record<string, Handler> = {
   async list(args, session) {
     const { values, positionals } = parseFlags(args, {
       phase: { type: 'string' },
+      reason: { type: 'string' },
       target: { type: 'string' },
       fingerprint: { type: 'string' },
       limit: { type: 'string' },
@@ -340,6 +352,7 @@ const commands: Record<string, Handler> = {
     noPositionals(positionals);
     const filter = {
       ...(values.phase !== undefined && { phase: parsePhase(values.phase) }),
+      ...(values.reason !== undefined && { reason: parseReason(values.reason) }),
       ...(values.target !== undefined && { target: targetKeyArg(values.target) }),
       ...(values.fingerprint !== undefined && { fingerprint: values.fingerprint }),
       ...(values.limit !== undefined && { limit: parseLimit(values.limit) }),
@@ -410,6 +423,14 @@ const commands: Record<string, Handler> = {
     });
   },
 
+  async approve(args, session) {
+    return decide(args, session, 'approve');
+  },
+
+  async reject(args, session) {
+    return decide(args, session, 'reject');
+  },
+
   async cancel(args, session) {
     const { values, positionals } = parseFlags(args, { reason: { type: 'string' } });
     const id = onePositional(positionals, 'ID');
@@ -469,6 +490,27 @@ function parsePhase(value: string): Phase {
       `must be one of ${Object.values(Phase).join(', ')}, got ${JSON.stringify(value)}`,
     );
   return phase;
+}
+
+/** A block reason (while blocked) or an end reason (once ended): what `list --reason` filters on. */
+function parseReason(value: string): string {
+  const known = [...new Set([...Object.values(BlockReason), ...Object.values(EndReason)])];
+  if (!known.includes(value as never))
+    throw invalid('reason', 'enum', `must be one of ${known.join(', ')}, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** `approve` / `reject ID --reason … [--by …]`: the update's validator says why it is refused. */
+async function decide(args: string[], session: Session, decision: 'approve' | 'reject'): Promise<number> {
+  const { values, positionals } = parseFlags(args, { reason: { type: 'string' }, by: { type: 'string' } });
+  const id = onePositional(positionals, 'ID');
+  const { reason, by } = operatorInput(values, session);
+  return session.withClient(values, async (client) => {
+    const result =
+      decision === 'approve' ? await client.approve(id, reason, by) : await client.reject(id, reason, by);
+    session.print(result, () => result.message);
+    return 0;
+  });
 }
 
 function parseLimit(value: string): number {

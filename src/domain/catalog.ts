@@ -271,6 +271,8 @@ export interface AdmissionPolicy {
   pipelineRunTimeoutMs: number;
   /** The control namespace, named in refusals so an operator knows where to look. */
   catalogNamespace: string;
+  /** Policy mode Shadow: every action, catalogued or not, is a dry run. */
+  shadow?: boolean;
   /** Capabilities this worker implements; an action asking for one it lacks is refused, never half-run. */
   supports: { dryRun: boolean; approval: boolean; verification: boolean };
 }
@@ -414,7 +416,7 @@ export function admitAction(
       params,
       serviceAccountName: spec.serviceAccountName ?? null,
       timeoutMs: action.timeout ?? spec.timeout ?? null,
-      mode: spec.mode,
+      mode: policy.shadow ? ActionMode.DryRun : spec.mode,
       approval: spec.approval,
       verification: spec.verification ? { windowMs: spec.verification.window } : null,
       runWhenResolved: spec.runWhenResolved,
@@ -452,7 +454,7 @@ function admitUncatalogued(request: RemediationRequest, policy: AdmissionPolicy)
       params: { ...action.params },
       serviceAccountName: action.serviceAccountName ?? null,
       timeoutMs: action.timeout ?? null,
-      mode: ActionMode.Enforce,
+      mode: policy.shadow ? ActionMode.DryRun : ActionMode.Enforce,
       approval: { required: false, forbidSelfApproval: false },
       verification: null,
       runWhenResolved: false,

@@ -42,6 +42,8 @@ export interface PolicyConfig {
   orphanRecheckIntervalMs: number;
   /** Whether an action with no `RemediationAction` in the catalog may run with the caller's pipeline, params and ServiceAccount. */
   allowUncataloguedActions: boolean;
+  /** `Shadow`: every action is a dry run (routing as usual, no PipelineRun created); `Enforce`: as the action says. */
+  mode: 'Enforce' | 'Shadow';
 }
 
 export const defaultPolicyConfig: PolicyConfig = {
@@ -58,6 +60,7 @@ export const defaultPolicyConfig: PolicyConfig = {
   continueAsNewAfterEvents: 2_000,
   orphanRecheckIntervalMs: 5_000,
   allowUncataloguedActions: false,
+  mode: 'Enforce',
 };
 
 const positiveDuration = durationSchema.refine((ms) => ms > 0, {
@@ -150,6 +153,12 @@ export const PolicyConfigSchema = z
       .describe(
         "Let an action that has no RemediationAction in the catalog run with the caller's pipeline, params and ServiceAccount. Off by default: the catalog decides what may run.",
       ),
+    mode: z
+      .enum(['Enforce', 'Shadow'])
+      .default(d.mode)
+      .describe(
+        'Shadow: every action is a dry run (checks, claims and waits as usual; the exact PipelineRun is only submitted as a server-side dry run). Enforce: each action as its catalog entry says.',
+      ),
   })
   .transform((c): PolicyConfig => ({
     consecutiveFailureThreshold: c.consecutiveFailureThreshold,
@@ -165,6 +174,7 @@ export const PolicyConfigSchema = z
     continueAsNewAfterEvents: c.continueAsNewAfterEvents,
     orphanRecheckIntervalMs: c.orphanRecheckInterval,
     allowUncataloguedActions: c.allowUncataloguedActions,
+    mode: c.mode,
   }));
 /** The config file's shape (durations as strings or ms). */
 export type PolicyConfigInput = z.input<typeof PolicyConfigSchema>;

@@ -14,6 +14,7 @@ import type { PolicyConfig } from './config';
 import {
   FailureCategory,
   type AuditEntry,
+  type DryRunRecord,
   type Failure,
   type FingerprintState,
   type LockWaiter,
@@ -99,6 +100,8 @@ export interface RouteInput {
   actionId: string;
   deadline: number;
   overrideActive: boolean;
+  /** The action needs an approval not given yet: passing every check blocks AwaitingApproval, lock untaken. */
+  awaitingApproval?: boolean;
 }
 
 export interface RouteTransition {
@@ -176,7 +179,7 @@ export function route(
       effects,
     );
 
-  const verdict = decide({
+  const decided = decide({
     remediationId: caller.remediationId,
     workflowId: caller.workflowId,
     actionId: input.actionId,
@@ -188,6 +191,20 @@ export function route(
     overrideActive: input.overrideActive,
     lockHolderClosed: false,
   });
+  // Approval is asked only of a remediation that could run now, and it waits holding no lock.
+  const verdict: RoutingVerdict =
+    decided.kind === 'run' && input.awaitingApproval
+      ? {
+          kind: 'wait',
+          reason: 'AwaitingApproval',
+          blockKind: 'manual',
+          until: null,
+          recheckAt: Math.min(input.deadline, now + policy.lockRecheckIntervalMs),
+          checks: decided.checks,
+          message:
+            'every check passed; waiting for an operator to approve or reject it (no lock is held meanwhile)',
+        }
+      : decided;
   const withTakeover: RoutingVerdict =
     verdict.kind === 'run' && takeover ? { ...verdict, takeover } : verdict;
 
@@ -255,6 +272,9 @@ export function route(
           ),
         }
       : { ...target, waiters: [...target.waiters, self] };
+  } else if (verdict.kind === 'wait' && verdict.reason === 'AwaitingApproval') {
+    // Waiting for a person, not for the lock: no place in the queue either (it routes again when approved).
+    target = withoutWaiter(target, caller.remediationId);
   } else if (verdict.kind === 'wait' && queued) {
     // Another block: keep the place in the queue, parked until the block is looked at again (I8).
     const parked = { reason: verdict.reason, until: iso(verdict.recheckAt) };
@@ -669,6 +689,39 @@ export function clearTarget(
       audit: [...target.audit, audit('clear', input.by, iso(now), input.reason)],
     },
   };
+}
+
+/** An operator approved or rejected a remediation awaiting approval: audited on its target. */
+export function auditApproval(
+  target: TargetState,
+  input: {
+    remediationId: string;
+    by: string;
+    reason: string;
+    decision: 'approve' | 'reject';
+    actionId: string;
+  },
+  now: number,
+): TargetState {
+  return {
+    ...target,
+    audit: [
+      ...target.audit,
+      audit(
+        input.decision,
+        input.by,
+        iso(now),
+        input.reason,
+        { actionId: input.actionId },
+        input.remediationId,
+      ),
+    ],
+  };
+}
+
+/** A dry run in place of the PipelineRun: recorded on the target; counters, lock and manual review untouched. */
+export function recordDryRun(target: TargetState, record: DryRunRecord): TargetState {
+  return { ...target, lastDryRun: record };
 }
 
 export function auditOverride(

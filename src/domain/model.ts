@@ -19,6 +19,8 @@ export const BlockReason = {
   RecentlyRemediated: 'RecentlyRemediated',
   /** The target's next allowed execution lies in the future (temporary). */
   ExponentialBackoff: 'ExponentialBackoff',
+  /** Every check passed, but the action needs an operator's approval first (manual; holds no lock). */
+  AwaitingApproval: 'AwaitingApproval',
 } as const;
 export type BlockReason = (typeof BlockReason)[keyof typeof BlockReason];
 
@@ -62,6 +64,10 @@ export const EndReason = {
   Cancelled: 'Cancelled',
   /** Refused by the action catalog before anything was written. */
   ActionNotAllowed: 'ActionNotAllowed',
+  /** An operator rejected it while it awaited approval. */
+  Rejected: 'Rejected',
+  /** A dry run (action mode DryRun, or policy mode Shadow): what would have run, nothing ran. */
+  DryRun: 'DryRun',
 } as const;
 export type EndReason = (typeof EndReason)[keyof typeof EndReason] | BlockReason;
 
@@ -131,12 +137,32 @@ export interface AuditEntry {
    * `lockTakeover`: a closed holder's lock was reclaimed; `orphanSettled`: the outcome of a closed
    * remediation's PipelineRun was recorded by another remediation after it stopped.
    */
-  action: 'override' | 'clear' | 'lockTakeover' | 'orphanSettled';
+  action: 'override' | 'clear' | 'lockTakeover' | 'orphanSettled' | 'approve' | 'reject';
   by: string;
   reason: string;
   at: Timestamp;
   remediationId?: string;
   details?: Record<string, string | number | boolean | null>;
+}
+
+/** What a dry run would have created, exactly. */
+export interface WouldRun {
+  pipelineRun: string;
+  pipeline: string;
+  params: Record<string, string>;
+  serviceAccountName: string | null;
+}
+
+export interface DryRunRecord {
+  actionId: string;
+  remediationId: string;
+  at: Timestamp;
+  wouldRun: WouldRun;
+  /** Whether the referenced Pipeline exists, and whether the API server accepted the dry-run create. */
+  pipelineExists: boolean;
+  accepted: boolean;
+  /** The API server's answer when it refused the object. */
+  rejection: string | null;
 }
 
 export interface TargetLock {
@@ -197,6 +223,8 @@ export interface TargetState {
   } | null;
   lastSuccess: { actionId: string; remediationId: string; pipelineRun: string; at: Timestamp } | null;
   manualReview: { required: boolean; reason: string; since: Timestamp; remediationId: string } | null;
+  /** The latest dry run on this target: what would have run (counters untouched). */
+  lastDryRun: DryRunRecord | null;
   lock: TargetLock | null;
   /** Highest fencing token ever issued for this target; the next acquisition gets +1. */
   fencingToken: number;
@@ -233,6 +261,7 @@ export function emptyTargetState(key: string): TargetState {
     nextAllowedExecution: null,
     lastFailure: null,
     lastSuccess: null,
+    lastDryRun: null,
     manualReview: null,
     lock: null,
     fencingToken: 0,

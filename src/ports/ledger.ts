@@ -13,7 +13,14 @@ export const MAX_AUDIT_BY_LENGTH = MAX_BY_LENGTH;
 export const MAX_AUDIT_REASON_LENGTH = MAX_REASON_LENGTH;
 
 /** Every audit action, in the order the CRD enumerates them. */
-export const AUDIT_ACTIONS = ['override', 'clear', 'lockTakeover', 'orphanSettled'] as const;
+export const AUDIT_ACTIONS = [
+  'override',
+  'clear',
+  'lockTakeover',
+  'orphanSettled',
+  'approve',
+  'reject',
+] as const;
 // Compile-time check that AUDIT_ACTIONS is exactly AuditEntry['action'], neither more nor less.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const _auditActionsAreExhaustive: Same<(typeof AUDIT_ACTIONS)[number], AuditEntry['action']> = true;
@@ -101,9 +108,9 @@ export function boundedAudit<S extends Pick<TargetState, 'audit' | 'auditDropped
 /** What a store holds for a target: written, maybe, before some of today's fields existed. */
 export type StoredTargetSpec = Omit<
   TargetState,
-  'version' | 'unsettled' | 'recordedThrough' | 'auditDropped'
+  'version' | 'unsettled' | 'recordedThrough' | 'auditDropped' | 'lastDryRun'
 > &
-  Partial<Pick<TargetState, 'unsettled' | 'recordedThrough' | 'auditDropped'>>;
+  Partial<Pick<TargetState, 'unsettled' | 'recordedThrough' | 'auditDropped' | 'lastDryRun'>>;
 
 /**
  * A stored target spec as the current model: fields added since the record was written read as
@@ -119,6 +126,7 @@ export function normalizeTargetState(spec: StoredTargetSpec, version: string | n
     unsettled: spec.unsettled ?? null,
     recordedThrough: spec.recordedThrough ?? 0,
     auditDropped: spec.auditDropped ?? 0,
+    lastDryRun: spec.lastDryRun ?? null,
     version,
   };
 }

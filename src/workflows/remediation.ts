@@ -24,12 +24,15 @@ import {
 } from '@temporalio/workflow';
 import type { RemediationActivities, RemediationRef } from '../activities';
 import { formatDuration } from '../domain/duration';
+import { ActionMode, type ResolvedAction } from '../domain/catalog';
 import { BlockKind, BlockReason, EndReason, Phase, type Failure } from '../domain/model';
 import { describeOperatorErrors, operatorInputErrors } from '../domain/operator';
 import { fingerprintKey, parseRemediationRequest, resolveDeadline, targetKey } from '../domain/request';
 import {
   ErrorType,
   SearchAttributes,
+  approveUpdate,
+  rejectUpdate,
   duplicateSignal,
   nonRetryableErrorTypes,
   overrideUpdate,
@@ -73,6 +76,9 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   const continued = v3 ? (input.continued ?? null) : null;
   // The action catalog decides what runs (SEMANTICS §12); histories recorded before it skip the check.
   const checksCatalog = patched('action-catalog');
+  // Approval and dry runs (SEMANTICS §13); histories recorded before them take neither path.
+  const approvesAndDryRuns = checksCatalog && patched('approval-and-dry-run');
+  let admitted: ResolvedAction | null = null;
   const request = validate(input.request);
   let pipelineName = request.action.pipeline ?? request.action.id;
   const remediationId = input.remediationId ?? request.id ?? remediationIdFromWorkflowId(info.workflowId);
@@ -138,6 +144,50 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       },
     },
   );
+
+  for (const [update, decision] of [
+    [approveUpdate, 'approve'],
+    [rejectUpdate, 'reject'],
+  ] as const) {
+    setHandler(
+      update,
+      async ({ reason, by }) => {
+        await ledger.recordApproval.executeWithOptions(
+          { summary: `Audit ${decision === 'approve' ? 'approval' : 'rejection'} by ${by}` },
+          [{ targetKey: ref.targetKey, remediationId, actionId: request.action.id, by, reason, decision }],
+        );
+        const state = decision === 'approve' ? 'Approved' : 'Rejected';
+        tracker.approvalDecided(now(), state, by, reason);
+        wakeups++;
+        return {
+          accepted: true,
+          decision: state,
+          message:
+            decision === 'approve'
+              ? 'approved: the remediation routes again and runs when every check passes'
+              : 'rejected: the remediation ends Skipped (Rejected)',
+        };
+      },
+      {
+        validator: (input) => {
+          const errors = operatorInputErrors(input);
+          if (errors.length) throw new Error(describeOperatorErrors(errors));
+          const approval = tracker.approval;
+          if (tracker.isTerminal) throw new Error(`remediation already ended (${tracker.phase})`);
+          if (!approval)
+            throw new Error(`nothing to ${decision}: the action ${request.action.id} needs no approval`);
+          if (approval.state !== 'Pending')
+            throw new Error(
+              `nothing to ${decision}: already ${approval.state.toLowerCase()} by ${approval.by}`,
+            );
+          if (decision === 'approve' && approval.forbidSelfApproval && input.by === approval.requestedBy)
+            throw new Error(
+              `self-approval refused: ${input.by} requested this remediation and action ${request.action.id} forbids approving one's own`,
+            );
+        },
+      },
+    );
+  }
 
   // Handlers are registered before the first await, so `status` answers from the first moment.
   // A local activity: no task-queue round trip, which matters in an alert storm (patched: older
@@ -231,8 +281,19 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       }
       pipelineName = verdict.action.pipeline;
       tracker.actionAdmitted(now(), verdict.action);
+      admitted = verdict.action;
+      if (approvesAndDryRuns && admitted.approval.required && !tracker.approval)
+        tracker.approvalRequired(now(), request.requestedBy ?? null, admitted.approval.forbidSelfApproval);
     }
     for (;;) {
+      const approval = tracker.approval;
+      if (approvesAndDryRuns && approval?.state === 'Rejected') {
+        return {
+          phase: tracker.ranPipelineRun ? Phase.Failed : Phase.Skipped,
+          reason: EndReason.Rejected,
+          message: `rejected by ${approval.by}: ${approval.reason}`,
+        };
+      }
       pass++;
       tracker.routing(now(), pass);
       publish();
@@ -243,7 +304,16 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       if (v3) holdsSharedState = true;
       const { verdict, fencingToken } = await ledger.route.executeWithOptions(
         { summary: `Routing checks, pass ${pass}${overrideActive ? ' (override active)' : ''}` },
-        [{ ...ref, runId: info.runId, actionId: request.action.id, deadline, overrideActive }],
+        [
+          {
+            ...ref,
+            runId: info.runId,
+            actionId: request.action.id,
+            deadline,
+            overrideActive,
+            ...(approvesAndDryRuns && approval ? { awaitingApproval: approval.state === 'Pending' } : {}),
+          },
+        ],
       );
 
       // A duplicate on its first pass claimed nothing and queued nowhere: it has nothing to release.
@@ -270,7 +340,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
         const summary =
           verdict.until !== null
             ? `${verdict.reason} until ${timeOfDay(verdict.until)} (attempt ${tracker.attempts + 1})`
-            : `${verdict.reason}: wait for ${verdict.blockKind === BlockKind.Manual ? 'an operator to clear the target' : 'the target lock'} (re-check at ${timeOfDay(until)})`;
+            : `${verdict.reason}: wait for ${verdict.reason === BlockReason.AwaitingApproval ? 'an operator to approve or reject' : verdict.blockKind === BlockKind.Manual ? 'an operator to clear the target' : 'the target lock'} (re-check at ${timeOfDay(until)})`;
         await condition(() => wakeups !== seen, Math.max(until - now(), 1), { summary });
         if (v3 && historyIsLong()) await carryOnAsNew();
         continue;
@@ -281,6 +351,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       const attempt = tracker.attempts + 1;
       tracker.executing(now(), attempt);
       publish();
+      if (approvesAndDryRuns && admitted?.mode === ActionMode.DryRun) return dryRun(attempt, fencingToken!);
       if (v3) holding = { fencingToken: fencingToken!, name: null };
       const start = await tekton.startPipelineRun.executeWithOptions(
         { summary: `Create PipelineRun for ${pipelineName} (attempt ${attempt})` },
@@ -352,6 +423,34 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
           (recorded.backoffMs !== null ? `, backoff ${formatDuration(recorded.backoffMs)}` : ''),
       );
     }
+  }
+
+  /** A dry run where the PipelineRun would be created: what would run, recorded; nothing runs. */
+  async function dryRun(attempt: number, fencingToken: number): Promise<Ending> {
+    const result = await tekton.dryRunPipelineRun.executeWithOptions(
+      { summary: `Dry run of the PipelineRun for ${pipelineName} (attempt ${attempt})` },
+      [{ ref, request, attempt, fencingToken, deadline }],
+    );
+    if (result.kind === 'refused') {
+      return {
+        phase: Phase.Skipped,
+        reason:
+          result.reason === 'ActionNotAllowed' ? EndReason.ActionNotAllowed : EndReason.DeadlineExceeded,
+        message: `Ended — no dry run: ${result.message}`,
+      };
+    }
+    const { record } = result;
+    tracker.dryRun(now(), record);
+    const verdict = !record.pipelineExists
+      ? `but Pipeline ${record.wouldRun.pipeline} does not exist (Tekton would fail it as PipelineNotFound)`
+      : record.accepted
+        ? 'and the API server accepted it (server-side dry run)'
+        : `but the API server refused it: ${record.rejection}`;
+    return {
+      phase: Phase.Skipped,
+      reason: EndReason.DryRun,
+      message: `dry run: would have created PipelineRun ${record.wouldRun.pipelineRun} of ${record.wouldRun.pipeline} ${verdict}; nothing ran, counters untouched`,
+    };
   }
 
   /** Leaves the lock queue, releases the lock and the fingerprint claim, moves the fingerprint counter. */

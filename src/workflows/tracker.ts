@@ -2,7 +2,14 @@
  * Per-remediation state as the `status` query and the Web UI show it.
  * Pure: the workflow passes in its replay-safe time.
  */
-import { Phase, terminalPhases, type BlockReason, type EndReason, type Failure } from '../domain/model';
+import {
+  Phase,
+  terminalPhases,
+  type BlockReason,
+  type DryRunRecord,
+  type EndReason,
+  type Failure,
+} from '../domain/model';
 import type { RoutingVerdict } from '../domain/routing';
 import type { RemediationStatus, TimelineEntry } from '../shared';
 
@@ -69,6 +76,52 @@ export class RemediationTracker {
       'actionAdmitted',
       `${action.catalogued ? 'catalogued' : 'uncatalogued (allowed by policy)'}: Pipeline ${action.pipeline}` +
         `${action.serviceAccountName ? `, ServiceAccount ${action.serviceAccountName}` : ''}${params ? `, params ${params}` : ''}`,
+    );
+  }
+
+  /** The action needs an approval: who asked, and whether the requester may approve. */
+  approvalRequired(at: number, requestedBy: string | null, forbidSelfApproval: boolean): void {
+    this.state.approval = {
+      required: true,
+      state: 'Pending',
+      by: null,
+      at: null,
+      reason: null,
+      requestedBy,
+      forbidSelfApproval,
+    };
+    this.note(
+      at,
+      'approvalRequired',
+      `the action needs an approval${forbidSelfApproval && requestedBy ? ` from someone other than ${requestedBy}` : ''}`,
+    );
+  }
+
+  approvalDecided(at: number, state: 'Approved' | 'Rejected', by: string, reason: string): void {
+    if (!this.state.approval) return;
+    this.state.approval = { ...this.state.approval, state, by, at: iso(at), reason };
+    this.note(
+      at,
+      state === 'Approved' ? 'approved' : 'rejected',
+      `${state.toLowerCase()} by ${by}: ${reason}`,
+    );
+  }
+
+  get approval(): RemediationStatus['approval'] {
+    return this.state.approval ?? null;
+  }
+
+  dryRun(at: number, record: DryRunRecord): void {
+    this.state.wouldRun = {
+      ...record.wouldRun,
+      pipelineExists: record.pipelineExists,
+      accepted: record.accepted,
+      rejection: record.rejection,
+    };
+    this.note(
+      at,
+      'dryRun',
+      `would run PipelineRun ${record.wouldRun.pipelineRun} of Pipeline ${record.wouldRun.pipeline}`,
     );
   }
 

@@ -55,6 +55,20 @@ export function maximalTargetState(key: string): TargetState {
       pipelineRun: 'rem-xyz-1',
       at: '2026-01-01T00:00:00Z',
     },
+    lastDryRun: {
+      actionId: 'restart-deployment',
+      remediationId: 'dry',
+      at: '2026-01-01T00:01:00Z',
+      wouldRun: {
+        pipelineRun: 'rem-dry-1-1',
+        pipeline: 'restart-deployment',
+        params: { namespace: 'prod', name: 'api' },
+        serviceAccountName: 'remediation-runner',
+      },
+      pipelineExists: true,
+      accepted: false,
+      rejection: 'spec.timeouts.pipeline: invalid duration',
+    },
     manualReview: {
       required: true,
       reason: 'step failed',

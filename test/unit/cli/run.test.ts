@@ -55,6 +55,8 @@ function fakeClient(impl: Partial<CliClient> = {}) {
     override: jest.fn(impl.override ?? unexpected('override')),
     cancel: jest.fn(impl.cancel ?? unexpected('cancel')),
     actions: jest.fn(impl.actions ?? unexpected('actions')),
+    approve: jest.fn(impl.approve ?? unexpected('approve')),
+    reject: jest.fn(impl.reject ?? unexpected('reject')),
     close: jest.fn(() => Promise.resolve()),
   } satisfies CliClient;
 }

@@ -6,6 +6,8 @@
 import { defaultPolicyConfig } from '../../../src/domain/config';
 import {
   abandonRun,
+  auditApproval,
+  recordDryRun,
   auditOverride,
   beginRun,
   clearTarget,
@@ -1542,5 +1544,107 @@ describe('auditOverride', () => {
       },
     ]);
     expect(state.audit).toHaveLength(1);
+  });
+});
+
+describe('approval and dry runs in the ledger (SEMANTICS §13)', () => {
+  const caller = { remediationId: 'r1', workflowId: 'remediation-r1', runId: 'run-1' };
+  const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+  it('S36 a remediation that passes every check but awaits approval blocks AwaitingApproval and takes no lock', () => {
+    const target = emptyTargetState('prod/Deployment/api');
+    const fingerprint = emptyFingerprintState('prod/f1', 'f1');
+    const next = route(
+      { target, fingerprint },
+      {
+        caller,
+        actionId: 'restart',
+        deadline: T0 + 3_600_000,
+        overrideActive: false,
+        awaitingApproval: true,
+      },
+      { closed: new Set(), runs: new Map() },
+      T0,
+      policy,
+    );
+    expect(next.verdict).toMatchObject({
+      kind: 'wait',
+      reason: 'AwaitingApproval',
+      blockKind: 'manual',
+      until: null,
+    });
+    expect(next.fencingToken).toBeNull();
+    expect(next.target.lock).toBeNull();
+    expect(next.target.waiters).toEqual([]);
+    // It keeps its fingerprint claim: a duplicate of it is still a duplicate.
+    expect(next.fingerprint.active?.remediationId).toBe('r1');
+    // Approved: the next pass takes the lock.
+    const approved = route(
+      { target: next.target, fingerprint: next.fingerprint },
+      {
+        caller,
+        actionId: 'restart',
+        deadline: T0 + 3_600_000,
+        overrideActive: false,
+        awaitingApproval: false,
+      },
+      { closed: new Set(), runs: new Map() },
+      T0 + 1000,
+      policy,
+    );
+    expect(approved.verdict.kind).toBe('run');
+    expect(approved.target.lock?.remediationId).toBe('r1');
+  });
+
+  it('S36 awaiting approval never asks for it while another check blocks', () => {
+    const target = {
+      ...emptyTargetState('prod/Deployment/api'),
+      nextAllowedExecution: new Date(T0 + 60_000).toISOString(),
+    };
+    const next = route(
+      { target, fingerprint: emptyFingerprintState('prod/f1', 'f1') },
+      {
+        caller,
+        actionId: 'restart',
+        deadline: T0 + 3_600_000,
+        overrideActive: false,
+        awaitingApproval: true,
+      },
+      { closed: new Set(), runs: new Map() },
+      T0,
+      policy,
+    );
+    expect(next.verdict).toMatchObject({ kind: 'wait', reason: 'ExponentialBackoff' });
+  });
+
+  it('S36 an approval or rejection is audited; S37 a dry run leaves counters, lock and manual review alone', () => {
+    const target = { ...emptyTargetState('prod/Deployment/api'), consecutiveFailures: 2 };
+    const audited = auditApproval(
+      target,
+      { remediationId: 'r1', by: 'alice', reason: 'ok', decision: 'approve', actionId: 'a' },
+      T0,
+    );
+    expect(audited.audit.at(-1)).toMatchObject({
+      action: 'approve',
+      by: 'alice',
+      reason: 'ok',
+      remediationId: 'r1',
+    });
+    const record = {
+      actionId: 'a',
+      remediationId: 'r1',
+      at: new Date(T0).toISOString(),
+      wouldRun: {
+        pipelineRun: 'rem-x-1-1',
+        pipeline: 'p',
+        params: { name: 'api' },
+        serviceAccountName: null,
+      },
+      pipelineExists: true,
+      accepted: true,
+      rejection: null,
+    };
+    const dry = recordDryRun(audited, record);
+    expect(dry).toEqual({ ...audited, lastDryRun: record });
   });
 });
