@@ -330,7 +330,10 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       }
 
       if (verdict.kind === 'wait') {
-        tracker.blocked(now(), verdict);
+        tracker.blocked(
+          now(),
+          verdict.reason === BlockReason.AwaitingApproval ? whoMustAct(verdict) : verdict,
+        );
         publish();
         // Temporary blocks end at a known time; manual and lock blocks end on a wake signal, and
         // re-check now and then in case a wake was lost, never sleeping past the deadline.
@@ -423,6 +426,19 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
           (recorded.backoffMs !== null ? `, backoff ${formatDuration(recorded.backoffMs)}` : ''),
       );
     }
+  }
+
+  /** An approval wait says who must act, and how (status, Web UI current details). */
+  function whoMustAct<V extends { message: string }>(verdict: V): V {
+    const approval = tracker.approval;
+    const not =
+      approval?.forbidSelfApproval && approval.requestedBy
+        ? ` (anyone but ${approval.requestedBy}, who requested it)`
+        : '';
+    return {
+      ...verdict,
+      message: `${verdict.message}. An operator${not} must act: remediate approve ${remediationId} --reason … (or reject)`,
+    };
   }
 
   /** A dry run where the PipelineRun would be created: what would run, recorded; nothing runs. */
