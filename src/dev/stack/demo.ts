@@ -45,6 +45,22 @@ export const demoActions: Readonly<Record<string, RemediationActionSpecInput>> =
     ],
     timeout: '15m',
   },
+  'restart-with-approval': {
+    description: 'The restart, but only after someone other than the requester approves it.',
+    pipeline: 'restart-deployment',
+    targets: { kinds: ['Deployment'] },
+    targetParams: fromTarget,
+    approval: { required: true, forbidSelfApproval: true },
+    timeout: '15m',
+  },
+  'restart-dry-run': {
+    description: 'The restart as a dry run: shows the exact PipelineRun it would create, creates nothing.',
+    pipeline: 'restart-deployment',
+    targets: { kinds: ['Deployment'] },
+    targetParams: fromTarget,
+    mode: 'DryRun',
+    timeout: '15m',
+  },
   'broken-remediation': {
     description:
       'A fix whose step always fails (simulated): shows an execution failure and the manual review it leaves.',

@@ -40,6 +40,7 @@ interface Schema {
   type?: string;
   nullable?: boolean;
   properties?: Record<string, Schema>;
+  additionalProperties?: Schema;
   items?: Schema;
   required?: string[];
   enum?: unknown[];
@@ -78,7 +79,7 @@ function unschematized(value: unknown, schema: Schema, path = 'spec'): string[] 
   if (typeof value === 'object') {
     if (schema.type !== 'object') return [`${path} (object)`];
     return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => {
-      const child = schema.properties?.[k];
+      const child = schema.properties?.[k] ?? schema.additionalProperties;
       return child ? unschematized(v, child, `${path}.${k}`) : [`${path}.${k} (unknown field)`];
     });
   }
@@ -104,6 +105,7 @@ describe('ledger CRDs (deploy/crds/ledger.yaml)', () => {
       'nextAllowedExecution',
       'lastFailure',
       'lastSuccess',
+      'lastDryRun',
       'manualReview',
       'lock',
       'unsettled',

@@ -14,9 +14,10 @@ const policy: AdmissionPolicy = {
 };
 
 describe('demo catalog', () => {
-  it('has one action per demo Pipeline, named after it and running it', () => {
-    expect(Object.keys(demoActions).sort()).toEqual(demoPipelines.map((p) => p.name).sort());
-    for (const [id, spec] of Object.entries(demoActions)) expect(spec.pipeline).toBe(id);
+  it('has an action named after each demo Pipeline and running it, and every action runs a demo Pipeline', () => {
+    const pipelines = demoPipelines.map((p) => p.name);
+    for (const name of pipelines) expect(demoActions[name]?.pipeline).toBe(name);
+    for (const spec of Object.values(demoActions)) expect(pipelines).toContain(spec.pipeline);
   });
 
   it.each(Object.entries(demoActions))('%s is valid for the worker', (id, spec) => {
