@@ -1,6 +1,7 @@
 /**
  * PipelineRuns on a real Kubernetes API server with Tekton's CRDs: create-or-adopt
- * by deterministic name (adopting only a run whose owner labels match), classified observation of
+ * by deterministic name (adopting only a run whose owner labels match), a server-side dry run of
+ * that same create (plus a GET of the referenced Pipeline), classified observation of
  * the run and its child TaskRuns, a watch that survives 410 Gone and API-server restarts and turns
  * a deleted run into a failure, cancel by merge patch.
  */
@@ -11,7 +12,6 @@ import {
   PIPELINE_RUN_CANCELLED,
   PIPELINE_RUN_LABEL,
   succeededCondition,
-  TEKTON_API_VERSION,
   TEKTON_GROUP,
   TEKTON_VERSION,
   TektonPlural,
@@ -21,7 +21,10 @@ import {
 import {
   assertAdoptable,
   PipelineRunRejectedError,
+  pipelineRunFor,
+  wouldRunOf,
   type PipelineRunCreated,
+  type PipelineRunDryRun,
   type PipelineRunOutcome,
   type PipelineRunRequest,
   type PipelineRuns,
@@ -66,24 +69,7 @@ export class KubernetesPipelineRuns implements PipelineRuns {
   }
 
   async create(request: PipelineRunRequest): Promise<PipelineRunCreated> {
-    const body: PipelineRun = {
-      apiVersion: TEKTON_API_VERSION,
-      kind: 'PipelineRun',
-      metadata: {
-        name: request.name,
-        namespace: request.namespace,
-        labels: request.labels,
-        ...(request.annotations ? { annotations: request.annotations } : {}),
-      },
-      spec: {
-        pipelineRef: { name: request.pipeline },
-        params: Object.entries(request.params).map(([name, value]) => ({ name, value })),
-        ...(request.serviceAccountName
-          ? { taskRunTemplate: { serviceAccountName: request.serviceAccountName } }
-          : {}),
-        ...(request.timeout ? { timeouts: { pipeline: request.timeout } } : {}),
-      },
-    };
+    const body = pipelineRunFor(request);
     try {
       const created = (await this.api.createNamespacedCustomObject({
         ...base,
@@ -104,6 +90,36 @@ export class KubernetesPipelineRuns implements PipelineRuns {
       const rejected = isRejection(e);
       if (rejected !== undefined) throw new PipelineRunRejectedError(rejected, apiMessage(e));
       throw e;
+    }
+  }
+
+  async dryRun(request: PipelineRunRequest): Promise<PipelineRunDryRun> {
+    const body = pipelineRunFor(request);
+    const result = {
+      pipelineExists: await this.pipelineExists(request.namespace, request.pipeline),
+      wouldRun: wouldRunOf(body),
+    };
+    try {
+      // dryRun=All: authorization (create), mutating and validating admission and schema
+      // validation run as for the real create; nothing is persisted.
+      await this.api.createNamespacedCustomObject({
+        ...base,
+        namespace: request.namespace,
+        body,
+        dryRun: 'All',
+      });
+      return { ...result, accepted: true, rejection: null, alreadyExists: false };
+    } catch (e) {
+      // Answered only after validation and admission passed: the object itself is acceptable.
+      if (isConflict(e)) return { ...result, accepted: true, rejection: null, alreadyExists: true };
+      const rejected = isRejection(e);
+      if (rejected === undefined) throw e;
+      return {
+        ...result,
+        accepted: false,
+        rejection: { status: rejected, message: apiMessage(e) },
+        alreadyExists: false,
+      };
     }
   }
 
@@ -289,6 +305,18 @@ export class KubernetesPipelineRuns implements PipelineRuns {
       return (await this.api.getNamespacedCustomObject({ ...base, namespace, name })) as PipelineRun;
     } catch (e) {
       if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** A GET of the Pipeline: 404 is false, any other failure throws (the caller retries). */
+  private async pipelineExists(namespace: string, name: string): Promise<boolean> {
+    if (!name) return false;
+    try {
+      await this.api.getNamespacedCustomObject({ ...base, plural: TektonPlural.Pipeline, namespace, name });
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
       throw e;
     }
   }

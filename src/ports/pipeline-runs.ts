@@ -1,4 +1,5 @@
 import type { PipelineRunOutcome } from '../domain/model';
+import { TEKTON_API_VERSION, type PipelineRun } from '../domain/tekton';
 
 /** The classified observation lives with the classifier in the domain core; re-exported for adapters. */
 export type { PipelineRunOutcome };
@@ -22,6 +23,78 @@ export interface PipelineRunCreated {
   /** False when a PipelineRun of that name already existed and was adopted (crash-retry). */
   created: boolean;
   uid: string;
+}
+
+/**
+ * The PipelineRun object `create` submits for `request`, and the one `dryRun` submits: one
+ * builder, so a dry run checks exactly what a real create would send.
+ */
+export function pipelineRunFor(request: PipelineRunRequest): PipelineRun {
+  return {
+    apiVersion: TEKTON_API_VERSION,
+    kind: 'PipelineRun',
+    metadata: {
+      name: request.name,
+      namespace: request.namespace,
+      labels: { ...request.labels },
+      ...(request.annotations ? { annotations: { ...request.annotations } } : {}),
+    },
+    spec: {
+      pipelineRef: { name: request.pipeline },
+      params: Object.entries(request.params).map(([name, value]) => ({ name, value })),
+      ...(request.serviceAccountName
+        ? { taskRunTemplate: { serviceAccountName: request.serviceAccountName } }
+        : {}),
+      ...(request.timeout ? { timeouts: { pipeline: request.timeout } } : {}),
+    },
+  };
+}
+
+/** What a dry run says would run, read back from the object it submitted. */
+export interface WouldRun {
+  /** The PipelineRun's name. */
+  pipelineRun: string;
+  /** The referenced Pipeline (spec.pipelineRef.name). */
+  pipeline: string;
+  params: Record<string, string>;
+  /** spec.taskRunTemplate.serviceAccountName; null: Tekton's default ServiceAccount. */
+  serviceAccountName: string | null;
+}
+
+/** The result of {@link PipelineRuns.dryRun}. Nothing was created. */
+export interface PipelineRunDryRun {
+  /** The referenced Pipeline exists in the request's namespace (a GET at the time of the dry run). */
+  pipelineExists: boolean;
+  /**
+   * The API server's validation and admission (schema, metadata, webhooks) accepted the exact
+   * PipelineRun `create` would submit. It does not resolve pipelineRef: a run of a missing Pipeline
+   * is accepted (Tekton's controller would fail it as PipelineNotFound), see `pipelineExists`.
+   */
+  accepted: boolean;
+  /** Why not, when not accepted: the HTTP status and the server's message, as `create` would throw them. */
+  rejection: { status: number; message: string } | null;
+  /**
+   * A PipelineRun of that name exists already (the dry run met 409 AlreadyExists, which the API
+   * server answers only after validation and admission passed, so it counts as accepted). A real
+   * create would adopt it or refuse it by its {@link ADOPTION_LABELS}.
+   */
+  alreadyExists: boolean;
+  wouldRun: WouldRun;
+}
+
+/** The {@link WouldRun} of a PipelineRun object built by {@link pipelineRunFor}. */
+export function wouldRunOf(pr: PipelineRun): WouldRun {
+  return {
+    pipelineRun: pr.metadata.name ?? '',
+    pipeline: pr.spec.pipelineRef?.name ?? '',
+    params: Object.fromEntries(
+      (pr.spec.params ?? []).map((p) => [
+        p.name,
+        typeof p.value === 'string' ? p.value : JSON.stringify(p.value),
+      ]),
+    ),
+    serviceAccountName: pr.spec.taskRunTemplate?.serviceAccountName ?? null,
+  };
 }
 
 /** Thrown when the API server refuses the create outright (404/400/422/403/webhook 500). */
@@ -111,6 +184,16 @@ export interface PipelineRuns {
    * refuses the create.
    */
   create(request: PipelineRunRequest): Promise<PipelineRunCreated>;
+  /**
+   * Checks, creating nothing, what `create(request)` would do (DryRun / Shadow mode): GETs the
+   * referenced Pipeline in the request's namespace, and submits the exact object `create` would
+   * ({@link pipelineRunFor}) with a server-side dry run (`dryRun=All`: admission and validation run,
+   * nothing is persisted). What `create` throws as {@link PipelineRunRejectedError} is reported as
+   * `accepted: false` with its `rejection`; 409 AlreadyExists is accepted with `alreadyExists`.
+   * Anything else (network, 5xx, the Pipeline's GET failing other than 404) throws, so the caller
+   * retries.
+   */
+  dryRun(request: PipelineRunRequest): Promise<PipelineRunDryRun>;
   /** Null when no such PipelineRun exists. */
   observe(namespace: string, name: string): Promise<PipelineRunOutcome | null>;
   /**

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 
 import {
   PipelineRunConflictError,
+  PipelineRunRejectedError,
   type PipelineRunOutcome,
   type PipelineRunRequest,
   type PipelineRuns,
@@ -112,6 +113,117 @@ export function pipelineRunsContract(name: string, setup: () => Promise<Pipeline
         expect(await wait(request)).toMatchObject({ state: 'succeeded' });
       },
     );
+
+    // ---------------------------------------------------------------- dry run (DryRun / Shadow)
+
+    /** Nothing of that name, and nothing with the request's owner labels, exists. */
+    async function expectNothingCreated(request: PipelineRunRequest): Promise<void> {
+      expect(await t.runs.observe(t.namespace, request.name)).toBeNull();
+      expect(
+        await t.runs.list(t.namespace, owner(request.labels['remediation.dev/remediation-id']!)),
+      ).toEqual([]);
+    }
+
+    it('dry run when the Pipeline exists → accepted; wouldRun is the request; nothing is created', async () => {
+      const request: PipelineRunRequest = {
+        ...(await runOf('succeed', 0, owner(unique('r')))),
+        params: { target: 'prod/Deployment/api', replicas: '3' },
+        serviceAccountName: 'remediator',
+        annotations: { 'remediation.dev/target': 'prod/Deployment/api' },
+      };
+      expect(await t.runs.dryRun(request)).toEqual({
+        pipelineExists: true,
+        accepted: true,
+        rejection: null,
+        alreadyExists: false,
+        wouldRun: {
+          pipelineRun: request.name,
+          pipeline: request.pipeline,
+          params: { target: 'prod/Deployment/api', replicas: '3' },
+          serviceAccountName: 'remediator',
+        },
+      });
+      await expectNothingCreated(request);
+      // The name is still free: the real create makes the run.
+      expect(await t.runs.create(request)).toMatchObject({ name: request.name, created: true });
+      expect(await wait(request)).toMatchObject({ state: 'succeeded' });
+    });
+
+    it('dry run when the Pipeline does not exist → pipelineExists false, still accepted (pipelineRef is resolved by the controller, later); nothing is created', async () => {
+      const request: PipelineRunRequest = {
+        name: unique('c'),
+        namespace: t.namespace,
+        pipeline: unique('p-missing'),
+        params: {},
+        labels: owner(unique('r')),
+      };
+      expect(await t.runs.dryRun(request)).toEqual({
+        pipelineExists: false,
+        accepted: true,
+        rejection: null,
+        alreadyExists: false,
+        wouldRun: {
+          pipelineRun: request.name,
+          pipeline: request.pipeline,
+          params: {},
+          serviceAccountName: null,
+        },
+      });
+      await expectNothingCreated(request);
+    });
+
+    it.each([
+      [
+        'a label value',
+        (r: PipelineRunRequest) => ({
+          ...r,
+          labels: { ...r.labels, 'remediation.dev/reason': 'not a label!' },
+        }),
+        /metadata\.labels: Invalid value: "not a label!"/,
+      ],
+      [
+        'a name that is no DNS subdomain',
+        (r: PipelineRunRequest) => ({ ...r, name: 'Not_A_DNS_Name' }),
+        /metadata\.name: Invalid value: "Not_A_DNS_Name"/,
+      ],
+    ])(
+      'dry run of an object the API server refuses (%s) → not accepted, 422 with its message, as create throws it; nothing is created',
+      async (_what, spoil, message) => {
+        const request = spoil(await runOf('succeed', 0, owner(unique('r'))));
+        const result = await t.runs.dryRun(request);
+        expect(result).toMatchObject({
+          pipelineExists: true,
+          accepted: false,
+          rejection: { status: 422, message: expect.stringMatching(message) },
+          alreadyExists: false,
+          wouldRun: { pipelineRun: request.name, pipeline: request.pipeline },
+        });
+        await expectNothingCreated(request);
+        const create = t.runs.create(request);
+        await expect(create).rejects.toThrow(PipelineRunRejectedError);
+        await expect(create).rejects.toMatchObject(result.rejection!);
+      },
+    );
+
+    it('dry run of a name already taken → accepted with alreadyExists (validated first); the existing run is untouched', async () => {
+      const id = unique('r');
+      const request = await runOf('succeed', 0, owner(id));
+      const created = await t.runs.create(request);
+      // Even one whose owner labels differ: the dry run reports, a real create would refuse (I10).
+      const other = { ...request, labels: { ...request.labels, ...owner(id, '4') } };
+      for (const r of [request, other])
+        expect(await t.runs.dryRun(r)).toMatchObject({
+          pipelineExists: true,
+          accepted: true,
+          rejection: null,
+          alreadyExists: true,
+          wouldRun: { pipelineRun: request.name },
+        });
+      expect(await t.runs.list(t.namespace, owner(id))).toEqual([request.name]);
+      expect(await t.runs.list(t.namespace, owner(id, '4'))).toEqual([]);
+      expect(await t.runs.create(request)).toEqual({ name: request.name, created: false, uid: created.uid });
+      expect(await wait(request)).toMatchObject({ state: 'succeeded' });
+    });
 
     it('when the run does not exist → observe gives null', async () => {
       expect(await t.runs.observe(t.namespace, unique('missing'))).toBeNull();

@@ -21,6 +21,7 @@ import { fingerprintKey, targetKey, type RemediationRequestInput } from '../../s
 import { PIPELINE_RUN_CANCELLED } from '../../src/domain/tekton';
 import type {
   PipelineRunCreated,
+  PipelineRunDryRun,
   PipelineRunOutcome,
   PipelineRunRequest,
   PipelineRuns,
@@ -131,6 +132,10 @@ class SteeredPipelineRuns implements PipelineRuns {
     const created = await this.fake.create(this.ignoreTimeouts ? { ...request, timeout: '0' } : request);
     this.log.add('PipelineRun created', request.name, { created: created.created });
     return created;
+  }
+
+  dryRun(request: PipelineRunRequest): Promise<PipelineRunDryRun> {
+    return this.fake.dryRun(request);
   }
 
   observe(namespace: string, name: string): Promise<PipelineRunOutcome | null> {

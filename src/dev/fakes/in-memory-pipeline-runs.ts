@@ -7,6 +7,7 @@ import { classifyDisappeared, classifyPipelineRun, latestObservation } from '../
 import {
   PIPELINE_RUN_CANCELLED,
   TEKTON_API_VERSION,
+  TEKTON_GROUP,
   type Pipeline,
   type PipelineRun,
   type TaskRun,
@@ -14,7 +15,10 @@ import {
 import {
   assertAdoptable,
   PipelineRunRejectedError,
+  pipelineRunFor,
+  wouldRunOf,
   type PipelineRunCreated,
+  type PipelineRunDryRun,
   type PipelineRunOutcome,
   type PipelineRunRequest,
   type PipelineRuns,
@@ -117,7 +121,10 @@ export class InMemoryPipelineRuns implements PipelineRuns {
     });
   }
 
-  /** Makes the API server refuse every create of a run of `pipeline` (webhook, RBAC, missing CRD…). */
+  /**
+   * Makes the API server refuse every create of a run of `pipeline` (webhook, RBAC, missing CRD…);
+   * dry runs of such a run are refused alike.
+   */
   rejectCreates(pipeline: string, status: number, message: string): void {
     this.rejections.set(pipeline, { status, message });
   }
@@ -129,6 +136,9 @@ export class InMemoryPipelineRuns implements PipelineRuns {
   }
 
   async create(request: PipelineRunRequest): Promise<PipelineRunCreated> {
+    // As the API server: object validation comes before anything else.
+    const invalid = validate(request);
+    if (invalid) throw new PipelineRunRejectedError(invalid.status, invalid.message);
     const existing = this.runs.get(key(request.namespace, request.name));
     if (existing) {
       assertAdoptable(request, existing.pr.metadata.labels);
@@ -138,25 +148,10 @@ export class InMemoryPipelineRuns implements PipelineRuns {
     if (rejection) throw new PipelineRunRejectedError(rejection.status, rejection.message);
     const now = isoSeconds(this.timer.now());
     const uid = `uid-${++this.uids}`;
+    const built = pipelineRunFor(request);
     const pr: PipelineRun = {
-      apiVersion: TEKTON_API_VERSION,
-      kind: 'PipelineRun',
-      metadata: {
-        name: request.name,
-        namespace: request.namespace,
-        uid,
-        creationTimestamp: now,
-        labels: { ...request.labels },
-        ...(request.annotations ? { annotations: { ...request.annotations } } : {}),
-      },
-      spec: {
-        pipelineRef: { name: request.pipeline },
-        params: Object.entries(request.params).map(([name, value]) => ({ name, value })),
-        ...(request.serviceAccountName
-          ? { taskRunTemplate: { serviceAccountName: request.serviceAccountName } }
-          : {}),
-        ...(request.timeout ? { timeouts: { pipeline: request.timeout } } : {}),
-      },
+      ...built,
+      metadata: { ...built.metadata, uid, creationTimestamp: now },
       // The first reconcile happens at once: startTime anchors the scripted timeline.
       status: { startTime: now },
     };
@@ -166,6 +161,21 @@ export class InMemoryPipelineRuns implements PipelineRuns {
     });
     this.notify();
     return { name: request.name, created: true, uid };
+  }
+
+  /**
+   * The API server's order: validation, then admission (the {@link rejectCreates} refusals), then
+   * the name's existence (409, accepted). Touches nothing.
+   */
+  async dryRun(request: PipelineRunRequest): Promise<PipelineRunDryRun> {
+    const result = {
+      pipelineExists: this.pipelines.has(key(request.namespace, request.pipeline)),
+      wouldRun: wouldRunOf(pipelineRunFor(request)),
+    };
+    const rejection = validate(request) ?? this.rejections.get(request.pipeline);
+    if (rejection) return { ...result, accepted: false, rejection: { ...rejection }, alreadyExists: false };
+    const alreadyExists = this.runs.has(key(request.namespace, request.name));
+    return { ...result, accepted: true, rejection: null, alreadyExists };
   }
 
   async observe(namespace: string, name: string): Promise<PipelineRunOutcome | null> {
@@ -299,6 +309,47 @@ export class InMemoryPipelineRuns implements PipelineRuns {
   private notify(): void {
     for (const wake of [...this.waiters]) wake();
   }
+}
+
+// The API server's ObjectMeta validation of what a request sets (apimachinery's regexes/messages).
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+function keyError(field: string, k: string): string | undefined {
+  const slash = k.lastIndexOf('/');
+  const prefix = slash >= 0 ? k.slice(0, slash) : undefined;
+  const name = slash >= 0 ? k.slice(slash + 1) : k;
+  const validPrefix = prefix === undefined || (prefix.length <= 253 && DNS1123_SUBDOMAIN.test(prefix));
+  if (validPrefix && name.length <= 63 && QUALIFIED_NAME.test(name)) return undefined;
+  return `${field}: Invalid value: ${JSON.stringify(k)}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`;
+}
+
+/** The 422 the API server answers to an object it finds invalid; undefined when valid. */
+function validate(request: PipelineRunRequest): { status: number; message: string } | undefined {
+  const errors: string[] = [];
+  if (request.name.length > 253 || !DNS1123_SUBDOMAIN.test(request.name))
+    errors.push(
+      `metadata.name: Invalid value: ${JSON.stringify(request.name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+    );
+  for (const [k, v] of Object.entries(request.labels)) {
+    const bad = keyError('metadata.labels', k);
+    if (bad) errors.push(bad);
+    if (v.length > 63 || !LABEL_VALUE.test(v))
+      errors.push(
+        `metadata.labels: Invalid value: ${JSON.stringify(v)}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`,
+      );
+  }
+  for (const k of Object.keys(request.annotations ?? {})) {
+    const bad = keyError('metadata.annotations', k);
+    if (bad) errors.push(bad);
+  }
+  if (errors.length === 0) return undefined;
+  const detail = errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`;
+  return {
+    status: 422,
+    message: `PipelineRun.${TEKTON_GROUP} ${JSON.stringify(request.name)} is invalid: ${detail}`,
+  };
 }
 
 function abortError(namespace: string, name: string): DOMException {

@@ -145,6 +145,11 @@ export class FaultyPipelineRuns implements PipelineRuns {
     }
     return result;
   }
+  /** Changes nothing, so no generation bump; gated like every call that reaches the API server. */
+  async dryRun(...args: Parameters<PipelineRuns['dryRun']>) {
+    this.gate();
+    return this.inner.dryRun(...args);
+  }
   async observe(...args: Parameters<PipelineRuns['observe']>) {
     this.gate();
     return this.inner.observe(...args);

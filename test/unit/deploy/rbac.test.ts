@@ -29,12 +29,12 @@ interface PortMethods {
 }
 const WORKER_CALLS = {
   ledger: ['getTarget', 'putTarget', 'getFingerprint', 'putFingerprint'],
-  pipelineRuns: ['create', 'observe', 'waitForCompletion', 'cancel'],
+  pipelineRuns: ['create', 'dryRun', 'observe', 'waitForCompletion', 'cancel'],
   catalog: ['get', 'list'],
 } as const satisfies PortMethods;
 const ALL_PORT_METHODS = {
   ledger: ['getTarget', 'putTarget', 'listTargets', 'getFingerprint', 'putFingerprint'],
-  pipelineRuns: ['create', 'observe', 'waitForCompletion', 'cancel', 'list'],
+  pipelineRuns: ['create', 'dryRun', 'observe', 'waitForCompletion', 'cancel', 'list'],
   catalog: ['get', 'list'],
 } as const satisfies PortMethods;
 
@@ -123,6 +123,8 @@ async function recordWorkerGrants(): Promise<Set<Grant>> {
     const runCalls: Record<(typeof WORKER_CALLS.pipelineRuns)[number], () => Promise<unknown>> = {
       create: () =>
         runs.create({ name: 'pr', namespace: 'remediation-runs', pipeline: 'p', params: {}, labels: {} }),
+      dryRun: () =>
+        runs.dryRun({ name: 'pr', namespace: 'remediation-runs', pipeline: 'p', params: {}, labels: {} }),
       waitForCompletion: async () => {
         const waiting = runs.waitForCompletion('remediation-runs', 'pr', {
           signal: abort.signal,
