@@ -1,4 +1,4 @@
-import type { PipelineRunOutcome } from '../domain/model';
+import type { PipelineRunOutcome, WouldRun } from '../domain/model';
 import { TEKTON_API_VERSION, type PipelineRun } from '../domain/tekton';
 
 /** The classified observation lives with the classifier in the domain core; re-exported for adapters. */
@@ -50,16 +50,8 @@ export function pipelineRunFor(request: PipelineRunRequest): PipelineRun {
   };
 }
 
-/** What a dry run says would run, read back from the object it submitted. */
-export interface WouldRun {
-  /** The PipelineRun's name. */
-  pipelineRun: string;
-  /** The referenced Pipeline (spec.pipelineRef.name). */
-  pipeline: string;
-  params: Record<string, string>;
-  /** spec.taskRunTemplate.serviceAccountName; null: Tekton's default ServiceAccount. */
-  serviceAccountName: string | null;
-}
+/** What a dry run would have created (the domain's type; see domain/model). */
+export type { WouldRun };
 
 /** The result of {@link PipelineRuns.dryRun}. Nothing was created. */
 export interface PipelineRunDryRun {

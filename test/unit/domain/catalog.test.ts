@@ -237,6 +237,28 @@ describe('admitAction: a catalogued action (S33)', () => {
   });
 });
 
+describe('admitAction: modes (S37)', () => {
+  it('S37 policy mode Shadow makes every admitted action a dry run, catalogued or not', () => {
+    const shadow = {
+      ...policy,
+      shadow: true,
+      allowUncataloguedActions: true,
+      supports: { ...policy.supports, dryRun: true },
+    };
+    expect(admitAction(request(), entry(restart), shadow)).toMatchObject({
+      kind: 'allowed',
+      action: { mode: 'DryRun' },
+    });
+    expect(admitAction(request({ action: { pipeline: 'p' } }), undefined, shadow)).toMatchObject({
+      kind: 'allowed',
+      action: { mode: 'DryRun', catalogued: false },
+    });
+    expect(admitAction(request(), entry(restart), { ...shadow, shadow: false })).toMatchObject({
+      action: { mode: 'Enforce' },
+    });
+  });
+});
+
 describe('templates and globs', () => {
   it('renders every target variable and keeps literal text', () => {
     const target = { cluster: 'eu1', namespace: 'prod', kind: 'Deployment', name: 'api' };

@@ -27,6 +27,7 @@ describe('parsePolicyConfig (SEMANTICS §9)', () => {
       orphanRecheckIntervalMs: 5_000,
       // Secure default: only catalogued actions run.
       allowUncataloguedActions: false,
+      mode: 'Enforce',
     };
     expect(defaultPolicyConfig).toEqual(expected);
     expect(parsePolicyConfig({})).toEqual(expected);
@@ -49,6 +50,7 @@ describe('parsePolicyConfig (SEMANTICS §9)', () => {
         continueAsNewAfterEvents: 500,
         orphanRecheckInterval: 1_000,
         allowUncataloguedActions: true,
+        mode: 'Shadow',
       }),
     ).toEqual({
       consecutiveFailureThreshold: 2,
@@ -64,6 +66,7 @@ describe('parsePolicyConfig (SEMANTICS §9)', () => {
       continueAsNewAfterEvents: 500,
       orphanRecheckIntervalMs: 1_000,
       allowUncataloguedActions: true,
+      mode: 'Shadow',
     });
   });
 
