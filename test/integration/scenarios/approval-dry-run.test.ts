@@ -4,12 +4,15 @@
  * CLI; dry runs are submitted to the real API server; nothing may be left running or created.
  */
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
 import { promisify } from 'node:util';
 import type { RemediationActionSpecInput } from '../../../src/domain/catalog';
 import { targetKey, type RemediationRequestInput } from '../../../src/domain/request';
-import type { RemediationStatus } from '../../../src/shared';
-import { RemediationHarness, uniqueName } from '../support/remediation-harness';
+import { remediationWorkflowId, type RemediationStatus } from '../../../src/shared';
+import { RemediationHarness, uniqueName, workflowBundle } from '../support/remediation-harness';
 
 const exec = promisify(execFile);
 const bin = join(__dirname, '../../../bin/remediate.js');
@@ -23,6 +26,8 @@ describe('S36/S37: approval and dry runs', () => {
   const dry = uniqueName('dry');
   const dryMissing = uniqueName('dry-missing');
   const plain = uniqueName('plain');
+  /** Remediations whose histories are replayed (and recorded with RECORD_HISTORIES=<tag>) at the end. */
+  const histories: Record<string, [RemediationHarness, string]> = {};
 
   beforeAll(async () => {
     await Promise.all([h.open(), shadow.open()]);
@@ -44,7 +49,11 @@ describe('S36/S37: approval and dry runs', () => {
   });
   afterAll(() => Promise.all([h.close(), shadow.close()]));
 
-  function request(harness: RemediationHarness, action: string, overrides: Partial<RemediationRequestInput> = {}) {
+  function request(
+    harness: RemediationHarness,
+    action: string,
+    overrides: Partial<RemediationRequestInput> = {},
+  ) {
     const base = harness.request({ action, pipeline });
     const { pipeline: _omitted, ...rest } = base.action;
     return { ...base, action: rest, ...overrides } as RemediationRequestInput;
@@ -78,19 +87,27 @@ describe('S36/S37: approval and dry runs', () => {
     const listed = await remediate(h, 'list', '--reason', 'AwaitingApproval', '--target', key, '--json');
     expect((JSON.parse(listed.stdout) as { id: string }[]).map((r) => r.id)).toEqual([id]);
 
+    histories['approved'] = [h, id];
     const out = await remediate(h, 'approve', id, '--reason', 'looked at the dashboards', '--by', 'alice');
     expect(out.code).toBe(0);
     const final = await h.result(id);
     expect(final).toMatchObject({ phase: 'Completed', approval: { state: 'Approved', by: 'alice' } });
     expect(await h.pipelineRunsOf(id)).toHaveLength(1);
     const audit = (await h.ledger.getTarget(key)).audit;
-    expect(audit.find((e) => e.action === 'approve')).toMatchObject({ by: 'alice', reason: 'looked at the dashboards', remediationId: id });
+    expect(audit.find((e) => e.action === 'approve')).toMatchObject({
+      by: 'alice',
+      reason: 'looked at the dashboards',
+      remediationId: id,
+    });
   });
 
   it('S36 reject → Skipped Rejected, nothing ran; a second decision is refused', async () => {
     const id = await h.start(request(h, approved));
+    histories['rejected'] = [h, id];
     await h.waitFor(id, awaiting, 30_000, 'AwaitingApproval');
-    expect((await remediate(h, 'reject', id, '--reason', 'not during the sale', '--by', 'carol')).code).toBe(0);
+    expect((await remediate(h, 'reject', id, '--reason', 'not during the sale', '--by', 'carol')).code).toBe(
+      0,
+    );
     const final = await h.result(id);
     expect(final).toMatchObject({ phase: 'Skipped', reason: 'Rejected', pipelineRuns: [] });
     expect(final.message).toBe('rejected by carol: not during the sale');
@@ -123,6 +140,7 @@ describe('S36/S37: approval and dry runs', () => {
   it('S37 an action in mode DryRun: wouldRun shows the exact PipelineRun, nothing is created, counters untouched', async () => {
     const req = request(h, dry, { action: { id: dry, params: { reason: 'crash loop' } } });
     const id = await h.start(req);
+    histories['dry-run'] = [h, id];
     const final = await h.result(id);
     expect(final).toMatchObject({ phase: 'Skipped', reason: 'DryRun', pipelineRuns: [] });
     expect(final.wouldRun).toMatchObject({
@@ -134,8 +152,17 @@ describe('S36/S37: approval and dry runs', () => {
     });
     expect(await h.pipelineRunNames()).not.toContain(final.wouldRun!.pipelineRun);
     const target = await h.ledger.getTarget(targetKey(req.target));
-    expect(target).toMatchObject({ consecutiveFailures: 0, nextAllowedExecution: null, lock: null, lastSuccess: null, lastFailure: null });
-    expect(target.lastDryRun).toMatchObject({ remediationId: id, wouldRun: final.wouldRun && { pipelineRun: final.wouldRun.pipelineRun } });
+    expect(target).toMatchObject({
+      consecutiveFailures: 0,
+      nextAllowedExecution: null,
+      lock: null,
+      lastSuccess: null,
+      lastFailure: null,
+    });
+    expect(target.lastDryRun).toMatchObject({
+      remediationId: id,
+      wouldRun: final.wouldRun && { pipelineRun: final.wouldRun.pipelineRun },
+    });
   });
 
   it('S37 a dry run of a missing Pipeline reports it', async () => {
@@ -148,9 +175,38 @@ describe('S36/S37: approval and dry runs', () => {
     const req = request(shadow, plain);
     const id = await shadow.start(req);
     const final = await shadow.result(id);
-    expect(final).toMatchObject({ phase: 'Skipped', reason: 'DryRun', pipelineRuns: [], wouldRun: { pipeline, accepted: true } });
+    expect(final).toMatchObject({
+      phase: 'Skipped',
+      reason: 'DryRun',
+      pipelineRuns: [],
+      wouldRun: { pipeline, accepted: true },
+    });
     expect(await shadow.pipelineRunsOf(id)).toEqual([]);
-    const listed = await remediate(shadow, 'list', '--reason', 'DryRun', '--target', targetKey(req.target), '--json');
+    const listed = await remediate(
+      shadow,
+      'list',
+      '--reason',
+      'DryRun',
+      '--target',
+      targetKey(req.target),
+      '--json',
+    );
     expect((JSON.parse(listed.stdout) as { id: string }[]).map((r) => r.id)).toEqual([id]);
+  });
+
+  it('S25: the approved, rejected and dry-run histories replay against the current workflow code', async () => {
+    expect(Object.keys(histories).sort()).toEqual(['approved', 'dry-run', 'rejected']);
+    for (const [name, [harness, id]] of Object.entries(histories)) {
+      const history = await harness.client.client.workflow
+        .getHandle(remediationWorkflowId(id))
+        .fetchHistory();
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, name);
+      const tag = process.env.RECORD_HISTORIES;
+      if (tag)
+        writeFileSync(
+          join(__dirname, `../../fixtures/histories/${name}-${tag}.json`),
+          historyToJSON(history),
+        );
+    }
   });
 });
