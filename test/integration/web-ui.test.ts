@@ -2,7 +2,8 @@
  * What a person sees in the Temporal Web UI (the dev server's, stackInfo().temporal.uiUrl), driven
  * in headless Debian Chromium by playwright-core: a blocked remediation is found by our search
  * attributes in the workflows list, and its page shows the static summary set by client.start(),
- * why it waits (current details, the timer's summary, BlockReason) — SEMANTICS §7.
+ * why it waits (current details, the timer's summary, BlockReason) — SEMANTICS §7 — and, for a
+ * remediation awaiting approval, who must act.
  * Screenshots land in test-artifacts/web-ui/ (git-ignored).
  */
 import { execFileSync } from 'node:child_process';
@@ -10,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { RemediationRequestInput } from '../../src/domain/request';
 import { RemediationHarness, uniqueName } from './support/remediation-harness';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -208,5 +210,58 @@ describe('Temporal Web UI', () => {
       },
     );
     await h.client.cancel(id, 'web-ui test done');
+  });
+
+  it('S36: a remediation awaiting approval (forbidSelfApproval) is found by BlockReason and its page says who must act', async () => {
+    const action = uniqueName('web-ui-approval');
+    await h.defineAction(action, {
+      pipeline: succeed,
+      targetParams: { namespace: '{{ target.namespace }}', name: '{{ target.name }}' },
+      approval: { required: true, forbidSelfApproval: true },
+    });
+    const namespace = uniqueName('ns');
+    const target = `${namespace}/Deployment/api`;
+    // A catalogued action: the request names it and no Pipeline of its own.
+    const base = h.request({ namespace, action, pipeline: succeed });
+    const { pipeline: _omitted, ...catalogued } = base.action;
+    const req = { ...base, action: catalogued, requestedBy: 'bob' } as RemediationRequestInput;
+    const id = await h.start(req);
+    await h.waitFor(
+      id,
+      (s) => s.phase === 'Blocked' && s.blockReason === 'AwaitingApproval',
+      60_000,
+      'AwaitingApproval',
+    );
+
+    await inspect(
+      'awaiting-approval',
+      id,
+      `BlockReason="AwaitingApproval" AND TargetResource="${target}"`,
+      target,
+      {
+        summary: `${action} on ${target} (signal KubePodCrashLooping)`,
+        details: new RegExp(
+          `Blocked — AwaitingApproval:[\\s\\S]*anyone but bob[\\s\\S]*must act: remediate approve ${id}\\b`,
+        ),
+        timer: /AwaitingApproval: wait for an operator to approve or reject/,
+        blockReason: 'AwaitingApproval',
+      },
+    );
+
+    await h.client.approve(id, 'checked the dashboards', 'alice');
+    expect(await h.result(id, 60_000)).toMatchObject({
+      phase: 'Completed',
+      approval: { state: 'Approved', by: 'alice', requestedBy: 'bob' },
+    });
+
+    await step('awaiting-approval-5-completed', async () => {
+      // The same page, reloaded, shows it Completed (the UI shows no current details once closed).
+      await page.reload();
+      await page
+        .getByText(/^completed$/i)
+        .first()
+        .waitFor();
+      await shot('awaiting-approval-5-completed');
+    });
   });
 });
