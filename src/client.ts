@@ -7,6 +7,7 @@ import {
   Client,
   Connection,
   TimeoutFailure,
+  WorkflowNotFoundError,
   WorkflowContinuedAsNewError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
@@ -45,6 +46,7 @@ import {
   approveUpdate,
   overrideUpdate,
   rejectUpdate,
+  resolvedSignal,
   type ApprovalResult,
   remediationIdFromWorkflowId,
   remediationWorkflowId,
@@ -493,6 +495,29 @@ export class RemediationClient {
       if (refusal) throw new TargetNotFoundError(key, 'worker', refusal.message);
       throw error;
     }
+  }
+
+  /** Tells a remediation its signal resolved: Verifying → Effective; not yet run → Skipped AlreadyResolved. */
+  async resolve(id: string, reason?: string): Promise<void> {
+    await this.handle(id).signal(resolvedSignal, reason ? { reason } : {});
+  }
+
+  /**
+   * The signal of `fingerprint` resolved (an Alertmanager resolved notification): every running
+   * remediation of it is told. Returns their ids (none: nothing held the fingerprint).
+   */
+  async resolveFingerprint(fingerprint: string, reason?: string): Promise<string[]> {
+    const ids: string[] = [];
+    const query = `WorkflowType = '${REMEDIATION_WORKFLOW}' AND ExecutionStatus = 'Running' AND SignalFingerprint = ${quote(fingerprint)}`;
+    for await (const w of this.client.workflow.list({ query })) {
+      const id = remediationIdFromWorkflowId(w.workflowId);
+      await this.resolve(id, reason).catch((error: unknown) => {
+        // Closed since the list: nothing left to tell.
+        if (!(error instanceof WorkflowNotFoundError)) throw error;
+      });
+      ids.push(id);
+    }
+    return ids;
   }
 
   /** Approves a remediation awaiting approval (audited); refused when it awaits none, or by the requester when forbidden. */

@@ -143,6 +143,10 @@ export interface RemediationStatus {
    * from a `RemediationAction` (null before admission and in remediations started before the catalog).
    */
   resolvedAction?: { pipeline: string; serviceAccountName: string | null; catalogued: boolean } | null;
+  /** Did the fix work (actions with `verification`): null until decided, and for actions without it. */
+  verification?: 'Effective' | 'Ineffective' | null;
+  /** When the verification window ends (while Verifying, and after). */
+  verificationEndsAt?: string | null;
   /** The action's approval, when it needs one. */
   approval?: ApprovalStatus | null;
   /** For a dry run (reason DryRun): exactly what would have run. */
@@ -195,5 +199,10 @@ export const rejectUpdate = defineUpdate<ApprovalResult, [ApprovalRequest]>('rej
 export const overrideUpdate = defineUpdate<OverrideResult, [OverrideRequest]>('override');
 /** Internal: the world changed (lock released, target cleared); re-run routing now. */
 export const wakeSignal = defineSignal<[{ cause: string }]>('wake');
+/**
+ * The remediation's signal resolved (Alertmanager's resolved notification through the intake, or
+ * `remediate resolve`): Verifying → Effective; before it ran → Skipped AlreadyResolved.
+ */
+export const resolvedSignal = defineSignal<[{ reason?: string }]>('resolved');
 /** Internal: a later remediation of the same fingerprint was skipped as a duplicate of this one. */
 export const duplicateSignal = defineSignal<[{ remediationId: string; at: string }]>('duplicate');

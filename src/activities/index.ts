@@ -118,6 +118,8 @@ export interface FinishInput extends RemediationRef {
   /** Absent in histories recorded before runs were told apart: then any run of the workflow id. */
   runId?: string;
   phase: Phase;
+  /** Verification found it Ineffective: counted as a failed remediation of the fingerprint. */
+  ineffective?: boolean;
   /** Duplicates of this remediation skipped while it held the fingerprint (added to the record). */
   duplicates?: { count: number; lastAt: string | null };
 }
@@ -172,7 +174,7 @@ export function tektonDuration(ms: number): string {
 const SUPPORTED_CAPABILITIES: AdmissionPolicy['supports'] = {
   dryRun: true,
   approval: true,
-  verification: false,
+  verification: true,
 };
 
 export function createActivities(deps: ActivityDeps) {
@@ -567,6 +569,7 @@ export function createActivities(deps: ActivityDeps) {
         },
         phase: input.phase,
         ...(input.duplicates ? { duplicates: input.duplicates } : {}),
+        ...(input.ineffective ? { ineffective: true } : {}),
       };
       const onTarget = await updateTarget(input.targetKey, async (target) =>
         core.finishOnTarget(await pruneDeadWaiters(target), finish, now(), isRetry()),

@@ -116,6 +116,16 @@ terminal blocks, and when the remediation is not blocked.
 
 ${globals}
 ${exits}`,
+  resolve: `Usage: remediate resolve ID [--reason "…"]
+
+Tells a remediation that its signal resolved (what the intake does for Alertmanager's resolved
+notifications). Verifying → Completed with verification Effective; one that has not run yet (waiting,
+awaiting approval) → Skipped AlreadyResolved, unless its action says runWhenResolved.
+
+  --reason TEXT           what resolved it (shown in the status timeline)
+
+${globals}
+${exits}`,
   approve: `Usage: remediate approve ID --reason "…" [--by NAME]
 
 Approves a remediation that is Blocked with AwaitingApproval: it routes again from the top and runs
@@ -157,6 +167,7 @@ Commands:
   target     show a target's persisted state
   clear      clear a target's manual-review / ExhaustedRetries block
   override   let a remediation skip its temporary block once
+  resolve    tell a remediation its signal resolved (verification, AlreadyResolved)
   approve    approve a remediation awaiting approval
   reject     reject a remediation awaiting approval (it ends Skipped, Rejected)
   cancel     cancel a remediation

@@ -60,6 +60,7 @@ export type CliClient = Pick<
   | 'override'
   | 'approve'
   | 'reject'
+  | 'resolve'
   | 'cancel'
   | 'close'
   | 'actions'
@@ -419,6 +420,17 @@ const commands: Record<string, Handler> = {
     return session.withClient(values, async (client) => {
       const result = await client.override(id, reason, by);
       session.print(result, () => result.message);
+      return 0;
+    });
+  },
+
+  async resolve(args, session) {
+    const { values, positionals } = parseFlags(args, { reason: { type: 'string' } });
+    const id = onePositional(positionals, 'ID');
+    return session.withClient(values, async (client) => {
+      await client.resolve(id, values.reason);
+      const reason = values.reason ?? null;
+      session.print({ id, resolved: true, reason }, () => `told ${id} that its signal resolved`);
       return 0;
     });
   },

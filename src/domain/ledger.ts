@@ -582,6 +582,8 @@ export function recordOutcome(
 export interface FinishInput {
   caller: Caller;
   phase: Phase;
+  /** It ran and succeeded but did not help (verification Ineffective): a failed remediation for the breaker. */
+  ineffective?: boolean;
   duplicates?: { count: number; lastAt: string | null };
 }
 
@@ -638,8 +640,8 @@ export function finishOnFingerprint(
       lastAt: input.duplicates.lastAt,
     };
   }
-  if (input.phase === 'Completed') next.consecutiveFailedRemediations = 0;
-  if (input.phase === 'Failed') {
+  if (input.phase === 'Completed' && !input.ineffective) next.consecutiveFailedRemediations = 0;
+  if (input.phase === 'Failed' || input.ineffective) {
     next.consecutiveFailedRemediations = fingerprint.consecutiveFailedRemediations + 1;
     next.lastFailureAt = iso(now);
   }

@@ -43,6 +43,8 @@ export const Phase = {
   Routing: 'Routing',
   Blocked: 'Blocked',
   Executing: 'Executing',
+  /** The run succeeded; waiting (no lock held, fingerprint still claimed) to see whether the signal resolves. */
+  Verifying: 'Verifying',
   Completed: 'Completed',
   Failed: 'Failed',
   Skipped: 'Skipped',
@@ -68,6 +70,8 @@ export const EndReason = {
   Rejected: 'Rejected',
   /** A dry run (action mode DryRun, or policy mode Shadow): what would have run, nothing ran. */
   DryRun: 'DryRun',
+  /** The signal resolved before the remediation ran: nobody fixes what healed. */
+  AlreadyResolved: 'AlreadyResolved',
 } as const;
 export type EndReason = (typeof EndReason)[keyof typeof EndReason] | BlockReason;
 

@@ -95,6 +95,7 @@ export async function runIntake(): Promise<void> {
     routes,
     // The remediation admits its action itself (a refusal ends Skipped ActionNotAllowed, on record).
     start: (input) => client.start(input, { checkAction: false }),
+    resolve: (fingerprint) => client.resolveFingerprint(fingerprint, 'Alertmanager: resolved'),
     maxBodyBytes: settings.maxBodyBytes,
     auth: server.auth,
     tls: server.tls,

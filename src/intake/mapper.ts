@@ -20,8 +20,10 @@ export const AlertOutcome = {
   started: 'started',
   /** A remediation with the same idempotency id already exists (same alert delivered again). */
   duplicate: 'duplicate',
-  /** Nothing to do: resolved, or no route matches. */
+  /** Nothing to do: no route matches, or a resolved alert nobody was remediating. */
   ignored: 'ignored',
+  /** A resolved alert: the running remediations of its fingerprint were told (Verifying → Effective, waiting → AlreadyResolved). */
+  resolved: 'resolved',
   /** A route matched but no valid request could be built: nothing was started. */
   rejected: 'rejected',
   /** Starting failed for a reason outside the alert (e.g. Temporal unreachable); safe to redeliver. */

@@ -24,7 +24,7 @@ import {
   type AlertmanagerPayload,
 } from './alertmanager';
 import { authChallenge, bearerTokenChecker, type AuthFailure, type IntakeAuth } from './auth';
-import { planAlert, type AlertDecision, type AlertOutcome } from './mapper';
+import { labelsFingerprint, planAlert, type AlertDecision, type AlertOutcome } from './mapper';
 import { IntakeMetrics, METRICS_CONTENT_TYPE, type IntakeHandler, type PayloadRejection } from './metrics';
 import type { Route } from './routing-config';
 import {
@@ -39,6 +39,8 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 
 export type StartRemediation = (input: RemediationRequestInput) => Promise<{ id: string; started: boolean }>;
+/** Tells the running remediations of a fingerprint that its alert resolved; their ids (none: nobody held it). */
+export type ResolveFingerprint = (fingerprint: string) => Promise<string[]>;
 export type IntakeLog = (
   level: 'info' | 'warn' | 'error',
   message: string,
@@ -48,6 +50,8 @@ export type IntakeLog = (
 export interface IntakeServerOptions {
   routes: readonly Route[];
   start: StartRemediation;
+  /** Resolved notifications go here; without it they are ignored. */
+  resolve?: ResolveFingerprint;
   /** Required: a bearer token, or an explicit `{ allowUnauthenticated: true }`. */
   auth: IntakeAuth;
   /** PEM certificate chain and key: serve HTTPS instead of HTTP. */
@@ -92,9 +96,14 @@ export async function processPayload(
   routes: readonly Route[],
   start: StartRemediation,
   log: IntakeLog = () => {},
+  resolve?: ResolveFingerprint,
 ): Promise<IntakeResult> {
   const results: AlertDecision[] = [];
   for (const alert of payload.alerts) {
+    if (alert.status === 'resolved' && resolve) {
+      results.push(await resolved(alert.fingerprint ?? labelsFingerprint(alert.labels), resolve, log));
+      continue;
+    }
     const plan = planAlert(alert, routes);
     if (!plan.start) {
       results.push(plan.decision);
@@ -121,6 +130,7 @@ export async function processPayload(
     started: 0,
     duplicate: 0,
     ignored: 0,
+    resolved: 0,
     rejected: 0,
     error: 0,
   };
@@ -132,6 +142,42 @@ export async function processPayload(
     summary,
     results,
   };
+}
+
+/** A resolved alert: tell whoever remediates its fingerprint; 200 whether or not anyone does. */
+async function resolved(
+  fingerprint: string,
+  resolve: ResolveFingerprint,
+  log: IntakeLog,
+): Promise<AlertDecision> {
+  try {
+    const ids = await resolve(fingerprint);
+    return ids.length
+      ? {
+          fingerprint,
+          route: null,
+          outcome: 'resolved',
+          reason: `told ${ids.length} running remediation(s) that the alert resolved`,
+          remediationId: ids[0]!,
+        }
+      : {
+          fingerprint,
+          route: null,
+          outcome: 'ignored',
+          reason: 'alert is resolved; no remediation of it is running',
+        };
+  } catch (error) {
+    log('error', 'telling remediations about a resolved alert failed', {
+      fingerprint,
+      error: messageOf(error),
+    });
+    return {
+      fingerprint,
+      route: null,
+      outcome: 'error',
+      reason: `could not tell remediations: ${messageOf(error)}`,
+    };
+  }
 }
 
 class HttpError extends Error {
@@ -234,7 +280,7 @@ export function createIntakeServer(options: IntakeServerOptions): IntakeServer {
         truncatedAlerts: payload.truncatedAlerts,
       });
     }
-    const result = await processPayload(payload, options.routes, options.start, log);
+    const result = await processPayload(payload, options.routes, options.start, log, options.resolve);
     for (let i = 0; i < result.summary.started; i++) metrics.remediationStarted();
     log('info', 'alertmanager notification', { groupKey: payload.groupKey, ...result.summary });
     // 503 makes Alertmanager redeliver; ids make the redelivery start only what is still missing.

@@ -33,6 +33,7 @@ import {
   SearchAttributes,
   approveUpdate,
   rejectUpdate,
+  resolvedSignal,
   duplicateSignal,
   nonRetryableErrorTypes,
   overrideUpdate,
@@ -79,6 +80,11 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   // Approval and dry runs (SEMANTICS §13); histories recorded before them take neither path.
   const approvesAndDryRuns = checksCatalog && patched('approval-and-dry-run');
   let admitted: ResolvedAction | null = null;
+  // Verification and AlreadyResolved (SEMANTICS §13); earlier histories never see a resolved signal.
+  const verifies = approvesAndDryRuns && patched('verification');
+  let signalResolved: { reason: string | null } | null = null;
+  let refiredBy: string | null = null;
+  let ineffective = false;
   const request = validate(input.request);
   let pipelineName = request.action.pipeline ?? request.action.id;
   const remediationId = input.remediationId ?? request.id ?? remediationIdFromWorkflowId(info.workflowId);
@@ -103,7 +109,21 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   let pass = continued?.pass ?? 0;
   setHandler(statusQuery, () => tracker.status());
   setHandler(wakeSignal, () => void wakeups++);
-  setHandler(duplicateSignal, ({ remediationId: duplicate }) => tracker.duplicateRecorded(now(), duplicate));
+  setHandler(duplicateSignal, ({ remediationId: duplicate }) => {
+    tracker.duplicateRecorded(now(), duplicate);
+    // Fired again while the fix is being verified: it did not help.
+    if (verifies && tracker.phase === Phase.Verifying) refiredBy ??= duplicate;
+  });
+  setHandler(resolvedSignal, (input) => {
+    if (!verifies || tracker.isTerminal || signalResolved) return;
+    signalResolved = { reason: typeof input?.reason === 'string' ? input.reason : null };
+    tracker.note(
+      now(),
+      'resolved',
+      `the signal resolved${signalResolved.reason ? `: ${signalResolved.reason}` : ''}`,
+    );
+    wakeups++;
+  });
   setHandler(
     overrideUpdate,
     async ({ reason, by }) => {
@@ -286,6 +306,13 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
         tracker.approvalRequired(now(), request.requestedBy ?? null, admitted.approval.forbidSelfApproval);
     }
     for (;;) {
+      if (verifies && signalResolved && !admitted?.runWhenResolved) {
+        return {
+          phase: Phase.Skipped,
+          reason: EndReason.AlreadyResolved,
+          message: `the signal resolved before the remediation ran${signalResolved.reason ? ` (${signalResolved.reason})` : ''}: nothing to fix`,
+        };
+      }
       const approval = tracker.approval;
       if (approvesAndDryRuns && approval?.state === 'Rejected') {
         return {
@@ -404,6 +431,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       holding = null;
 
       if (!failure) {
+        if (verifies && admitted?.verification) return verify(start.name, admitted.verification.windowMs);
         return {
           phase: Phase.Completed,
           reason: EndReason.Succeeded,
@@ -428,6 +456,32 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
     }
   }
 
+  /**
+   * Did it work? The lock is already free (the outcome was recorded); the fingerprint stays claimed
+   * until the signal resolves (Effective) or the window ends or it fires again (Ineffective).
+   */
+  async function verify(pipelineRun: string, windowMs: number): Promise<Ending> {
+    const until = now() + windowMs;
+    tracker.verifying(now(), until);
+    publish();
+    await condition(() => signalResolved !== null || refiredBy !== null, windowMs, {
+      summary: `Verifying until ${timeOfDay(until)}: waiting for the signal to resolve`,
+    });
+    const effective = signalResolved !== null && refiredBy === null;
+    const why = effective
+      ? `the signal resolved${signalResolved!.reason ? ` (${signalResolved!.reason})` : ''}`
+      : refiredBy
+        ? `the fingerprint fired again during the window (${refiredBy})`
+        : `still firing when the ${formatDuration(windowMs)} window ended`;
+    tracker.verified(now(), effective ? 'Effective' : 'Ineffective', why);
+    ineffective = !effective;
+    return {
+      phase: Phase.Completed,
+      reason: EndReason.Succeeded,
+      message: `PipelineRun ${pipelineRun} succeeded; verification ${effective ? 'Effective' : 'Ineffective'}: ${why}`,
+    };
+  }
+
   /** An approval wait says who must act, and how (status, Web UI current details). */
   function whoMustAct<V extends { message: string }>(verdict: V): V {
     const approval = tracker.approval;
@@ -437,7 +491,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
         : '';
     return {
       ...verdict,
-      message: `${verdict.message}. An operator${not} must act: remediate approve ${remediationId} --reason … (or reject)`,
+      message: `${verdict.message}. An operator${not} must act: \`remediate approve ${remediationId} --reason …\` (or reject)`,
     };
   }
 
@@ -478,6 +532,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
           ...ref,
           ...(v3 ? { runId: info.runId } : {}),
           phase,
+          ...(ineffective ? { ineffective: true } : {}),
           duplicates: { count: tracker.status().duplicates, lastAt: tracker.lastDuplicateAt },
         },
       ]),

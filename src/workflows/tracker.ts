@@ -111,6 +111,26 @@ export class RemediationTracker {
     return this.state.approval ?? null;
   }
 
+  verifying(at: number, until: number): void {
+    this.state.verificationEndsAt = iso(until);
+    this.state.blockedUntil = iso(until);
+    this.move(
+      at,
+      Phase.Verifying,
+      'verifying',
+      `the run succeeded; verifying until ${iso(until)} that the signal resolves`,
+    );
+  }
+
+  verified(at: number, verdict: 'Effective' | 'Ineffective', why: string): void {
+    this.state.verification = verdict;
+    this.note(at, `verification:${verdict}`, why);
+  }
+
+  get verification(): RemediationStatus['verification'] {
+    return this.state.verification ?? null;
+  }
+
   dryRun(at: number, record: DryRunRecord): void {
     this.state.wouldRun = {
       ...record.wouldRun,

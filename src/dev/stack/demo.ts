@@ -53,6 +53,15 @@ export const demoActions: Readonly<Record<string, RemediationActionSpecInput>> =
     approval: { required: true, forbidSelfApproval: true },
     timeout: '15m',
   },
+  'restart-verified': {
+    description:
+      'The restart, then 2 minutes to see whether the alert resolves (remediate resolve ID, or the intake).',
+    pipeline: 'restart-deployment',
+    targets: { kinds: ['Deployment'] },
+    targetParams: fromTarget,
+    verification: { window: '2m' },
+    timeout: '15m',
+  },
   'restart-dry-run': {
     description: 'The restart as a dry run: shows the exact PipelineRun it would create, creates nothing.',
     pipeline: 'restart-deployment',

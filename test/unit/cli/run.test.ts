@@ -57,6 +57,7 @@ function fakeClient(impl: Partial<CliClient> = {}) {
     actions: jest.fn(impl.actions ?? unexpected('actions')),
     approve: jest.fn(impl.approve ?? unexpected('approve')),
     reject: jest.fn(impl.reject ?? unexpected('reject')),
+    resolve: jest.fn(impl.resolve ?? unexpected('resolve')),
     close: jest.fn(() => Promise.resolve()),
   } satisfies CliClient;
 }

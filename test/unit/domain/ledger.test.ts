@@ -1436,6 +1436,19 @@ describe('finishOnFingerprint', () => {
     });
   });
 
+  it('S35 Completed but Ineffective (verification): counted as a failed remediation for the breaker', () => {
+    const result = finishOnFingerprint(
+      claimed(),
+      { caller: caller('A'), phase: 'Completed', ineffective: true },
+      T,
+    );
+    expect(result.fingerprint).toMatchObject({
+      active: null,
+      consecutiveFailedRemediations: 3,
+      lastFailureAt: at(T),
+    });
+  });
+
   it.each(['Failed', 'Completed'] as const)(
     'a non-claimant finishing %s moves nothing (a duplicate, or a retried release)',
     (phase) => {
