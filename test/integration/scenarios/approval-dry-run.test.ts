@@ -4,15 +4,12 @@
  * CLI; dry runs are submitted to the real API server; nothing may be left running or created.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { Worker } from '@temporalio/worker';
 import { promisify } from 'node:util';
 import type { RemediationActionSpecInput } from '../../../src/domain/catalog';
 import { targetKey, type RemediationRequestInput } from '../../../src/domain/request';
-import { remediationWorkflowId, type RemediationStatus } from '../../../src/shared';
-import { RemediationHarness, uniqueName, workflowBundle } from '../support/remediation-harness';
+import type { RemediationStatus } from '../../../src/shared';
+import { RemediationHarness, uniqueName } from '../support/remediation-harness';
 
 const exec = promisify(execFile);
 const bin = join(__dirname, '../../../bin/remediate.js');
@@ -196,17 +193,7 @@ describe('S36/S37: approval and dry runs', () => {
 
   it('S25: the approved, rejected and dry-run histories replay against the current workflow code', async () => {
     expect(Object.keys(histories).sort()).toEqual(['approved', 'dry-run', 'rejected']);
-    for (const [name, [harness, id]] of Object.entries(histories)) {
-      const history = await harness.client.client.workflow
-        .getHandle(remediationWorkflowId(id))
-        .fetchHistory();
-      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, name);
-      const tag = process.env.RECORD_HISTORIES;
-      if (tag)
-        writeFileSync(
-          join(__dirname, `../../fixtures/histories/${name}-${tag}.json`),
-          historyToJSON(history),
-        );
-    }
+    for (const [name, [harness, id]] of Object.entries(histories))
+      await harness.replayAndMaybeRecord(name, id);
   });
 });

@@ -3,16 +3,14 @@
  * intake (bearer token): a firing alert starts the remediation, a resolved one tells it its signal
  * resolved. Verifying holds no lock; an ineffective fix counts against the fingerprint's breaker.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { Worker } from '@temporalio/worker';
 import type { AlertmanagerPayload } from '../../../src/intake/alertmanager';
 import { parseRoutingConfig } from '../../../src/intake/routing-config';
 import { createIntakeServer, type IntakeServer } from '../../../src/intake/server';
 import { targetKey } from '../../../src/domain/request';
-import { remediationWorkflowId, type RemediationStatus } from '../../../src/shared';
-import { RemediationHarness, uniqueName, workflowBundle } from '../support/remediation-harness';
+import type { RemediationStatus } from '../../../src/shared';
+import { RemediationHarness, uniqueName } from '../support/remediation-harness';
 
 const TOKEN = uniqueName('intake-token');
 
@@ -199,15 +197,6 @@ describe('S35: verification', () => {
       'verified-effective',
       'verified-ineffective',
     ]);
-    for (const [name, id] of Object.entries(histories)) {
-      const history = await h.client.client.workflow.getHandle(remediationWorkflowId(id)).fetchHistory();
-      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, name);
-      const tag = process.env.RECORD_HISTORIES;
-      if (tag)
-        writeFileSync(
-          join(__dirname, `../../fixtures/histories/${name}-${tag}.json`),
-          historyToJSON(history),
-        );
-    }
+    for (const [name, id] of Object.entries(histories)) await h.replayAndMaybeRecord(name, id);
   });
 });

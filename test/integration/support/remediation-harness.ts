@@ -4,11 +4,15 @@
  * gets its own task queue and its own target namespaces, so files never see each other's state.
  */
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { randomBytes } from 'node:crypto';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import {
   NativeConnection,
+  Worker as TemporalWorker,
   bundleWorkflowCode,
   type Worker,
   type WorkflowBundleWithSourceMap,
@@ -194,6 +198,18 @@ export class RemediationHarness {
         throw new Error(`catalog cache never saw RemediationAction ${id}@${resourceVersion}`);
       await sleep(50);
     }
+  }
+
+  /**
+   * Replays a remediation's history against the current workflow code; with RECORD_HISTORIES=<tag>
+   * also writes it to test/fixtures/histories/<name>-<tag>.json, where the unit replay test keeps it.
+   */
+  async replayAndMaybeRecord(name: string, id: string): Promise<void> {
+    const history = await this.client.client.workflow.getHandle(`remediation-${id}`).fetchHistory();
+    await TemporalWorker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, name);
+    const tag = process.env.RECORD_HISTORIES;
+    if (tag)
+      writeFileSync(join(__dirname, `../../fixtures/histories/${name}-${tag}.json`), historyToJSON(history));
   }
 
   /** Every PipelineRun in the execution namespace (to prove that none was created). */
