@@ -19,6 +19,7 @@ import { KubernetesLedger } from './adapters/kubernetes-ledger';
 import { KubernetesPipelineRuns } from './adapters/kubernetes-pipeline-runs';
 import { TemporalRemediations } from './adapters/temporal-remediations';
 import { describeKubeConfig, loadKubeConfig } from './k8s/kube';
+import { startGaugeLoop, workerGaugeSources, type GaugeLoop } from './metrics/gauges';
 import type { AuditLog } from './ports/audit-log';
 import type { PolicyConfigInput } from './domain/config';
 import { loadWorkerConfig, type WorkerSettings } from './settings';
@@ -115,11 +116,12 @@ export async function runWorker(
   options: { policyDefaults?: PolicyConfigInput; temporal?: ResolveTemporalConnectionOptions } = {},
 ): Promise<void> {
   const { settings, policy } = loadWorkerConfig(process.env, undefined, options.policyDefaults);
-  if (settings.metricsPort > 0) {
-    Runtime.install({
-      telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${settings.metricsPort}` } } },
-    });
-  }
+  const runtime =
+    settings.metricsPort > 0
+      ? Runtime.install({
+          telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${settings.metricsPort}` } } },
+        })
+      : null;
   const { kubeConfig, temporal } = resolveWorkerTargets(settings, options.temporal);
   for (const warning of temporal.warnings) console.warn(`worker: WARNING ${warning}`);
   // Watch-backed: admitting an action never costs an API call.
@@ -127,6 +129,7 @@ export async function runWorker(
   const connection = await NativeConnection.connect(temporal.connectionOptions);
   const clientConnection = await Connection.connect(temporal.connectionOptions);
   const client = new Client({ connection: clientConnection, namespace: temporal.namespace });
+  const ledger = new KubernetesLedger(kubeConfig, settings.controlNamespace);
   const worker = await createRemediationWorker({
     connection,
     namespace: temporal.namespace,
@@ -135,7 +138,7 @@ export async function runWorker(
     maxCachedWorkflows: settings.maxCachedWorkflows,
     auditLog: new JsonLinesAuditLog(process.stdout),
     deps: {
-      ledger: new KubernetesLedger(kubeConfig, settings.controlNamespace),
+      ledger,
       pipelineRuns: new KubernetesPipelineRuns(kubeConfig),
       remediations: new TemporalRemediations(client),
       policy,
@@ -157,8 +160,20 @@ export async function runWorker(
       `PipelineRuns in ${settings.executionNamespace}, ledger in ${settings.controlNamespace}` +
       (settings.metricsPort > 0 ? `; metrics on :${settings.metricsPort}/metrics` : ''),
   );
+  // Gauges read from visibility and the ledger (src/metrics/gauges.ts), only where metrics are served.
+  const gauges: GaugeLoop | null = runtime
+    ? startGaugeLoop({
+        meter: runtime.metricMeter,
+        sources: workerGaugeSources({ workflows: client.workflow, ledger }),
+        log: (line) => console.warn(`worker: ${line}`),
+      })
+    : null;
   // The SDK shuts down on SIGINT/SIGTERM by default: in-flight activities get the grace time.
-  await worker.run();
+  try {
+    await worker.run();
+  } finally {
+    await gauges?.stop();
+  }
   await catalog.close();
   await clientConnection.close();
   await connection.close();

@@ -13,6 +13,7 @@ import { startKubernetesActionCatalog } from '../../../src/adapters/kubernetes-a
 import { KubernetesLedger } from '../../../src/adapters/kubernetes-ledger';
 import { KubernetesPipelineRuns } from '../../../src/adapters/kubernetes-pipeline-runs';
 import { emptyFingerprintState, emptyTargetState } from '../../../src/domain/model';
+import { readGauges, workerGaugeSources } from '../../../src/metrics/gauges';
 import type { ActionCatalog } from '../../../src/ports/action-catalog';
 import type { Ledger } from '../../../src/ports/ledger';
 import type { PipelineRuns } from '../../../src/ports/pipeline-runs';
@@ -117,6 +118,11 @@ async function recordWorkerGrants(): Promise<Set<Grant>> {
       putFingerprint: async () => ledger.putFingerprint(await ledger.putFingerprint(fingerprint)),
     };
     for (const call of Object.values(ledgerCalls)) await call();
+    // The worker's gauges (src/metrics/gauges.ts) read the ledger too, outside the activities.
+    const gauges = await readGauges(
+      workerGaugeSources({ workflows: { count: async () => ({ count: 0, groups: [] }) }, ledger }),
+    );
+    expect(gauges.manualReview).toEqual({ ok: true, value: 0 });
 
     const runs = new KubernetesPipelineRuns(kubeConfig, { minBackoffMs: 1, maxBackoffMs: 1 });
     const abort = new AbortController();
