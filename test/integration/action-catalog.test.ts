@@ -9,7 +9,7 @@ import { request } from 'node:https';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 
 import { startKubernetesActionCatalog } from '../../src/adapters/kubernetes-action-catalog';
-import { demoPipelines, installDemo } from '../../src/dev/stack/demo';
+import { demoActions, demoPipelines, installDemo } from '../../src/dev/stack/demo';
 import { freePort } from '../../src/dev/stack/proc';
 import { TEKTON_GROUP, TEKTON_VERSION, TektonPlural } from '../../src/domain/tekton';
 import { apiMessage, apiStatus, isConflict, isNotFound } from '../../src/k8s/kube';
@@ -231,7 +231,7 @@ describe('KubernetesActionCatalog on the real API server', () => {
     ]);
   });
 
-  it('installs the demo catalog of the local stack: one valid RemediationAction per demo Pipeline, kept on a rerun', async () => {
+  it('installs the demo catalog of the local stack: every demo RemediationAction valid and running a demo Pipeline, kept on a rerun', async () => {
     const info = { executionNamespace: `demo-runs-${run}`, controlNamespace: `demo-system-${run}` };
     const catalog = startKubernetesActionCatalog(kc, info.controlNamespace, { log: () => undefined });
     try {
@@ -239,11 +239,15 @@ describe('KubernetesActionCatalog on the real API server', () => {
       await installDemo(kc, info); // a restarted `npm start` keeps what is there
       const entries = await eventually(
         () => catalog.list(),
-        (list) => list.length === demoPipelines.length,
+        (list) => list.length === Object.keys(demoActions).length,
       );
       expect(entries.map((e) => [e.id, e.spec?.pipeline, e.problems])).toEqual(
-        demoPipelines.map((p) => [p.name, p.name, []]).sort(),
+        Object.entries(demoActions)
+          .map(([id, spec]) => [id, spec.pipeline, []])
+          .sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1)),
       );
+      const names = demoPipelines.map((p) => p.name);
+      for (const e of entries) expect(names).toContain(e.spec?.pipeline);
       const pipelines = (await objects.listNamespacedCustomObject({
         group: TEKTON_GROUP,
         version: TEKTON_VERSION,
