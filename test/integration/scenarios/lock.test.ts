@@ -38,7 +38,8 @@ describe('target lock: ResourceBusy, FIFO, stale takeover', () => {
   });
 
   it('S11: three waiters get the lock in arrival order', async () => {
-    const slow = await h.definePipeline('succeed', 2000);
+    // The holder outlasts the three starts (each asks a worker about its action first).
+    const slow = await h.definePipeline('succeed', 8000);
     const quick = await h.definePipeline('succeed', 300);
     const holder = h.request({ pipeline: slow, action: 'a0' });
     const holderId = await h.start(holder);
