@@ -65,10 +65,13 @@ describe('fault: Kubernetes API server outage under the action catalog', () => {
     await sleep(5_000); // several failed restarts
     await expect(c.get('restart')).resolves.toMatchObject({ id: 'restart', problems: [] });
     expect((await c.list()).map((e) => e.id)).toEqual(['restart', 'scale']);
-    // One line when the outage began: the failed restarts that followed failed the same way.
+    // One line when the outage began, and one more only if the error changed (a watch cut by the
+    // dying server reads ECONNRESET, the restarts after it ECONNREFUSED): never one per restart.
     const failures = lines.filter((l) => l.includes(' failed: '));
-    expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatch(
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+    expect(failures.length).toBeLessThanOrEqual(2);
+    expect(new Set(failures.map((l) => /connect (\w+)/.exec(l)?.[1])).size).toBe(failures.length);
+    expect(failures.at(-1)).toMatch(
       /failed: connect ECONNREFUSED .*; serving the last known catalog \(2 actions\)/,
     );
 
