@@ -705,20 +705,7 @@ export function auditApproval(
   },
   now: number,
 ): TargetState {
-  return {
-    ...target,
-    audit: [
-      ...target.audit,
-      audit(
-        input.decision,
-        input.by,
-        iso(now),
-        input.reason,
-        { actionId: input.actionId },
-        input.remediationId,
-      ),
-    ],
-  };
+  return auditOperator(target, input.decision, input, { actionId: input.actionId }, now);
 }
 
 /** A dry run in place of the PipelineRun: recorded on the target; counters, lock and manual review untouched. */
@@ -731,12 +718,20 @@ export function auditOverride(
   input: { remediationId: string; by: string; reason: string; skips: string },
   now: number,
 ): TargetState {
+  return auditOperator(target, 'override', input, { skips: input.skips }, now);
+}
+
+/** One operator action on a remediation, appended to its target's audit trail. */
+function auditOperator(
+  target: TargetState,
+  action: AuditEntry['action'],
+  input: { remediationId: string; by: string; reason: string },
+  details: AuditEntry['details'],
+  now: number,
+): TargetState {
   return {
     ...target,
-    audit: [
-      ...target.audit,
-      audit('override', input.by, iso(now), input.reason, { skips: input.skips }, input.remediationId),
-    ],
+    audit: [...target.audit, audit(action, input.by, iso(now), input.reason, details, input.remediationId)],
   };
 }
 
