@@ -7,6 +7,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { INVALID_REQUEST_ERROR, type RemediationRequest } from './domain/request';
 import type { CatalogEntry } from './domain/catalog';
+import type { BudgetBlock } from './domain/budget';
 import type { BlockKind, BlockReason, EndReason, Failure, Phase, WouldRun } from './domain/model';
 
 export const DEFAULT_TASK_QUEUE = 'remediation';
@@ -149,6 +150,11 @@ export interface RemediationStatus {
   verificationEndsAt?: string | null;
   /** The action's approval, when it needs one. */
   approval?: ApprovalStatus | null;
+  /**
+   * While blocked by a budget (BudgetExceeded), and when one ended it: which budget, its limit and
+   * use, and until when (null: woken when a slot is released). Absent until a budget first blocks.
+   */
+  budget?: BudgetBlock | null;
   /** For a dry run (reason DryRun): exactly what would have run. */
   wouldRun?: (WouldRun & { pipelineExists: boolean; accepted: boolean; rejection: string | null }) | null;
   timeline: TimelineEntry[];

@@ -6,11 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import * as budgets from '../domain/budget';
 import { admitAction, type ActionAdmission, type AdmissionPolicy } from '../domain/catalog';
 import { classifyCreateError } from '../domain/classifier';
 import type { PolicyConfig } from '../domain/config';
 import * as core from '../domain/ledger';
-import type { DryRunRecord, Failure, Phase, TargetState } from '../domain/model';
+import type { BudgetState, DryRunRecord, Failure, Phase, TargetState } from '../domain/model';
 import { parseTargetKey, targetKey, type RemediationRequest } from '../domain/request';
 import type { RoutingVerdict } from '../domain/routing';
 import type { ActionCatalog } from '../ports/action-catalog';
@@ -122,6 +123,8 @@ export interface FinishInput extends RemediationRef {
   ineffective?: boolean;
   /** Duplicates of this remediation skipped while it held the fingerprint (added to the record). */
   duplicates?: { count: number; lastAt: string | null };
+  /** Its action, so the budget slots it holds can be found (absent in histories recorded before budgets). */
+  actionId?: string;
 }
 
 export type StopResult = { name: string | null } & (
@@ -198,11 +201,104 @@ export function createActivities(deps: ActivityDeps) {
     if (q.lockHolder && !(await remediations.isRunning(q.lockHolder.workflowId, q.lockHolder.runId)))
       closed.add(q.lockHolder.workflowId);
     if (q.claimant && !(await remediations.isRunning(q.claimant))) closed.add(q.claimant);
-    for (const id of q.queue) {
-      if (await remediations.isRunning(id)) break;
-      closed.add(id);
+    for (const queue of [q.queue, ...(q.budgetQueues ?? [])]) {
+      for (const id of queue) {
+        if (closed.has(id)) continue;
+        if (await remediations.isRunning(id)) break;
+        closed.add(id);
+      }
     }
     return closed;
+  }
+
+  /** The budgets that apply to a remediation of `actionId` on `targetKey`, in policy order. */
+  function budgetsFor(targetKey: string, actionId: string | undefined): budgets.ApplicableBudget[] {
+    if (policy.budgets.length === 0) return [];
+    const namespace = budgets.namespaceOfTargetKey(targetKey);
+    // Without its action (a history from before budgets) only the budgets that ignore actions are known.
+    if (actionId === undefined)
+      return budgets.applicableBudgets(
+        policy.budgets.filter(
+          (b) => b.match.actions === null && (b.scope === 'cluster' || b.scope === 'namespace'),
+        ),
+        namespace,
+        '',
+      );
+    return budgets.applicableBudgets(policy.budgets, namespace, actionId);
+  }
+
+  /**
+   * Slots of full budgets whose holders have closed and whose targets show no lock or unsettled run
+   * of theirs any more (I2). A closed holder's target still showing one is reclaimed first, the way
+   * a routing pass on that target would: the lock freed (its run unsettled), a stopped run settled.
+   */
+  async function deadSlots(
+    applicable: budgets.ApplicableBudget[],
+    states: BudgetState[],
+    caller: core.Caller,
+  ): Promise<Set<string>> {
+    const dead = new Set<string>();
+    for (const [i, state] of states.entries()) {
+      const limit = applicable[i]!.policy.maxConcurrent;
+      const others = state.holders.filter((h) => h.remediationId !== caller.remediationId);
+      if (limit === null || others.length < limit) continue; // nothing to gain: no lookups
+      for (const holder of others) {
+        if (dead.has(budgets.holderId(holder)) || (await remediations.isRunning(holder.workflowId))) continue;
+        const { stored } = await updateTarget(holder.targetKey, async (target) => {
+          const lock = target.lock;
+          const closed = new Set(lock?.fencingToken === holder.fencingToken ? [holder.workflowId] : []);
+          const runs = new Map<string, core.ObservedRun>();
+          for (const name of core.runsToObserve(target, closed)) {
+            const observed = await observe(name);
+            if (observed) runs.set(name, observed);
+          }
+          const effects: core.Effect[] = [];
+          const next = core.reclaimTarget(target, caller, { closed, runs }, now(), policy, effects);
+          return { target: next.target, effects };
+        });
+        if (budgets.slotIsDead(holder, stored)) dead.add(budgets.holderId(holder));
+      }
+    }
+    return dead;
+  }
+
+  /**
+   * After the lock is released: gives back this remediation's budget slots (unless a run of it is
+   * still unsettled on its target) and its queue places, waking the next waiter where there is room.
+   */
+  async function leaveBudgets(
+    ref: { targetKey: string; remediationId: string; workflowId: string },
+    actionId: string | undefined,
+    target: TargetState,
+  ): Promise<void> {
+    for (const applicable of budgetsFor(ref.targetKey, actionId)) {
+      const wake = await withCas(async () => {
+        const state = await ledger.getBudget(budgets.emptyBudgetFor(applicable));
+        if (state.version === null) return null;
+        const holder = state.holders.find(
+          (h) => h.remediationId === ref.remediationId && h.workflowId === ref.workflowId,
+        );
+        const queued = state.waiters.some((w) => w.remediationId === ref.remediationId);
+        if (!holder && !queued) return null;
+        // Dead waiters at the front would swallow the wake (I2).
+        const closed = await closedAmong({
+          lockHolder: null,
+          claimant: null,
+          queue: state.waiters.map((w) => w.workflowId),
+        });
+        const left = budgets.leave(
+          budgets.reclaim(state, new Set(), closed),
+          ref,
+          holder !== undefined && budgets.slotIsDead(holder, target),
+          applicable.policy,
+          now(),
+        );
+        if (left.state !== state) await ledger.putBudget(left.state);
+        return left.wake;
+      });
+      if (wake)
+        await carryOut([{ kind: 'wake', workflowId: wake, cause: `budget ${applicable.key} has room` }]);
+    }
   }
 
   /** Before a release wakes the next waiter: dead ones at the front are dropped (I2). */
@@ -341,23 +437,42 @@ export function createActivities(deps: ActivityDeps) {
     /** One routing pass: the checks, the claim, the queue and the lock in one compare-and-swap. */
     async route(input: RouteInput): Promise<RouteResult> {
       const caller = { remediationId: input.remediationId, workflowId: input.workflowId, runId: input.runId };
+      const applicable = budgetsFor(input.targetKey, input.actionId);
       const result = await withCas(async () => {
+        const budgetStates = await Promise.all(
+          applicable.map((a) => ledger.getBudget(budgets.emptyBudgetFor(a))),
+        );
+        // Before the target is read: reclaiming may itself write a target (maybe this one).
+        const dead = applicable.length ? await deadSlots(applicable, budgetStates, caller) : undefined;
         const [fingerprint, target] = await Promise.all([
           ledger.getFingerprint(input.fingerprintKey, input.fingerprint),
           ledger.getTarget(input.targetKey),
         ]);
         const at = now();
-        const closed = await closedAmong(core.routeQuestions(target, fingerprint, caller, at));
+        const closed = await closedAmong(core.routeQuestions(target, fingerprint, caller, at, budgetStates));
         const runs = new Map<string, core.ObservedRun>();
         for (const name of core.runsToObserve(target, closed)) {
           const observed = await observe(name);
           if (observed) runs.set(name, observed);
         }
-        const next = core.route({ target, fingerprint }, { ...input, caller }, { closed, runs }, at, policy);
+        const next = core.route(
+          { target, fingerprint, budgets: budgetStates },
+          { ...input, caller, budgets: applicable },
+          { closed, runs, ...(dead ? { deadSlots: dead } : {}) },
+          at,
+          policy,
+        );
+        const writeBudgets = async () => {
+          for (const [i, state] of next.budgets.entries())
+            if (JSON.stringify(state) !== JSON.stringify(budgetStates[i])) await ledger.putBudget(state);
+        };
+        // Budget slots before the lock, so every lock holder holds its slots; given back after it.
+        if (next.verdict.kind === 'run') await writeBudgets();
         // Fingerprint first: a claim without its queue place is released by the workflow's end.
         if (JSON.stringify(next.fingerprint) !== JSON.stringify(fingerprint))
           await ledger.putFingerprint(next.fingerprint);
         if (JSON.stringify(next.target) !== JSON.stringify(target)) await ledger.putTarget(next.target);
+        if (next.verdict.kind !== 'run') await writeBudgets();
         return { ...next, at };
       });
       await carryOut(result.effects);
@@ -365,6 +480,14 @@ export function createActivities(deps: ActivityDeps) {
         check: result.verdict.kind === 'run' ? 'AllPassed' : result.verdict.reason,
         result: result.verdict.kind,
       });
+      const blockedBy = result.verdict.kind !== 'run' ? result.verdict.budget : undefined;
+      if (blockedBy)
+        count('remediation_budget_blocks', 'Routing passes blocked by a budget (BudgetExceeded)', {
+          budget: blockedBy.budget,
+          scope: blockedBy.scope,
+          key: blockedBy.key,
+          limited_by: blockedBy.limitedBy,
+        });
       return { verdict: result.verdict, fencingToken: result.fencingToken, at: result.at };
     },
 
@@ -546,6 +669,7 @@ export function createActivities(deps: ActivityDeps) {
         core.recordOutcome(await pruneDeadWaiters(target), input, now(), policy, isRetry()),
       );
       await carryOut(result.effects);
+      await leaveBudgets(input, input.actionId, result.stored);
       if (result.recorded && !('cancelled' in input.outcome)) {
         const failure = input.outcome.succeeded ? null : input.outcome.failure;
         count('remediation_pipelinerun_outcomes', 'Recorded PipelineRun outcomes by category', {
@@ -580,6 +704,7 @@ export function createActivities(deps: ActivityDeps) {
         if (next.changed) await ledger.putFingerprint(next.fingerprint);
       });
       await carryOut(onTarget.effects);
+      await leaveBudgets(input, input.actionId, onTarget.stored);
     },
 
     async recordOverride(input: {

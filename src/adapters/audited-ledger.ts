@@ -1,4 +1,4 @@
-import type { FingerprintState, TargetState } from '../domain/model';
+import type { BudgetState, FingerprintState, TargetState } from '../domain/model';
 import type { AuditLog, AuditRecord } from '../ports/audit-log';
 import type { Ledger } from '../ports/ledger';
 
@@ -51,6 +51,18 @@ export class AuditedLedger implements Ledger {
 
   putFingerprint(state: FingerprintState): Promise<FingerprintState> {
     return this.inner.putFingerprint(state);
+  }
+
+  getBudget(empty: BudgetState): Promise<BudgetState> {
+    return this.inner.getBudget(empty);
+  }
+
+  putBudget(state: BudgetState): Promise<BudgetState> {
+    return this.inner.putBudget(state);
+  }
+
+  listBudgets(): Promise<BudgetState[]> {
+    return this.inner.listBudgets();
   }
 
   /** The trail's total at the version `state` replaces; null when it cannot be known. */

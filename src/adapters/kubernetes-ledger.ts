@@ -3,10 +3,14 @@ import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import {
   emptyFingerprintState,
   emptyTargetState,
+  type BudgetState,
   type FingerprintState,
   type TargetState,
 } from '../domain/model';
 import {
+  BUDGET_KIND,
+  BUDGET_PLURAL,
+  budgetObjectName,
   DEFAULT_CONTROL_NAMESPACE,
   FINGERPRINT_KIND,
   FINGERPRINT_PLURAL,
@@ -18,6 +22,7 @@ import {
   LEDGER_GROUP,
   LEDGER_VERSION,
   type LedgerObjectMeta,
+  type RemediationBudget,
   type RemediationFingerprint,
   type RemediationTarget,
   TARGET_KIND,
@@ -27,6 +32,7 @@ import {
 import { apiMessage, apiStatus, isNotFound } from '../k8s/kube';
 import {
   boundedAudit,
+  budgetProblem,
   type Ledger,
   LedgerConflictError,
   LedgerInvalidStateError,
@@ -35,7 +41,7 @@ import {
   type StoredTargetSpec,
 } from '../ports/ledger';
 
-type LedgerObject = RemediationTarget | RemediationFingerprint;
+type LedgerObject = RemediationTarget | RemediationFingerprint | RemediationBudget;
 
 /** A target object as read back: one written before newer fields existed lacks them. */
 type StoredRemediationTarget = Omit<RemediationTarget, 'spec'> & { spec: StoredTargetSpec };
@@ -92,21 +98,7 @@ export class KubernetesLedger implements Ledger {
   }
 
   async listTargets(): Promise<TargetState[]> {
-    const states: TargetState[] = [];
-    let continueToken: string | undefined;
-    do {
-      const list = (await this.api.listNamespacedCustomObject({
-        group: LEDGER_GROUP,
-        version: LEDGER_VERSION,
-        namespace: this.namespace,
-        plural: TARGET_PLURAL,
-        limit: 500,
-        _continue: continueToken,
-      })) as { items: StoredRemediationTarget[]; metadata?: { continue?: string } };
-      states.push(...list.items.map(targetState));
-      continueToken = list.metadata?.continue || undefined;
-    } while (continueToken);
-    return states;
+    return (await this.list<StoredRemediationTarget>(TARGET_PLURAL)).map(targetState);
   }
 
   async getFingerprint(key: string, fingerprint: string): Promise<FingerprintState> {
@@ -127,6 +119,47 @@ export class KubernetesLedger implements Ledger {
       spec,
     };
     return fingerprintState(await this.write(FINGERPRINT_PLURAL, object, version));
+  }
+
+  async getBudget(empty: BudgetState): Promise<BudgetState> {
+    const object = await this.read<RemediationBudget>(BUDGET_PLURAL, budgetObjectName(empty.key), empty.key);
+    return object ? budgetState(object) : { ...empty, version: null };
+  }
+
+  async putBudget(state: BudgetState): Promise<BudgetState> {
+    const { version, ...spec } = state;
+    // The CRD's maxItems, refused the same way before the round trip (and by the fake).
+    const problem = budgetProblem(state);
+    if (problem) throw new LedgerInvalidStateError(state.key, problem);
+    const object: RemediationBudget = {
+      apiVersion: LEDGER_API_VERSION,
+      kind: BUDGET_KIND,
+      metadata: this.metadata(budgetObjectName(state.key), state.key, version),
+      spec,
+    };
+    return budgetState(await this.write(BUDGET_PLURAL, object, version));
+  }
+
+  async listBudgets(): Promise<BudgetState[]> {
+    return (await this.list<RemediationBudget>(BUDGET_PLURAL)).map(budgetState);
+  }
+
+  private async list<O>(plural: string): Promise<O[]> {
+    const items: O[] = [];
+    let continueToken: string | undefined;
+    do {
+      const list = (await this.api.listNamespacedCustomObject({
+        group: LEDGER_GROUP,
+        version: LEDGER_VERSION,
+        namespace: this.namespace,
+        plural,
+        limit: 500,
+        _continue: continueToken,
+      })) as { items: O[]; metadata?: { continue?: string } };
+      items.push(...list.items);
+      continueToken = list.metadata?.continue || undefined;
+    } while (continueToken);
+    return items;
   }
 
   private metadata(name: string, key: string, version: string | null): LedgerObjectMeta {
@@ -248,5 +281,9 @@ function targetState(object: StoredRemediationTarget): TargetState {
 }
 
 function fingerprintState(object: RemediationFingerprint): FingerprintState {
+  return { ...object.spec, version: object.metadata.resourceVersion ?? null };
+}
+
+function budgetState(object: RemediationBudget): BudgetState {
   return { ...object.spec, version: object.metadata.resourceVersion ?? null };
 }

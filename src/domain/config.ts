@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { durationSchema } from './duration';
+import type { BudgetScope } from './model';
 import { toFieldErrors, type FieldError } from './request';
 
 export interface BackoffConfig {
@@ -13,6 +14,20 @@ export interface BackoffConfig {
   maxMs: number;
   /** Fraction of the backoff value used as ± jitter, 0..1. */
   jitter: number;
+}
+
+/**
+ * A blast-radius budget: how many remediations of one scope may run at once, and how many may
+ * start within a window. `match` narrows which remediations it counts and applies to.
+ */
+export interface BudgetPolicy {
+  /** Unique among the policy's budgets; defaults to the scope (`namespace+action` → `namespace-action`). */
+  name: string;
+  scope: BudgetScope;
+  /** Null: every action / every namespace. Namespaces are globs (`*`, `?`), like the catalog's. */
+  match: { actions: string[] | null; namespaces: string[] | null };
+  maxConcurrent: number | null;
+  maxPerWindow: { count: number; windowMs: number } | null;
 }
 
 /** The resolved policy; every duration in milliseconds. */
@@ -44,6 +59,8 @@ export interface PolicyConfig {
   allowUncataloguedActions: boolean;
   /** `Shadow`: every action is a dry run (routing as usual, no PipelineRun created); `Enforce`: as the action says. */
   mode: 'Enforce' | 'Shadow';
+  /** Blast-radius budgets (check 8, BudgetExceeded); empty: no budget applies. */
+  budgets: BudgetPolicy[];
 }
 
 export const defaultPolicyConfig: PolicyConfig = {
@@ -61,6 +78,7 @@ export const defaultPolicyConfig: PolicyConfig = {
   orphanRecheckIntervalMs: 5_000,
   allowUncataloguedActions: false,
   mode: 'Enforce',
+  budgets: [],
 };
 
 const positiveDuration = durationSchema.refine((ms) => ms > 0, {
@@ -69,6 +87,58 @@ const positiveDuration = durationSchema.refine((ms) => ms > 0, {
 });
 const threshold = z.number().int('must be a whole number').min(1, 'must be at least 1');
 const d = defaultPolicyConfig;
+
+const BUDGET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const BudgetSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .max(63, 'must be at most 63 characters')
+      .regex(BUDGET_NAME, 'must be lower-case letters, digits and dashes (like a Kubernetes name)')
+      .optional()
+      .describe(
+        'Unique name of the budget; defaults to its scope. Shown in status and on the budget objects.',
+      ),
+    scope: z
+      .enum(['cluster', 'namespace', 'action', 'namespace+action'])
+      .describe(
+        'What is counted together: all remediations, or those of one namespace, one action, or both.',
+      ),
+    match: z
+      .strictObject({
+        actions: z
+          .array(z.string().min(1, 'must not be empty'))
+          .min(1, 'must list at least one action')
+          .optional(),
+        namespaces: z
+          .array(z.string().min(1, 'must not be empty'))
+          .min(1, 'must list at least one namespace glob')
+          .optional(),
+      })
+      .optional()
+      .describe(
+        'Only remediations of these actions / namespaces (globs) count and are limited; default all.',
+      ),
+    maxConcurrent: threshold
+      .optional()
+      .describe('At most this many remediations of one scope key hold the target lock (run) at once.'),
+    maxPerWindow: z
+      .strictObject({
+        count: threshold.describe('Starts allowed per window.'),
+        window: positiveDuration.describe('The sliding window, e.g. "1h".'),
+      })
+      .optional()
+      .describe('At most `count` remediations of one scope key start within any `window`.'),
+  })
+  .superRefine((b, ctx) => {
+    if (b.maxConcurrent === undefined && b.maxPerWindow === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxConcurrent'],
+        message: 'a budget needs maxConcurrent, maxPerWindow or both',
+        params: { rule: 'limitRequired' },
+      });
+  });
 
 export const PolicyConfigSchema = z
   .strictObject({
@@ -159,6 +229,28 @@ export const PolicyConfigSchema = z
       .describe(
         'Shadow: every action is a dry run (checks, claims and waits as usual; the exact PipelineRun is only submitted as a server-side dry run). Enforce: each action as its catalog entry says.',
       ),
+    budgets: z
+      .array(BudgetSchema)
+      .max(20, 'must have at most 20 budgets')
+      .default([])
+      .describe(
+        'Blast-radius budgets: maxConcurrent and/or maxPerWindow per scope (cluster, namespace, action, namespace+action).',
+      )
+      .superRefine((budgets, ctx) => {
+        const seen = new Map<string, number>();
+        budgets.forEach((b, i) => {
+          const name = budgetName(b);
+          const first = seen.get(name);
+          if (first !== undefined)
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'name'],
+              message: `duplicate budget name "${name}" (also budgets[${first}]); give each budget a unique name`,
+              params: { rule: 'unique' },
+            });
+          else seen.set(name, i);
+        });
+      }),
   })
   .transform((c): PolicyConfig => ({
     consecutiveFailureThreshold: c.consecutiveFailureThreshold,
@@ -175,7 +267,18 @@ export const PolicyConfigSchema = z
     orphanRecheckIntervalMs: c.orphanRecheckInterval,
     allowUncataloguedActions: c.allowUncataloguedActions,
     mode: c.mode,
+    budgets: c.budgets.map((b): BudgetPolicy => ({
+      name: budgetName(b),
+      scope: b.scope,
+      match: { actions: b.match?.actions ?? null, namespaces: b.match?.namespaces ?? null },
+      maxConcurrent: b.maxConcurrent ?? null,
+      maxPerWindow: b.maxPerWindow ? { count: b.maxPerWindow.count, windowMs: b.maxPerWindow.window } : null,
+    })),
   }));
+
+function budgetName(b: { name?: string | undefined; scope: BudgetScope }): string {
+  return b.name ?? b.scope.replace('+', '-');
+}
 /** The config file's shape (durations as strings or ms). */
 export type PolicyConfigInput = z.input<typeof PolicyConfigSchema>;
 

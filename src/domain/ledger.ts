@@ -10,10 +10,12 @@
  * lifted only by a clear (I5); FIFO kept for parked waiters (I8).
  */
 import { backoff } from './backoff';
+import * as budgets from './budget';
 import type { PolicyConfig } from './config';
 import {
   FailureCategory,
   type AuditEntry,
+  type BudgetState,
   type DryRunRecord,
   type Failure,
   type FingerprintState,
@@ -62,6 +64,8 @@ export interface RouteQuestions {
   claimant: string | null;
   /** Waiters that hold this caller back, in queue order: ask until the first live one. */
   queue: string[];
+  /** Per budget record, its waiters ahead of this caller in queue order: ask each until its first live one. */
+  budgetQueues?: string[][];
 }
 
 export function routeQuestions(
@@ -69,15 +73,21 @@ export function routeQuestions(
   fingerprint: FingerprintState,
   caller: Caller,
   now: number,
+  budgetStates: readonly BudgetState[] = [],
 ): RouteQuestions {
   const lock = target.lock;
   const claim = fingerprint.active;
   const position = target.waiters.findIndex((w) => w.remediationId === caller.remediationId);
   const ahead = position < 0 ? target.waiters : target.waiters.slice(0, position);
+  const budgetQueues = budgetStates.map((state) => {
+    const before = new Set(budgets.budgetWaitersAhead(state, caller.remediationId));
+    return state.waiters.filter((w) => before.has(w.remediationId)).map((w) => w.workflowId);
+  });
   return {
     lockHolder: lock && !holdsLock(lock, caller) ? { workflowId: lock.workflowId, runId: lock.runId } : null,
     claimant: claim && claim.remediationId !== caller.remediationId ? claim.workflowId : null,
     queue: ahead.filter((w) => !isParked(w, now)).map((w) => w.workflowId),
+    ...(budgetStates.length ? { budgetQueues } : {}),
   };
 }
 
@@ -93,6 +103,11 @@ export interface RouteAnswers {
   closed: ReadonlySet<string>;
   /** Observations of the runs asked about. */
   runs: ReadonlyMap<string, ObservedRun>;
+  /**
+   * Budget slots (holderId) whose holder is closed and whose target shows no lock or unsettled run
+   * of that acquisition any more: free to reclaim (I2).
+   */
+  deadSlots?: ReadonlySet<string>;
 }
 
 export interface RouteInput {
@@ -102,11 +117,15 @@ export interface RouteInput {
   overrideActive: boolean;
   /** The action needs an approval not given yet: passing every check blocks AwaitingApproval, lock untaken. */
   awaitingApproval?: boolean;
+  /** The budgets that apply (src/domain/budget.ts), their records given in `current.budgets` in the same order. */
+  budgets?: budgets.ApplicableBudget[];
 }
 
 export interface RouteTransition {
   target: TargetState;
   fingerprint: FingerprintState;
+  /** The budget records, in the order given; written before the target on `run`, after it otherwise. */
+  budgets: BudgetState[];
   verdict: RoutingVerdict;
   /** Set when the verdict is `run`: the fencing token of this acquisition. */
   fencingToken: number | null;
@@ -118,7 +137,7 @@ export interface RouteTransition {
  * the checks, then claim the fingerprint, queue, park or take the lock — all in one write.
  */
 export function route(
-  current: { target: TargetState; fingerprint: FingerprintState },
+  current: { target: TargetState; fingerprint: FingerprintState; budgets?: BudgetState[] },
   input: RouteInput,
   answers: RouteAnswers,
   now: number,
@@ -129,6 +148,11 @@ export function route(
   const effects: Effect[] = [];
   let target = current.target;
   let fingerprint = current.fingerprint;
+  const applicable = input.budgets ?? [];
+  const deadSlots = answers.deadSlots ?? new Set<string>();
+  let budgetStates = (current.budgets ?? []).map((state) =>
+    budgets.reclaim(state, deadSlots, answers.closed),
+  );
 
   // A claimant whose workflow closed holds nothing (I2): its remediation will never end it.
   if (
@@ -139,46 +163,11 @@ export function route(
     fingerprint = { ...fingerprint, active: null };
   }
 
-  // A closed lock holder: free the lock; a run it may have started becomes unsettled (I1).
-  let takeover: TargetLock | null = null;
-  const lock = target.lock;
-  if (lock && !holdsLock(lock, caller) && answers.closed.has(lock.workflowId)) {
-    takeover = lock;
-    const run = lock.run ?? null;
-    target = {
-      ...target,
-      lock: null,
-      recordedThrough: run ? target.recordedThrough : Math.max(target.recordedThrough, lock.fencingToken),
-      unsettled: run ? { ...unsettledFrom(lock, run), since: at } : target.unsettled,
-      audit: [
-        ...target.audit,
-        audit(
-          'lockTakeover',
-          caller.remediationId,
-          at,
-          `holder ${lock.remediationId} (${lock.workflowId}) is closed`,
-          {
-            previousHolder: lock.remediationId,
-            previousToken: lock.fencingToken,
-            pipelineRun: run?.pipelineRun ?? null,
-          },
-        ),
-      ],
-    };
-  }
+  const reclaimed = reclaimTarget(target, caller, answers, now, policy, effects);
+  target = reclaimed.target;
+  const takeover = reclaimed.takeover;
 
-  target = pruneWaiters(target, answers.closed);
-
-  if (target.unsettled)
-    target = settleOrphan(
-      target,
-      answers.runs.get(target.unsettled.pipelineRun),
-      caller,
-      now,
-      policy,
-      effects,
-    );
-
+  const budgetCheck = applicable.length ? budgets.checkBudgets(applicable, budgetStates, caller, now) : null;
   const decided = decide({
     remediationId: caller.remediationId,
     workflowId: caller.workflowId,
@@ -190,6 +179,7 @@ export function route(
     config: policy,
     overrideActive: input.overrideActive,
     lockHolderClosed: false,
+    ...(budgetCheck ? { budget: budgetCheck } : {}),
   });
   // Approval is asked only of a remediation that could run now, and it waits holding no lock.
   const verdict: RoutingVerdict =
@@ -222,6 +212,7 @@ export function route(
     return {
       target: current.target,
       fingerprint: current.fingerprint,
+      budgets: current.budgets ?? [],
       verdict: withTakeover,
       fencingToken: null,
       effects,
@@ -291,7 +282,88 @@ export function route(
   if (target.lock === null && verdict.kind !== 'run') {
     wakeNext(target, caller, 'the lock is free', effects, now);
   }
-  return { target, fingerprint, verdict: withTakeover, fencingToken, effects };
+
+  // Budgets: a slot of each comes with the lock; blocked by some, queue for those; otherwise leave
+  // them all (a slot held without the lock — a pass that lost its race for it — goes back).
+  const blocking = new Set(
+    verdict.kind === 'wait' && verdict.reason === 'BudgetExceeded' ? (budgetCheck?.blocking ?? []) : [],
+  );
+  const holdsTargetLock = holdsLock(target.lock, caller);
+  budgetStates = budgetStates.map((state, i) => {
+    const { policy: budget } = applicable[i]!;
+    if (verdict.kind === 'run')
+      return budgets.takeSlot(
+        state,
+        caller,
+        {
+          targetKey: target.key,
+          fencingToken: fencingToken!,
+          windowMs: budget.maxPerWindow?.windowMs ?? null,
+        },
+        now,
+      );
+    if (blocking.has(state.key)) return budgets.queueFor(state, caller, now);
+    const left = budgets.leave(state, caller, !holdsTargetLock, budget, now);
+    if (left.wake)
+      effects.push({ kind: 'wake', workflowId: left.wake, cause: `budget ${state.key} has room` });
+    return left.state;
+  });
+  return { target, fingerprint, budgets: budgetStates, verdict: withTakeover, fencingToken, effects };
+}
+
+/**
+ * What the dead hold on a target, reclaimed (I1, I2): a closed lock holder's lock is freed (a run it
+ * may have started becomes unsettled), closed waiters leave the queue, and an unsettled run that
+ * has stopped is settled. Every routing pass does this; so does a pass that reclaims a dead
+ * holder's budget slot on that holder's target.
+ */
+export function reclaimTarget(
+  current: TargetState,
+  caller: Caller,
+  answers: RouteAnswers,
+  now: number,
+  policy: PolicyConfig,
+  effects: Effect[],
+): { target: TargetState; takeover: TargetLock | null } {
+  const at = iso(now);
+  let target = current;
+  let takeover: TargetLock | null = null;
+  const lock = target.lock;
+  if (lock && !holdsLock(lock, caller) && answers.closed.has(lock.workflowId)) {
+    takeover = lock;
+    const run = lock.run ?? null;
+    target = {
+      ...target,
+      lock: null,
+      recordedThrough: run ? target.recordedThrough : Math.max(target.recordedThrough, lock.fencingToken),
+      unsettled: run ? { ...unsettledFrom(lock, run), since: at } : target.unsettled,
+      audit: [
+        ...target.audit,
+        audit(
+          'lockTakeover',
+          caller.remediationId,
+          at,
+          `holder ${lock.remediationId} (${lock.workflowId}) is closed`,
+          {
+            previousHolder: lock.remediationId,
+            previousToken: lock.fencingToken,
+            pipelineRun: run?.pipelineRun ?? null,
+          },
+        ),
+      ],
+    };
+  }
+  target = pruneWaiters(target, answers.closed);
+  if (target.unsettled)
+    target = settleOrphan(
+      target,
+      answers.runs.get(target.unsettled.pipelineRun),
+      caller,
+      now,
+      policy,
+      effects,
+    );
+  return { target, takeover };
 }
 
 /**

@@ -21,6 +21,11 @@ export const BlockReason = {
   ExponentialBackoff: 'ExponentialBackoff',
   /** Every check passed, but the action needs an operator's approval first (manual; holds no lock). */
   AwaitingApproval: 'AwaitingApproval',
+  /**
+   * A blast-radius budget is spent (check 8; never overridable): `maxConcurrent` waits like
+   * ResourceBusy and is woken on release, `maxPerWindow` waits until the oldest start ages out.
+   */
+  BudgetExceeded: 'BudgetExceeded',
 } as const;
 export type BlockReason = (typeof BlockReason)[keyof typeof BlockReason];
 
@@ -287,4 +292,45 @@ export function emptyFingerprintState(key: string, fingerprint: string): Fingerp
     active: null,
     duplicates: { count: 0, lastAt: null },
   };
+}
+
+// ---------------------------------------------------------------- budgets (blast radius)
+
+/** What a budget counts together: every remediation, or those sharing a namespace, an action, or both. */
+export type BudgetScope = 'cluster' | 'namespace' | 'action' | 'namespace+action';
+
+/** A remediation holding one of a budget's slots: taken with the target lock, released with it. */
+export interface BudgetHolder {
+  remediationId: string;
+  workflowId: string;
+  runId: string;
+  /** The target it locked, and the fencing token of that acquisition: its run is the one the slot covers. */
+  targetKey: string;
+  fencingToken: number;
+  since: Timestamp;
+}
+
+/** One budget's persisted state for one scope key (e.g. budget `per-namespace`, namespace `prod`). */
+export interface BudgetState {
+  /** `<budget name>:<scope key>`. */
+  key: string;
+  version: string | null;
+  budget: string;
+  scope: BudgetScope;
+  /** The namespace, action or `namespace/action` counted together; `*` for the cluster scope. */
+  scopeKey: string;
+  holders: BudgetHolder[];
+  /** Slots taken within the longest window still of interest, oldest first (for maxPerWindow). */
+  starts: { remediationId: string; at: Timestamp }[];
+  /** FIFO queue of remediations blocked by this budget. */
+  waiters: { remediationId: string; workflowId: string; since: Timestamp }[];
+}
+
+export function emptyBudgetState(
+  key: string,
+  budget: string,
+  scope: BudgetScope,
+  scopeKey: string,
+): BudgetState {
+  return { key, version: null, budget, scope, scopeKey, holders: [], starts: [], waiters: [] };
 }

@@ -2,6 +2,7 @@
  * The routing decision table as one pure function. It imports neither Temporal nor
  * Kubernetes, is given the time, and returns a verdict with its reason and when to look again.
  */
+import type { BudgetBlock, BudgetVerdict } from './budget';
 import type { PolicyConfig } from './config';
 import { formatDuration } from './duration';
 import {
@@ -27,6 +28,8 @@ export interface RoutingInput {
   overrideActive: boolean;
   /** The lock holder's workflow is closed, so its lock is stale and may be taken over. */
   lockHolderClosed: boolean;
+  /** Check 8, worked out over the budget records (src/domain/budget.ts); absent: no budget applies. */
+  budget?: BudgetVerdict;
 }
 
 export interface CheckResult {
@@ -53,6 +56,8 @@ export type RoutingVerdict =
       recheckAt: number;
       checks: CheckResult[];
       message: string;
+      /** Set when a budget blocks (BudgetExceeded): which one, its numbers and until when. */
+      budget?: BudgetBlock;
     }
   | {
       kind: 'end';
@@ -61,6 +66,7 @@ export type RoutingVerdict =
       duplicateOf: string | null;
       checks: CheckResult[];
       message: string;
+      budget?: BudgetBlock;
     };
 
 type BlockKindOf = 'temporary' | 'terminal' | 'manual' | 'lock';
@@ -70,6 +76,9 @@ interface Evaluated extends CheckResult {
   duplicateOf?: string;
   /** Blocked by an unsettled PipelineRun: looked at again sooner than an ordinary lock wait. */
   settling?: boolean;
+  /** Temporary, yet an override never skips it (budgets). */
+  notOverridable?: boolean;
+  budget?: BudgetBlock;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -241,9 +250,23 @@ function evaluate(input: RoutingInput): Evaluated[] {
     });
   }
 
-  // An override skips temporary blocks once: never the duplicate, lock or manual ones.
+  // 8. BudgetExceeded — the blast radius: slots per scope at once, starts per window.
+  if (input.budget) {
+    const b = input.budget;
+    out.push({
+      check: BlockReason.BudgetExceeded,
+      kind: b.kind,
+      blocked: b.blocked,
+      until: b.until,
+      detail: b.detail,
+      notOverridable: true,
+      ...(b.block ? { budget: b.block } : {}),
+    });
+  }
+
+  // An override skips temporary blocks once: never the duplicate, lock, manual or budget ones.
   if (input.overrideActive) {
-    for (const c of out) if (c.blocked && c.kind === 'temporary') c.overridden = true;
+    for (const c of out) if (c.blocked && c.kind === 'temporary' && !c.notOverridable) c.overridden = true;
   }
   return out;
 }
@@ -263,8 +286,10 @@ const publicCheck = ({ check, blocked, overridden, detail }: Evaluated): CheckRe
  *    waiters queued (FIFO; not queued = last) → wait (lock). A lock held by self is free.
  * 6. `RecentlyRemediated` — same action succeeded on the target < cooldown ago → wait (temporary).
  * 7. `ExponentialBackoff` — target nextAllowedExecution > now → wait (temporary) until it.
+ * 8. `BudgetExceeded` — a budget's concurrent slots are all held → wait (lock, woken on release);
+ *    its window is full → wait (temporary) until the oldest start ages out; earlier waiters → wait.
  *
- * An active override skips 1, 6 and 7 (marked `overridden`). Deadline: a temporary block lifting
+ * An active override skips 1, 6 and 7 (never 8) (marked `overridden`). Deadline: a temporary block lifting
  * at or after the deadline ends at once with that reason and `blockedUntil` (waiting could not
  * lead to a run, since nothing runs at or after the deadline); a manual or lock block ends with
  * its reason once now ≥ deadline; with no block, now ≥ deadline ends `DeadlineExceeded`.
@@ -278,6 +303,7 @@ export function decide(input: RoutingInput): RoutingVerdict {
 
   if (hit) {
     const why = `${hit.check}: ${hit.detail}`;
+    const budget = hit.budget ? { budget: hit.budget } : {};
     if (hit.kind === 'terminal') {
       return {
         kind: 'end',
@@ -298,6 +324,7 @@ export function decide(input: RoutingInput): RoutingVerdict {
           duplicateOf: null,
           checks,
           message: `Ended — ${why}; that is not before the deadline ${iso(deadline)}`,
+          ...budget,
         };
       }
       return {
@@ -308,6 +335,7 @@ export function decide(input: RoutingInput): RoutingVerdict {
         recheckAt: until,
         checks,
         message: `Blocked until ${inHuman(until, now)} — ${why}`,
+        ...budget,
       };
     }
     if (now >= deadline) {
@@ -318,6 +346,7 @@ export function decide(input: RoutingInput): RoutingVerdict {
         duplicateOf: null,
         checks,
         message: `Ended at the deadline ${iso(deadline)} — ${why}`,
+        ...budget,
       };
     }
     // An unsettled run is polled (nobody will signal when it stops); the other waits are woken.
@@ -325,7 +354,12 @@ export function decide(input: RoutingInput): RoutingVerdict {
       ? (input.config.orphanRecheckIntervalMs ?? input.config.lockRecheckIntervalMs)
       : input.config.lockRecheckIntervalMs;
     const recheckAt = Math.min(now + interval, deadline);
-    const waitingFor = hit.kind === 'lock' ? 'the target lock' : 'an operator to clear the target';
+    const waitingFor =
+      hit.check === BlockReason.BudgetExceeded
+        ? 'a budget slot'
+        : hit.kind === 'lock'
+          ? 'the target lock'
+          : 'an operator to clear the target';
     return {
       kind: 'wait',
       reason: hit.check,
@@ -334,6 +368,7 @@ export function decide(input: RoutingInput): RoutingVerdict {
       recheckAt,
       checks,
       message: `Blocked waiting for ${waitingFor} (deadline ${inHuman(deadline, now)}) — ${why}`,
+      ...budget,
     };
   }
 

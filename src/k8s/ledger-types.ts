@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import type { FingerprintState, TargetState } from '../domain/model';
+import type { BudgetState, FingerprintState, TargetState } from '../domain/model';
 
 export const LEDGER_GROUP = 'ledger.remediation.dev';
 export const LEDGER_VERSION = 'v1alpha1';
@@ -18,6 +18,8 @@ export const TARGET_KIND = 'RemediationTarget';
 export const TARGET_PLURAL = 'remediationtargets';
 export const FINGERPRINT_KIND = 'RemediationFingerprint';
 export const FINGERPRINT_PLURAL = 'remediationfingerprints';
+export const BUDGET_KIND = 'RemediationBudget';
+export const BUDGET_PLURAL = 'remediationbudgets';
 
 /** Label holding the hash part of the object name, so objects can be selected by key. */
 export const KEY_HASH_LABEL = 'ledger.remediation.dev/key-hash';
@@ -31,6 +33,7 @@ export const LEDGER_FINALIZER = 'ledger.remediation.dev/in-use';
 
 export type TargetSpec = Omit<TargetState, 'version'>;
 export type FingerprintSpec = Omit<FingerprintState, 'version'>;
+export type BudgetSpec = Omit<BudgetState, 'version'>;
 
 export interface LedgerObjectMeta {
   name: string;
@@ -57,6 +60,13 @@ export interface RemediationFingerprint {
   spec: FingerprintSpec;
 }
 
+export interface RemediationBudget {
+  apiVersion: typeof LEDGER_API_VERSION;
+  kind: typeof BUDGET_KIND;
+  metadata: LedgerObjectMeta;
+  spec: BudgetSpec;
+}
+
 /**
  * First 40 hex digits of sha256(key). Keys hold `/`, `::` and upper case, which object names
  * cannot; 160 bits make a collision practically impossible (and the adapter checks spec.key anyway).
@@ -71,4 +81,8 @@ export function targetObjectName(key: string): string {
 
 export function fingerprintObjectName(key: string): string {
   return `f-${keyHash(key)}`;
+}
+
+export function budgetObjectName(key: string): string {
+  return `b-${keyHash(key)}`;
 }

@@ -1,4 +1,4 @@
-import type { AuditEntry, FingerprintState, TargetState } from '../domain/model';
+import type { AuditEntry, BudgetState, FingerprintState, TargetState } from '../domain/model';
 import { MAX_BY_LENGTH, MAX_REASON_LENGTH } from '../domain/operator';
 
 // ---------------------------------------------------------------- limits every store enforces
@@ -7,6 +7,8 @@ import { MAX_BY_LENGTH, MAX_REASON_LENGTH } from '../domain/operator';
 export const MAX_AUDIT_ENTRIES = 50;
 /** Lock waiters a target may queue (CRD `maxItems`); bounds the object size well under etcd's limit. */
 export const MAX_WAITERS = 1000;
+/** Holders, starts and waiters a budget record may hold each (CRD `maxItems`). */
+export const MAX_BUDGET_ENTRIES = 1000;
 /** Longest `by` of an audit entry, in characters (CRD `maxLength`); operator input is held to it. */
 export const MAX_AUDIT_BY_LENGTH = MAX_BY_LENGTH;
 /** Longest `reason` of an audit entry, in characters (CRD `maxLength`); operator input is held to it. */
@@ -88,6 +90,18 @@ export interface Ledger {
   listTargets(): Promise<TargetState[]>;
   getFingerprint(key: string, fingerprint: string): Promise<FingerprintState>;
   putFingerprint(state: FingerprintState): Promise<FingerprintState>;
+  /** A budget's record for one scope key; missing: `empty` (with `version: null`). */
+  getBudget(empty: BudgetState): Promise<BudgetState>;
+  putBudget(state: BudgetState): Promise<BudgetState>;
+  listBudgets(): Promise<BudgetState[]>;
+}
+
+/** A budget record's lists within MAX_BUDGET_ENTRIES, else the reason naming the field (both stores). */
+export function budgetProblem(state: BudgetState): string | null {
+  for (const field of ['holders', 'starts', 'waiters'] as const)
+    if (state[field].length > MAX_BUDGET_ENTRIES)
+      return `${field}: must have at most ${MAX_BUDGET_ENTRIES} items`;
+  return null;
 }
 
 // ---------------------------------------------------------------- helpers shared by the stores

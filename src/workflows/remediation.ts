@@ -23,6 +23,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RemediationActivities, RemediationRef } from '../activities';
+import type { BudgetBlock } from '../domain/budget';
 import { formatDuration } from '../domain/duration';
 import { ActionMode, type ResolvedAction } from '../domain/catalog';
 import { BlockKind, BlockReason, EndReason, Phase, type Failure } from '../domain/model';
@@ -155,6 +156,10 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
         if (tracker.isTerminal) throw new Error(`remediation already ended (${tracker.phase})`);
         if (tracker.phase !== Phase.Blocked)
           throw new Error(`nothing to override: remediation is ${tracker.phase}, not blocked`);
+        if (tracker.blockReason === BlockReason.BudgetExceeded)
+          throw new Error(
+            'override refused: BudgetExceeded is never overridable (a budget caps how much runs at once); raise the budget in the policy instead',
+          );
         if (tracker.blockKind !== BlockKind.Temporary) {
           throw new Error(
             `override refused: ${tracker.blockReason} is a ${tracker.blockKind} block; overrides skip only temporary blocks ` +
@@ -352,7 +357,11 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
           phase: tracker.ranPipelineRun ? Phase.Failed : Phase.Skipped,
           reason: verdict.reason,
           message: verdict.message,
-          extra: { duplicateOf: verdict.duplicateOf, blockedUntil: verdict.blockedUntil },
+          extra: {
+            duplicateOf: verdict.duplicateOf,
+            blockedUntil: verdict.blockedUntil,
+            ...(verdict.budget ? { budget: verdict.budget } : {}),
+          },
         };
       }
 
@@ -370,7 +379,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
         const summary =
           verdict.until !== null
             ? `${verdict.reason} until ${timeOfDay(verdict.until)} (attempt ${tracker.attempts + 1})`
-            : `${verdict.reason}: wait for ${verdict.reason === BlockReason.AwaitingApproval ? 'an operator to approve or reject' : verdict.blockKind === BlockKind.Manual ? 'an operator to clear the target' : 'the target lock'} (re-check at ${timeOfDay(until)})`;
+            : `${verdict.reason}: wait for ${waitingFor(verdict)} (re-check at ${timeOfDay(until)})`;
         await condition(() => wakeups !== seen, Math.max(until - now(), 1), { summary });
         if (v3 && historyIsLong()) await carryOnAsNew();
         continue;
@@ -532,6 +541,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
           ...ref,
           ...(v3 ? { runId: info.runId } : {}),
           phase,
+          actionId: request.action.id,
           ...(ineffective ? { ineffective: true } : {}),
           duplicates: { count: tracker.status().duplicates, lastAt: tracker.lastDuplicateAt },
         },
@@ -602,7 +612,12 @@ interface Ending {
   phase: Phase;
   reason: EndReason;
   message: string;
-  extra?: { failure?: Failure; duplicateOf?: string | null; blockedUntil?: number | null };
+  extra?: {
+    failure?: Failure;
+    duplicateOf?: string | null;
+    blockedUntil?: number | null;
+    budget?: BudgetBlock | null;
+  };
 }
 
 /** The client validates before starting; this guards starts from the plain `temporal` CLI. */
@@ -612,6 +627,12 @@ function validate(request: unknown): RemediationInput['request'] {
   } catch (error) {
     throw ApplicationFailure.nonRetryable((error as Error).message, ErrorType.InvalidRequest);
   }
+}
+
+function waitingFor(verdict: { reason: BlockReason; blockKind: string; budget?: BudgetBlock }): string {
+  if (verdict.reason === BlockReason.AwaitingApproval) return 'an operator to approve or reject';
+  if (verdict.budget) return `a slot of budget ${verdict.budget.budget} (${verdict.budget.key})`;
+  return verdict.blockKind === BlockKind.Manual ? 'an operator to clear the target' : 'the target lock';
 }
 
 function timeOfDay(ms: number): string {

@@ -10,6 +10,7 @@ import {
   type EndReason,
   type Failure,
 } from '../domain/model';
+import type { BudgetBlock } from '../domain/budget';
 import type { RoutingVerdict } from '../domain/routing';
 import type { RemediationStatus, TimelineEntry } from '../shared';
 
@@ -186,6 +187,8 @@ export class RemediationTracker {
   }
 
   blocked(at: number, verdict: Extract<RoutingVerdict, { kind: 'wait' }>): void {
+    this.clearBlock();
+    if (verdict.budget) this.state.budget = verdict.budget;
     this.state.blockReason = verdict.reason;
     this.state.blockKind = verdict.blockKind;
     this.state.blockedUntil = verdict.until === null ? null : iso(verdict.until);
@@ -241,9 +244,15 @@ export class RemediationTracker {
     phase: Phase,
     reason: EndReason,
     message: string,
-    extra: { failure?: Failure; duplicateOf?: string | null; blockedUntil?: number | null } = {},
+    extra: {
+      failure?: Failure;
+      duplicateOf?: string | null;
+      blockedUntil?: number | null;
+      budget?: BudgetBlock | null;
+    } = {},
   ): void {
     this.clearBlock();
+    if (extra.budget) this.state.budget = extra.budget;
     if (extra.blockedUntil) this.state.blockedUntil = iso(extra.blockedUntil);
     if (extra.failure) this.state.failure = extra.failure;
     if (extra.duplicateOf) this.state.duplicateOf = extra.duplicateOf;
@@ -252,6 +261,8 @@ export class RemediationTracker {
   }
 
   private clearBlock(): void {
+    // Absent (not null) until a budget first blocks: statuses of remediations without budgets keep their shape.
+    if (this.state.budget) this.state.budget = null;
     this.state.blockReason = null;
     this.state.blockKind = null;
     this.state.blockedUntil = null;

@@ -1,11 +1,13 @@
 import {
   emptyFingerprintState,
   emptyTargetState,
+  type BudgetState,
   type FingerprintState,
   type TargetState,
 } from '../../domain/model';
 import {
   boundedAudit,
+  budgetProblem,
   type Ledger,
   LedgerConflictError,
   LedgerInvalidStateError,
@@ -37,6 +39,7 @@ interface StoredRecord {
 export class InMemoryLedger implements Ledger {
   private readonly targets = new Map<string, StoredRecord>();
   private readonly fingerprints = new Map<string, StoredRecord>();
+  private readonly budgets = new Map<string, StoredRecord>();
   private lastVersion = 0;
 
   async getTarget(key: string): Promise<TargetState> {
@@ -79,6 +82,22 @@ export class InMemoryLedger implements Ledger {
       'duplicates.count': spec.duplicates.count,
     });
     return load<FingerprintState>(this.write(this.fingerprints, state.key, version, spec));
+  }
+
+  async getBudget(empty: BudgetState): Promise<BudgetState> {
+    const record = this.budgets.get(empty.key);
+    return record ? load<BudgetState>(record) : { ...empty, version: null };
+  }
+
+  async putBudget(state: BudgetState): Promise<BudgetState> {
+    const { version, ...spec } = state;
+    const problem = budgetProblem(state);
+    if (problem) throw new LedgerInvalidStateError(state.key, problem);
+    return load<BudgetState>(this.write(this.budgets, state.key, version, spec));
+  }
+
+  async listBudgets(): Promise<BudgetState[]> {
+    return [...this.budgets.values()].map((record) => load<BudgetState>(record));
   }
 
   // ------------------------------------------------------------ test-only: deletion

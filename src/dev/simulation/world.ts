@@ -5,7 +5,7 @@
  */
 import { InMemoryLedger } from '../fakes/in-memory-ledger';
 import { InMemoryPipelineRuns, type Timer } from '../fakes/in-memory-pipeline-runs';
-import type { FingerprintState, TargetState } from '../../domain/model';
+import type { BudgetState, FingerprintState, TargetState } from '../../domain/model';
 import { LedgerConflictError, LedgerInvalidStateError, type Ledger } from '../../ports/ledger';
 import type { PipelineRuns } from '../../ports/pipeline-runs';
 import type { Remediations } from '../../ports/remediations';
@@ -46,11 +46,11 @@ export interface Faults {
 
 /** Every ledger write, seen from outside: what the invariant checks read. */
 export interface WriteEvent {
-  kind: 'target' | 'fingerprint';
+  kind: 'target' | 'fingerprint' | 'budget';
   /** The write landed but its caller was told it failed (and so could not go on to notify). */
   responseLost: boolean;
-  before: TargetState | FingerprintState;
-  after: TargetState | FingerprintState;
+  before: TargetState | FingerprintState | BudgetState;
+  after: TargetState | FingerprintState | BudgetState;
 }
 
 export class FaultyLedger implements Ledger {
@@ -65,7 +65,7 @@ export class FaultyLedger implements Ledger {
     if (this.clock.now() < this.faults.outageUntil) throw new OutageError('ledger: API server unavailable');
   }
 
-  private async write<S extends TargetState | FingerprintState>(
+  private async write<S extends TargetState | FingerprintState | BudgetState>(
     kind: WriteEvent['kind'],
     state: S,
     read: () => Promise<S>,
@@ -117,6 +117,22 @@ export class FaultyLedger implements Ledger {
       () => this.inner.getFingerprint(state.key, state.fingerprint),
       () => this.inner.putFingerprint(state),
     );
+  }
+  async getBudget(empty: BudgetState): Promise<BudgetState> {
+    this.gate();
+    return this.inner.getBudget(empty);
+  }
+  putBudget(state: BudgetState): Promise<BudgetState> {
+    return this.write(
+      'budget',
+      state,
+      () => this.inner.getBudget(state),
+      () => this.inner.putBudget(state),
+    );
+  }
+  async listBudgets(): Promise<BudgetState[]> {
+    this.gate();
+    return this.inner.listBudgets();
   }
 }
 

@@ -28,6 +28,7 @@ describe('parsePolicyConfig (SEMANTICS §9)', () => {
       // Secure default: only catalogued actions run.
       allowUncataloguedActions: false,
       mode: 'Enforce',
+      budgets: [],
     };
     expect(defaultPolicyConfig).toEqual(expected);
     expect(parsePolicyConfig({})).toEqual(expected);
@@ -51,6 +52,7 @@ describe('parsePolicyConfig (SEMANTICS §9)', () => {
         orphanRecheckInterval: 1_000,
         allowUncataloguedActions: true,
         mode: 'Shadow',
+        budgets: [{ scope: 'namespace', maxConcurrent: 1, maxPerWindow: { count: 2, window: '1m' } }],
       }),
     ).toEqual({
       consecutiveFailureThreshold: 2,
@@ -67,6 +69,73 @@ describe('parsePolicyConfig (SEMANTICS §9)', () => {
       orphanRecheckIntervalMs: 1_000,
       allowUncataloguedActions: true,
       mode: 'Shadow',
+      budgets: [
+        {
+          name: 'namespace',
+          scope: 'namespace',
+          match: { actions: null, namespaces: null },
+          maxConcurrent: 1,
+          maxPerWindow: { count: 2, windowMs: 60_000 },
+        },
+      ],
+    });
+  });
+
+  describe('budgets', () => {
+    it('when a budget names its match then it is kept, with the name defaulting to the scope', () => {
+      expect(
+        parsePolicyConfig({
+          budgets: [
+            {
+              scope: 'namespace+action',
+              match: { actions: ['restart'], namespaces: ['prod-*'] },
+              maxConcurrent: 2,
+            },
+            { name: 'cluster-rate', scope: 'cluster', maxPerWindow: { count: 10, window: '1h' } },
+          ],
+        }).budgets,
+      ).toEqual([
+        {
+          name: 'namespace-action',
+          scope: 'namespace+action',
+          match: { actions: ['restart'], namespaces: ['prod-*'] },
+          maxConcurrent: 2,
+          maxPerWindow: null,
+        },
+        {
+          name: 'cluster-rate',
+          scope: 'cluster',
+          match: { actions: null, namespaces: null },
+          maxConcurrent: null,
+          maxPerWindow: { count: 10, windowMs: 3_600_000 },
+        },
+      ]);
+    });
+
+    it.each<[string, unknown, string[]]>([
+      ['no limit at all', [{ scope: 'cluster' }], ['budgets.0.maxConcurrent:limitRequired']],
+      ['an unknown scope', [{ scope: 'team', maxConcurrent: 1 }], ['budgets.0.scope:enum']],
+      ['a zero maxConcurrent', [{ scope: 'cluster', maxConcurrent: 0 }], ['budgets.0.maxConcurrent:min']],
+      [
+        'a malformed window',
+        [{ scope: 'cluster', maxPerWindow: { count: 1, window: 'soon' } }],
+        ['budgets.0.maxPerWindow.window:duration'],
+      ],
+      [
+        'two budgets of one scope without names',
+        [
+          { scope: 'namespace', maxConcurrent: 1 },
+          { scope: 'namespace', maxPerWindow: { count: 5, window: '1h' } },
+        ],
+        ['budgets.1.name:unique'],
+      ],
+      [
+        'a name kubectl could not show',
+        [{ name: 'Prod_Budget', scope: 'cluster', maxConcurrent: 1 }],
+        ['budgets.0.name:pattern'],
+      ],
+    ])('when a budget has %s then the field is named', (_, budgets, fields) => {
+      expect(fieldsOf({ budgets })).toEqual(fields);
     });
   });
 
