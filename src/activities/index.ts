@@ -244,7 +244,7 @@ export function createActivities(deps: ActivityDeps) {
       if (limit === null || others.length < limit) continue; // nothing to gain: no lookups
       for (const holder of others) {
         if (dead.has(budgets.holderId(holder)) || (await remediations.isRunning(holder.workflowId))) continue;
-        const { stored } = await updateTarget(holder.targetKey, async (target) => {
+        const { stored, effects } = await updateTarget(holder.targetKey, async (target) => {
           const lock = target.lock;
           const closed = new Set(lock?.fencingToken === holder.fencingToken ? [holder.workflowId] : []);
           const runs = new Map<string, core.ObservedRun>();
@@ -252,10 +252,16 @@ export function createActivities(deps: ActivityDeps) {
             const observed = await observe(name);
             if (observed) runs.set(name, observed);
           }
-          const effects: core.Effect[] = [];
-          const next = core.reclaimTarget(target, caller, { closed, runs }, now(), policy, effects);
-          return { target: next.target, effects };
+          // Dead waiters at the front would swallow the wake if this frees the lock (I2).
+          return core.reclaimForBudget(
+            await pruneDeadWaiters(target),
+            caller,
+            { closed, runs },
+            now(),
+            policy,
+          );
         });
+        await carryOut(effects);
         if (budgets.slotIsDead(holder, stored)) dead.add(budgets.holderId(holder));
       }
     }

@@ -252,8 +252,9 @@ export function reclaim(
 }
 
 /**
- * Takes (or keeps) the caller's slot for the lock acquisition `fencingToken` on `targetKey`, and
- * counts the start unless the slot was already held (a retried pass). Leaves the queue.
+ * Takes the caller's slot for the lock acquisition `fencingToken` on `targetKey`, counts the start
+ * and leaves the queue. A slot already held (a retried pass, whose first answer was lost) is taken
+ * again: its start moves to now, since its run starts only after the answer that gets through.
  */
 export function takeSlot(
   state: BudgetState,
@@ -271,15 +272,22 @@ export function takeSlot(
     runId: caller.runId,
     targetKey: input.targetKey,
     fencingToken: input.fencingToken,
-    since: held?.since ?? at,
+    since: at,
   };
+  const { windowMs } = input;
   // Starts older than the window count for nothing any more: the record stays small.
-  const keep =
-    input.windowMs === null ? [] : state.starts.filter((s) => Date.parse(s.at) > now - input.windowMs!);
+  const starts =
+    windowMs === null
+      ? []
+      : state.starts.filter(
+          (s) =>
+            Date.parse(s.at) > now - windowMs &&
+            !(held && s.remediationId === held.remediationId && s.at === held.since),
+        );
   return {
     ...state,
-    holders: held ? state.holders.map((h) => (h === held ? holder : h)) : [...state.holders, holder],
-    starts: held || input.windowMs === null ? keep : [...keep, { remediationId: caller.remediationId, at }],
+    holders: [...state.holders.filter((h) => h !== held), holder],
+    starts: windowMs === null ? [] : [...starts, { remediationId: caller.remediationId, at }],
     waiters: state.waiters.filter((w) => w.remediationId !== caller.remediationId),
   };
 }

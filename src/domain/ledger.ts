@@ -64,7 +64,7 @@ export interface RouteQuestions {
   claimant: string | null;
   /** Waiters that hold this caller back, in queue order: ask until the first live one. */
   queue: string[];
-  /** Per budget record, its waiters ahead of this caller in queue order: ask each until its first live one. */
+  /** Per budget record, its waiters but this caller in queue order: ask each until its first live one. */
   budgetQueues?: string[][];
 }
 
@@ -79,10 +79,10 @@ export function routeQuestions(
   const claim = fingerprint.active;
   const position = target.waiters.findIndex((w) => w.remediationId === caller.remediationId);
   const ahead = position < 0 ? target.waiters : target.waiters.slice(0, position);
-  const budgetQueues = budgetStates.map((state) => {
-    const before = new Set(budgets.budgetWaitersAhead(state, caller.remediationId));
-    return state.waiters.filter((w) => before.has(w.remediationId)).map((w) => w.workflowId);
-  });
+  // The whole queue but the caller: whoever is first once the caller has left must be alive to be woken.
+  const budgetQueues = budgetStates.map((state) =>
+    state.waiters.filter((w) => w.remediationId !== caller.remediationId).map((w) => w.workflowId),
+  );
   return {
     lockHolder: lock && !holdsLock(lock, caller) ? { workflowId: lock.workflowId, runId: lock.runId } : null,
     claimant: claim && claim.remediationId !== caller.remediationId ? claim.workflowId : null,
@@ -303,10 +303,16 @@ export function route(
         now,
       );
     if (blocking.has(state.key)) return budgets.queueFor(state, caller, now);
-    const left = budgets.leave(state, caller, !holdsTargetLock, budget, now);
-    if (left.wake)
-      effects.push({ kind: 'wake', workflowId: left.wake, cause: `budget ${state.key} has room` });
-    return left.state;
+    return budgets.leave(state, caller, !holdsTargetLock, budget, now).state;
+  });
+  // Room left (a slot reclaimed or given back, a waiter gone): the first live waiter hears of it,
+  // so a wake that reached the wrong remediation, or none, is never lost.
+  budgetStates.forEach((state, i) => {
+    const head = state.waiters.find(
+      (w) => w.remediationId !== caller.remediationId && !answers.closed.has(w.workflowId),
+    );
+    if (head && budgets.hasRoom(state, applicable[i]!.policy, now))
+      effects.push({ kind: 'wake', workflowId: head.workflowId, cause: `budget ${state.key} has room` });
   });
   return { target, fingerprint, budgets: budgetStates, verdict: withTakeover, fencingToken, effects };
 }
@@ -364,6 +370,25 @@ export function reclaimTarget(
       effects,
     );
   return { target, takeover };
+}
+
+/**
+ * A dead budget-slot holder's target, reclaimed by someone routing elsewhere: as a routing pass on
+ * that target would, and the lock, if that freed it, is passed on to the first waiter.
+ */
+export function reclaimForBudget(
+  current: TargetState,
+  caller: Caller,
+  answers: RouteAnswers,
+  now: number,
+  policy: PolicyConfig,
+): { target: TargetState; effects: Effect[] } {
+  const effects: Effect[] = [];
+  const { target } = reclaimTarget(current, caller, answers, now, policy, effects);
+  if (current.lock !== null || current.unsettled !== null)
+    // Nobody excluded: the caller may be a waiter of this very target, and wakes itself then.
+    wakeNext(target, null, 'the lock is free (a dead holder reclaimed)', effects, now);
+  return { target, effects };
 }
 
 /**

@@ -16,9 +16,10 @@ import { InMemoryLedger } from '../fakes/in-memory-ledger';
 import { InMemoryPipelineRuns } from '../fakes/in-memory-pipeline-runs';
 import { parsePolicyConfig, type PolicyConfig } from '../../domain/config';
 import { InMemoryActionCatalog } from '../fakes/in-memory-action-catalog';
+import { applicableBudgets, emptyBudgetFor, hasRoom } from '../../domain/budget';
 import { disappeared, watchTimedOut } from '../../domain/ledger';
 import { isParked } from '../../domain/routing';
-import type { Failure, FingerprintState, Phase, TargetState } from '../../domain/model';
+import type { BudgetState, Failure, FingerprintState, Phase, TargetState } from '../../domain/model';
 import {
   fingerprintKey,
   parseRemediationRequest,
@@ -47,9 +48,10 @@ export interface SimulationOptions {
   /**
    * A deliberately broken wiring, to show that the checks catch it (tests of the simulation):
    * `ignoreDeadline` creates runs without the deadline (I4), `blindToDeath` never sees a closed
-   * workflow (I2, I1).
+   * workflow (I2, I1), `blindToCatalog` never finds a catalog entry, `blindToBudgets` runs workers
+   * that know no budget while the checks hold them to one.
    */
-  mutation?: 'ignoreDeadline' | 'blindToDeath' | 'blindToCatalog';
+  mutation?: 'ignoreDeadline' | 'blindToDeath' | 'blindToCatalog' | 'blindToBudgets';
 }
 
 export interface Violation {
@@ -105,7 +107,7 @@ const PIPELINES = [
   { name: 'missing', script: null },
 ] as const;
 
-const POLICY: PolicyConfig = parsePolicyConfig({
+const POLICY_INPUT = {
   lockRecheckInterval: '30s',
   orphanRecheckInterval: '5s',
   watchGrace: '1m',
@@ -113,7 +115,35 @@ const POLICY: PolicyConfig = parsePolicyConfig({
   backoff: { base: '1m', max: '10m' },
   // Free-form actions run beside a catalogued one that operators add, change and remove.
   allowUncataloguedActions: true,
-});
+};
+/**
+ * Budget variants a schedule runs under (drawn from the seed): none, and combinations of every
+ * scope, limit and match over the schedule's three targets in two namespaces.
+ */
+const BUDGET_VARIANTS = [
+  [],
+  [{ name: 'ns', scope: 'namespace', maxConcurrent: 1 }],
+  [
+    { name: 'cluster', scope: 'cluster', maxConcurrent: 1 },
+    { name: 'rate', scope: 'action', maxPerWindow: { count: 2, window: '3m' } },
+  ],
+  [
+    { name: 'pair', scope: 'namespace+action', match: { actions: ['restart'] }, maxConcurrent: 1 },
+    { name: 'cluster-rate', scope: 'cluster', maxConcurrent: 2, maxPerWindow: { count: 3, window: '5m' } },
+  ],
+  [
+    {
+      name: 'a-only',
+      scope: 'namespace',
+      match: { namespaces: ['a*'] },
+      maxPerWindow: { count: 1, window: '2m' },
+    },
+  ],
+] as const;
+const POLICIES: PolicyConfig[] = BUDGET_VARIANTS.map((budgets) =>
+  parsePolicyConfig({ ...POLICY_INPUT, budgets: structuredClone(budgets) }),
+);
+const POLICY = POLICIES[0]!;
 /** The catalogued action the operator keeps changing: it runs only `ok`, and names the target itself. */
 const CATALOGUED_ACTION = 'scale';
 const CATALOGUED_SPEC = { pipeline: 'ok', targetParams: { name: '{{ target.name }}' } };
@@ -170,6 +200,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   });
   if (options.mutation === 'blindToDeath') remediations.isRunning = async () => true;
   if (options.mutation === 'blindToCatalog') catalog.get = async () => undefined;
+  // Its own stream too: the budget variant, and what it adds to the checks.
+  const budgetRandom = new Random(options.seed ^ 0xb0d6e7);
+  const policy =
+    options.mutation === 'blindToBudgets' ? POLICIES[1]! : POLICIES[budgetRandom.int(POLICIES.length)]!;
   const skews = [0, random.int(MAX_SKEW_MS + 1) * (random.chance(0.5) ? 1 : -1)];
   const workers = skews.map((skew) =>
     mutate(
@@ -177,7 +211,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         ledger,
         pipelineRuns,
         remediations,
-        policy: POLICY,
+        policy: options.mutation === 'blindToBudgets' ? POLICY : policy,
         catalog,
         executionNamespace: EXECUTION_NAMESPACE,
         clock: () => clock.now() + skew,
@@ -199,7 +233,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const worker = () => workers[random.int(workers.length)]!;
   let currentAttempt = 1;
 
-  const targets = Array.from({ length: options.targets ?? 2 }, (_, i) => ({
+  const targets = Array.from({ length: options.targets ?? 3 }, (_, i) => ({
     namespace: i % 2 ? 'b' : 'a',
     name: `t${i}`,
   }));
@@ -281,9 +315,83 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
 
   /** Targets whose lock came free in this step (after-state), for the wake check. */
   const freed: TargetState[] = [];
+  /** Budget records that gave a slot back in this step (after-state), for the wake check. */
+  const freedSlots: BudgetState[] = [];
+  /** When each lock acquisition (remediation#token) was granted: a budget window counts these. */
+  const acquired = new Map<string, number>();
+
+  /** The target key a PipelineRun's target-hash label stands for. */
+  const keyOfHash = (hashKey: string) =>
+    targets.map((t) => `${t.namespace}/Deployment/${t.name}`).find((k) => hash(k).slice(0, 40) === hashKey)!;
+  const budgetsOfRun = (c: (typeof pipelineRuns.created)[number]) => {
+    const key = keyOfHash(c.labels['remediation.dev/target-hash']!);
+    return {
+      key,
+      token: Number(c.labels['remediation.dev/fencing-token']),
+      budgets: applicableBudgets(policy.budgets, key.split('/')[0]!, c.labels['remediation.dev/action']!),
+    };
+  };
+
+  /**
+   * Budgets: every executing PipelineRun is covered by a slot of each budget that applies to it
+   * (held for its own lock acquisition), so no scope ever has more than maxConcurrent executing;
+   * and no scope ever granted more than `count` of the acquisitions that created runs within its
+   * window (less the clock skew the two workers may have between them).
+   */
+  async function checkBudgetsCoverRuns(executing: (typeof pipelineRuns.created)[number][]): Promise<void> {
+    if (policy.budgets.length === 0) return;
+    const perScope = new Map<string, string[]>();
+    for (const c of executing) {
+      const { key, token, budgets } = budgetsOfRun(c);
+      for (const applicable of budgets) {
+        const state = await innerLedger.getBudget(emptyBudgetFor(applicable));
+        if (!state.holders.some((h) => h.targetKey === key && h.fencingToken === token))
+          fail(
+            'budget',
+            `PipelineRun ${c.name} executes on ${key} without a slot of budget ${applicable.key}`,
+          );
+        perScope.set(applicable.key, [...(perScope.get(applicable.key) ?? []), c.name]);
+      }
+    }
+    for (const budget of policy.budgets) {
+      for (const [scopeKey, names] of perScope) {
+        if (!scopeKey.startsWith(`${budget.name}:`) || budget.maxConcurrent === null) continue;
+        if (names.length > budget.maxConcurrent)
+          fail(
+            'budget',
+            `${names.length} PipelineRuns (${names.join(', ')}) execute at once in ${scopeKey}, above maxConcurrent ${budget.maxConcurrent}`,
+          );
+      }
+    }
+    const starts = new Map<string, number[]>();
+    for (const c of pipelineRuns.created) {
+      const at = acquired.get(
+        `${c.labels['remediation.dev/remediation-id']}#${c.labels['remediation.dev/fencing-token']}`,
+      );
+      if (at === undefined) continue;
+      for (const applicable of budgetsOfRun(c).budgets)
+        if (applicable.policy.maxPerWindow)
+          starts.set(applicable.key, [...(starts.get(applicable.key) ?? []), at]);
+    }
+    for (const [scopeKey, times] of starts) {
+      const window = policy.budgets.find((b) => scopeKey.startsWith(`${b.name}:`))!.maxPerWindow!;
+      const sorted = [...new Set(times)].sort((x, y) => x - y);
+      for (let i = 0; i + window.count < sorted.length; i++)
+        if (sorted[i + window.count]! - sorted[i]! < window.windowMs - 2 * MAX_SKEW_MS)
+          fail(
+            'budget',
+            `${window.count + 1} runs of ${scopeKey} were granted within ${(sorted[i + window.count]! - sorted[i]!) / 1000}s, inside its ${window.windowMs / 1000}s window for ${window.count}`,
+          );
+    }
+  }
   function checkWrites(): void {
     for (; writesSeen < ledger.writes.length; writesSeen++) {
       const { kind, before, after, responseLost } = ledger.writes[writesSeen]!;
+      if (kind === 'budget') {
+        const [b, a] = [before as BudgetState, after as BudgetState];
+        if (a.holders.length < b.holders.length && !responseLost) freedSlots.push(a);
+        continue;
+      }
       if (kind !== 'target') continue;
       const b = before as TargetState;
       const a = after as TargetState;
@@ -328,6 +436,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       return;
     checkedAt = now;
     const running = new Map<string, string[]>();
+    const executing: (typeof pipelineRuns.created)[number][] = [];
     for (const c of pipelineRuns.created) {
       if (finished.has(c.name)) continue;
       const outcome = await innerRuns.observe(EXECUTION_NAMESPACE, c.name);
@@ -337,7 +446,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       }
       const target = c.labels['remediation.dev/target-hash']!;
       running.set(target, [...(running.get(target) ?? []), c.name]);
+      executing.push(c);
     }
+    await checkBudgetsCoverRuns(executing);
     for (const [hashKey, names] of running) {
       if (names.length > 1) fail('I1', `PipelineRuns ${names.join(', ')} run at the same time on one target`);
       const key = targets
@@ -428,6 +539,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         }
         rem.overrideActive = false;
         rem.fencingToken = result.fencingToken;
+        const acquisition = `${rem.id}#${result.fencingToken}`;
+        if (!acquired.has(acquisition)) acquired.set(acquisition, clock.now());
         rem.run = null; // this attempt's run is known once its create answers
         rem.attempts++;
         rem.pc = 'start';
@@ -727,9 +840,25 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     }
   }
 
+  /** A budget slot given back with room left wakes a live waiter (whatever died ahead of it). */
+  function checkBudgetWakes(wakesBefore: number): void {
+    const woken = new Set(remediations.wakes.slice(wakesBefore).map((w) => w.workflowId));
+    for (const state of freedSlots.splice(0)) {
+      const budget = policy.budgets.find((b) => b.name === state.budget)!;
+      const room = [-MAX_SKEW_MS, MAX_SKEW_MS].every((skew) => hasRoom(state, budget, clock.now() + skew));
+      const live = state.waiters.filter((w) => !workflows.get(w.workflowId)?.closed);
+      if (room && live.length > 0 && !live.some((w) => woken.has(w.workflowId)))
+        fail(
+          'budget',
+          `budget ${state.key} gave a slot back with room left but none of its live waiters (${live.map((w) => w.remediationId).join(', ')}) was woken`,
+        );
+    }
+  }
+
   async function afterStep(wakesBefore: number): Promise<void> {
     checkWrites();
     checkWakes(wakesBefore);
+    checkBudgetWakes(wakesBefore);
     await checkRuns();
   }
 

@@ -1,7 +1,10 @@
 import { simulate } from '../../../src/dev/simulation/simulate';
 
 /** The checks are only worth something if they catch a broken wiring. */
-async function firstViolation(mutation: 'ignoreDeadline' | 'blindToDeath' | 'blindToCatalog', seeds: number) {
+async function firstViolation(
+  mutation: 'ignoreDeadline' | 'blindToDeath' | 'blindToCatalog' | 'blindToBudgets',
+  seeds: number,
+) {
   for (let seed = 1; seed <= seeds; seed++) {
     const result = await simulate({ seed, mutation });
     if (result.violation) return { seed, ...result.violation };
@@ -22,6 +25,10 @@ describe('the safety simulation catches broken wiring', () => {
 
   it('catalog: activities that do not consult the catalog run what the caller asked, and are caught', async () => {
     expect(await firstViolation('blindToCatalog', 200)).toMatchObject({ invariant: 'catalog' });
+  }, 120_000);
+
+  it('budget: workers that know no budget run more at once than the budget allows, and are caught', async () => {
+    expect(await firstViolation('blindToBudgets', 200)).toMatchObject({ invariant: 'budget' });
   }, 120_000);
 
   it('a schedule is a pure function of its seed (replayable)', async () => {
