@@ -6,9 +6,11 @@
 import { randomBytes } from 'node:crypto';
 
 import {
+  emptyBudgetState,
   emptyFingerprintState,
   emptyTargetState,
   type AuditEntry,
+  type BudgetState,
   type FingerprintState,
   type TargetState,
 } from '../../src/domain/model';
@@ -20,6 +22,7 @@ import {
   MAX_AUDIT_BY_LENGTH,
   MAX_AUDIT_ENTRIES,
   MAX_AUDIT_REASON_LENGTH,
+  MAX_BUDGET_ENTRIES,
 } from '../../src/ports/ledger';
 
 export type LedgerRecordKind = 'target' | 'fingerprint';
@@ -458,6 +461,70 @@ export function ledgerContract(name: string, setup: () => Promise<LedgerUnderTes
         const there = `ns-${run}-b/${fp}`;
         await ledger.putFingerprint({ ...emptyFingerprintState(here, fp), consecutiveFailedRemediations: 3 });
         await expect(ledger.getFingerprint(there, fp)).resolves.toEqual(emptyFingerprintState(there, fp));
+      });
+    });
+
+    describe('budgets', () => {
+      const budgetKey = () => `ns-${run}:prod-${run}`;
+      const empty = () => emptyBudgetState(budgetKey(), `ns-${run}`, 'namespace', `prod-${run}`);
+      const maximal = (): BudgetState => ({
+        ...empty(),
+        holders: [
+          {
+            remediationId: 'r1',
+            workflowId: 'remediation-r1',
+            runId: 'run-1',
+            targetKey: targetKey(1),
+            fencingToken: 7,
+            since: '2026-01-01T00:00:00.000Z',
+          },
+        ],
+        starts: [{ remediationId: 'r1', at: '2026-01-01T00:00:00.000Z' }],
+        waiters: [{ remediationId: 'r2', workflowId: 'remediation-r2', since: '2026-01-01T00:00:01.000Z' }],
+      });
+
+      it('when the record is missing, returns the empty state it was asked with, version null', async () => {
+        await expect(ledger.getBudget(empty())).resolves.toEqual(empty());
+      });
+
+      it('when every field is set, a round trip deep-equals it; emptied lists are stored empty', async () => {
+        const written = await ledger.putBudget(maximal());
+        expect(withoutVersion(written)).toStrictEqual(withoutVersion(maximal()));
+        await expect(ledger.getBudget(empty())).resolves.toStrictEqual(written);
+        const emptied = await ledger.putBudget({ ...written, holders: [], starts: [], waiters: [] });
+        await expect(ledger.getBudget(empty())).resolves.toStrictEqual(emptied);
+        expect(emptied.holders).toEqual([]);
+      });
+
+      it('when two writers read the same version, the second write conflicts and the first one stays', async () => {
+        await ledger.putBudget(empty());
+        const a = await ledger.getBudget(empty());
+        const b = await ledger.getBudget(empty());
+        const aWrote = await ledger.putBudget({
+          ...a,
+          starts: [{ remediationId: 'a', at: '2026-01-01T00:00:00.000Z' }],
+        });
+        await expect(
+          ledger.putBudget({ ...b, starts: [{ remediationId: 'b', at: '2026-01-01T00:00:00.000Z' }] }),
+        ).rejects.toBeInstanceOf(LedgerConflictError);
+        await expect(ledger.getBudget(empty())).resolves.toEqual(aWrote);
+        await expect(ledger.putBudget(empty())).rejects.toBeInstanceOf(LedgerConflictError);
+      });
+
+      it(`when a list has more than ${MAX_BUDGET_ENTRIES} entries, refuses the write naming it`, async () => {
+        const waiters = Array.from({ length: MAX_BUDGET_ENTRIES + 1 }, (_, i) => ({
+          remediationId: `r${i}`,
+          workflowId: `remediation-r${i}`,
+          since: '2026-01-01T00:00:00.000Z',
+        }));
+        await expect(ledger.putBudget({ ...empty(), waiters })).rejects.toThrow(/waiters/);
+        await expect(ledger.getBudget(empty())).resolves.toEqual(empty());
+      });
+
+      it('lists every stored budget with its version', async () => {
+        const written = await ledger.putBudget(maximal());
+        const listed = await ledger.listBudgets();
+        expect(listed).toContainEqual(written);
       });
     });
 
