@@ -4,7 +4,7 @@
  * refuses at apply time (and what it leaves to the worker), the `kubectl get ract` columns, a catalog
  * that never reached its API server, and the local stack's demo catalog.
  */
-import { request } from 'node:https';
+import { getTable } from './support/kube-table';
 
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 
@@ -298,30 +298,3 @@ describe('KubernetesActionCatalog on the real API server', () => {
     }
   });
 });
-
-interface Table {
-  columnDefinitions: { name: string }[];
-  rows: { cells: unknown[] }[];
-}
-
-/** GET a server-side rendered table (what `kubectl get` prints), over the kubeconfig's TLS identity. */
-async function getTable(kc: KubeConfig, path: string): Promise<Table> {
-  const options = {
-    method: 'GET',
-    headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' },
-  };
-  await kc.applyToHTTPSOptions(options);
-  const url = new URL(path, kc.getCurrentCluster()!.server);
-  return new Promise((resolve, reject) => {
-    const req = request(url, options, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => {
-        if (res.statusCode !== 200) reject(new Error(`GET ${path}: HTTP ${res.statusCode}: ${text}`));
-        else resolve(JSON.parse(text) as Table);
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}

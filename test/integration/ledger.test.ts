@@ -2,7 +2,7 @@
  * The Kubernetes ledger against the integration stack's real API server, with the CRDs of
  * deploy/crds/ledger.yaml installed by the global setup.
  */
-import { request } from 'node:https';
+import { getTable } from './support/kube-table';
 
 import { ApiextensionsV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 
@@ -75,35 +75,6 @@ ledgerContract('KubernetesLedger', async () => {
     forceRemoval: (kind, key) => forceRemoval(objects, kind, key),
   };
 });
-
-/** GET a server-side rendered table (what `kubectl get` prints), over the kubeconfig's TLS identity. */
-async function getTable(
-  kc: KubeConfig,
-  path: string,
-): Promise<{ columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] }> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig has no current cluster');
-  const url = new URL(path, cluster.server);
-  const options: Parameters<typeof request>[1] = {
-    method: 'GET',
-    headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' },
-  };
-  await kc.applyToHTTPSOptions(options);
-  return new Promise((resolve, reject) => {
-    const req = request(url, options, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () =>
-        res.statusCode === 200
-          ? resolve(JSON.parse(body))
-          : reject(new Error(`HTTP ${res.statusCode}: ${body}`)),
-      );
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('KubernetesLedger on the API server', () => {
   const kc: KubeConfig = kubeConfig();
