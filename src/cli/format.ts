@@ -48,6 +48,12 @@ export function statusView(s: RemediationStatus, now: Date): string {
     ['Phase', s.phase + (s.reason ? ` (${s.reason})` : '')],
     ['Blocked by', s.blockReason ? s.blockReason + (s.blockKind ? ` (${s.blockKind})` : '') : null],
     ['Blocked until', s.blockedUntil ? `${s.blockedUntil} (${relative(s.blockedUntil, now)})` : null],
+    [
+      'Budget',
+      s.budget
+        ? `${s.budget.budget} (${s.budget.scope} ${s.budget.key}): ${s.budget.used}/${s.budget.limit} ${s.budget.limitedBy === 'maxPerWindow' ? 'starts in the window' : s.budget.limitedBy === 'queue' ? 'in use, earlier waiters first' : 'slots in use'}`
+        : null,
+    ],
     ['Message', s.message || null],
     ['Target', s.target],
     ['Action', s.action],
