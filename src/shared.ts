@@ -61,6 +61,8 @@ export const SearchAttributes = {
   fingerprint: defineSearchAttributeKey('SignalFingerprint', SearchAttributeType.KEYWORD),
   action: defineSearchAttributeKey('RemediationAction', SearchAttributeType.KEYWORD),
   blockedUntil: defineSearchAttributeKey('BlockedUntil', SearchAttributeType.DATETIME),
+  /** Did the fix work: `Effective` / `Ineffective` once verification decided (actions with `verification`). */
+  verification: defineSearchAttributeKey('RemediationVerification', SearchAttributeType.KEYWORD),
 } as const;
 
 /** For `temporal server start-dev --search-attribute` and `temporal operator search-attribute create`. */
@@ -71,6 +73,7 @@ export const searchAttributeDefinitions: readonly { name: string; type: 'Keyword
   { name: 'SignalFingerprint', type: 'Keyword' },
   { name: 'RemediationAction', type: 'Keyword' },
   { name: 'BlockedUntil', type: 'Datetime' },
+  { name: 'RemediationVerification', type: 'Keyword' },
 ];
 
 // ------------------------------------------------------------------ workflow inputs and status

@@ -125,6 +125,8 @@ export interface FinishInput extends RemediationRef {
   duplicates?: { count: number; lastAt: string | null };
   /** Its action, so the budget slots it holds can be found (absent in histories recorded before budgets). */
   actionId?: string;
+  /** The verification verdict, for actions with `verification` (counted per verdict). */
+  verification?: 'Effective' | 'Ineffective';
 }
 
 export type StopResult = { name: string | null } & (
@@ -691,6 +693,11 @@ export function createActivities(deps: ActivityDeps) {
       count('remediation_finished', 'Remediations that released their shared state, by final phase', {
         phase: input.phase,
       });
+      if (input.verification)
+        count('remediation_verifications', 'Verified remediations by verdict (did the fix work)', {
+          action: input.actionId ?? 'unknown',
+          verdict: input.verification,
+        });
       const finish: core.FinishInput = {
         caller: {
           remediationId: input.remediationId,

@@ -83,6 +83,8 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   let admitted: ResolvedAction | null = null;
   // Verification and AlreadyResolved (SEMANTICS §13); earlier histories never see a resolved signal.
   const verifies = approvesAndDryRuns && patched('verification');
+  // The verdict as a search attribute of its own (RemediationVerification); earlier histories never upsert it.
+  const verdictAttribute = verifies && patched('verification-search-attribute');
   let signalResolved: { reason: string | null } | null = null;
   let refiredBy: string | null = null;
   let ineffective = false;
@@ -248,6 +250,9 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       { key: SearchAttributes.target, value: ref.targetKey },
       { key: SearchAttributes.fingerprint, value: request.signal.fingerprint },
       { key: SearchAttributes.action, value: request.action.id },
+      ...(verdictAttribute && status.verification
+        ? [{ key: SearchAttributes.verification, value: status.verification }]
+        : []),
     ]);
     setCurrentDetails(
       `**${status.phase}**${status.blockReason ? ` — ${status.blockReason}` : ''}: ${status.message}`,
@@ -543,6 +548,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
           phase,
           actionId: request.action.id,
           ...(ineffective ? { ineffective: true } : {}),
+          ...(tracker.status().verification ? { verification: tracker.status().verification! } : {}),
           duplicates: { count: tracker.status().duplicates, lastAt: tracker.lastDuplicateAt },
         },
       ]),

@@ -18,6 +18,7 @@ export const SEARCH_ATTRIBUTES = {
   SignalFingerprint: 'Keyword',
   RemediationAction: 'Keyword',
   BlockedUntil: 'Datetime',
+  RemediationVerification: 'Keyword',
 } as const;
 
 export interface TemporalDevServerOptions {

@@ -3,6 +3,7 @@
  * intake (bearer token): a firing alert starts the remediation, a resolved one tells it its signal
  * resolved. Verifying holds no lock; an ineffective fix counts against the fingerprint's breaker.
  */
+import { SearchAttributes } from '../../../src/shared';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AlertmanagerPayload } from '../../../src/intake/alertmanager';
@@ -116,6 +117,9 @@ describe('S35: verification', () => {
       reason: 'Succeeded',
       verification: 'Effective',
     });
+    // The verdict is a search attribute of its own: the Web UI and `temporal workflow list` can filter on it.
+    const described = await h.client.client.workflow.getHandle(`remediation-${id}`).describe();
+    expect(described.typedSearchAttributes.get(SearchAttributes.verification)).toBe('Effective');
     // Nothing holds the fingerprint any more: a resolved notification is still answered 200.
     const again = await post(notification('resolved', alert));
     expect(again).toMatchObject({ status: 200, results: [expect.objectContaining({ outcome: 'ignored' })] });
