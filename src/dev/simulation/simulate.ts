@@ -316,7 +316,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   /** Targets whose lock came free in this step (after-state), for the wake check. */
   const freed: TargetState[] = [];
   /** Budget records that gave a slot back in this step (after-state), for the wake check. */
-  const freedSlots: BudgetState[] = [];
+  const freedSlots: { state: BudgetState; at: number }[] = [];
   /** When each lock acquisition (remediation#token) was granted: a budget window counts these. */
   const acquired = new Map<string, number>();
 
@@ -386,10 +386,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   }
   function checkWrites(): void {
     for (; writesSeen < ledger.writes.length; writesSeen++) {
-      const { kind, before, after, responseLost } = ledger.writes[writesSeen]!;
+      const { kind, before, after, responseLost, at } = ledger.writes[writesSeen]!;
       if (kind === 'budget') {
         const [b, a] = [before as BudgetState, after as BudgetState];
-        if (a.holders.length < b.holders.length && !responseLost) freedSlots.push(a);
+        if (a.holders.length < b.holders.length && !responseLost) freedSlots.push({ state: a, at });
         continue;
       }
       if (kind !== 'target') continue;
@@ -843,9 +843,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   /** A budget slot given back with room left wakes a live waiter (whatever died ahead of it). */
   function checkBudgetWakes(wakesBefore: number): void {
     const woken = new Set(remediations.wakes.slice(wakesBefore).map((w) => w.workflowId));
-    for (const state of freedSlots.splice(0)) {
+    for (const { state, at } of freedSlots.splice(0)) {
       const budget = policy.budgets.find((b) => b.name === state.budget)!;
-      const room = [-MAX_SKEW_MS, MAX_SKEW_MS].every((skew) => hasRoom(state, budget, clock.now() + skew));
+      // Room as the writer saw it: at the write's time, whichever worker's clock it read.
+      const room = [-MAX_SKEW_MS, MAX_SKEW_MS].every((skew) => hasRoom(state, budget, at + skew));
       const live = state.waiters.filter((w) => !workflows.get(w.workflowId)?.closed);
       if (room && live.length > 0 && !live.some((w) => woken.has(w.workflowId)))
         fail(

@@ -51,6 +51,8 @@ export interface WriteEvent {
   responseLost: boolean;
   before: TargetState | FingerprintState | BudgetState;
   after: TargetState | FingerprintState | BudgetState;
+  /** The fake clock when it landed (a step may move the clock on afterwards). */
+  at: number;
 }
 
 export class FaultyLedger implements Ledger {
@@ -82,7 +84,13 @@ export class FaultyLedger implements Ledger {
     }
     const before = await read();
     const after = await put();
-    this.writes.push({ kind, before, after, responseLost: this.faults.loseNextResponse });
+    this.writes.push({
+      kind,
+      before,
+      after,
+      responseLost: this.faults.loseNextResponse,
+      at: this.clock.now(),
+    });
     if (this.faults.loseNextResponse) {
       this.faults.loseNextResponse = false;
       throw new LostResponseError(`write of ${state.key} landed; the response was lost`);
