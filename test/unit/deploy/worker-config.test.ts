@@ -173,13 +173,16 @@ describe('intake routes example', () => {
       allowUncataloguedActions: false,
       pipelineRunTimeoutMs: 1_800_000,
       catalogNamespace: 'remediation-system',
-      supports: { dryRun: false, approval: false, verification: false },
+      // What this worker implements (src/activities): the shipped statefulset and job actions ask for approval.
+      supports: { dryRun: true, approval: true, verification: true },
     };
     for (const route of config.routes) {
       const labels: Record<string, string> = {
         alertname: '',
         namespace: 'shop',
         deployment: 'api',
+        statefulset: 'api',
+        job_name: 'api',
         pod: 'api-7d4-x2',
       };
       for (const [name, matcher] of Object.entries(route.match))
