@@ -176,7 +176,7 @@ describe('planAlert / mapAlert', () => {
     expect(a.start && b.start && a.id === b.id).toBe(true);
   });
 
-  it('S2: when the fingerprint breaks the §2 rule then the alert is rejected naming signal.fingerprint', () => {
+  it('S2: when the fingerprint breaks the request rules (docs/behaviour.md#requests-and-keys) then the alert is rejected naming signal.fingerprint', () => {
     const plan = planAlert({ ...alertOf('firing-crashloop'), fingerprint: 'a/b' }, routes);
     expect(plan).toMatchObject({
       start: false,
