@@ -20,7 +20,7 @@ module.exports = {
       globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
       setupFilesAfterEnv: ['<rootDir>/test/support/long-timeout.ts'],
     },
-    // Each file starts its own stack so it can kill and restart servers (SEMANTICS S19–S21, S24).
+    // Each file starts its own stack so it can kill and restart servers (scenarios S19–S21, S24 of docs/behaviour.md).
     {
       ...base,
       displayName: 'faults',

@@ -89,7 +89,7 @@ export function readStackInfo(path = resolve('.stack/stack.json')): StackInfo | 
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as StackInfo) : null;
 }
 
-/** Reads a JSON or YAML config file: its policy keys (§9) and its worker settings keys. */
+/** Reads a JSON or YAML config file: its policy keys (docs/behaviour.md#defaults) and its worker settings keys. */
 export function readConfigFile(path: string): Record<string, unknown> {
   const text = readFileSync(path, 'utf8');
   const value: unknown = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);

@@ -112,7 +112,7 @@ const taskRunReasons: Readonly<Record<string, TaskRunRow>> = {
   ToBeRetried: inProgress,
 };
 
-/** TaskRun `Unknown` reasons meaning "stuck before execution" (tekton-status.md). */
+/** TaskRun `Unknown` reasons meaning "stuck before execution" (docs/classification.md). */
 const stuckReasons = new Set(['ExceededResourceQuota', 'PullImageFailed', 'ExceededNodeResources']);
 
 /** PipelineRun reasons of a run that has not finished. Another `Unknown` reason is unknown. */
@@ -143,7 +143,7 @@ function stepExecuted(step: StepState, createdAt: number): boolean {
   if (!t) return false;
   if (t.reason !== undefined && executedTerminationReasons.has(t.reason)) return true;
   // Tekton overlays waiting and running steps alike with the TaskRun reason; only a waiting step
-  // gets startedAt = creationTimestamp (the "trap" in tekton-status.md).
+  // gets startedAt = creationTimestamp (the "trap" in docs/classification.md).
   if (t.startedAt === undefined) return false;
   const startedAt = Date.parse(t.startedAt);
   return Number.isNaN(createdAt) || Number.isNaN(startedAt) || startedAt !== createdAt;
@@ -296,7 +296,7 @@ function classifyFromChildren(
 }
 
 /**
- * Classifies a PipelineRun given its child TaskRuns (tekton-status.md "Classifier"). The reason
+ * Classifies a PipelineRun given its child TaskRuns (docs/classification.md). The reason
  * tables decide first; step states are read only where a row says to look at them.
  * 1. `True` → succeeded. `Unknown` (or no condition yet) → running, with `stuckReason` when a child
  *    TaskRun is stuck before execution (ExceededResourceQuota, PullImageFailed, ExceededNodeResources)

@@ -14,6 +14,14 @@ import {
 import type { Alert } from './alertmanager';
 import { renderTemplate, routeMatches, type Route, type Template } from './routing-config';
 
+/** The notification an alert arrived in: what `{{ .CommonLabels.X }}` and `{{ .CommonAnnotations.X }}` read. */
+export interface AlertGroup {
+  commonLabels: Record<string, string>;
+  commonAnnotations: Record<string, string>;
+}
+
+const NO_GROUP: AlertGroup = { commonLabels: {}, commonAnnotations: {} };
+
 /** What happened to one alert. */
 export const AlertOutcome = {
   /** A new remediation was started. */
@@ -95,12 +103,19 @@ function boundedLabels(labels: Record<string, string>): Record<string, string> {
 export function mapAlert(
   alert: Alert,
   route: Route,
+  group: AlertGroup = NO_GROUP,
 ):
   | { ok: true; id: string; input: RemediationRequestInput }
   | { ok: false; reason: string; fields?: FieldError[] } {
   let missing: string | undefined;
+  const context = {
+    labels: alert.labels,
+    annotations: alert.annotations,
+    commonLabels: group.commonLabels,
+    commonAnnotations: group.commonAnnotations,
+  };
   const render = (field: string, tpl: Template): string => {
-    const r = renderTemplate(tpl, alert);
+    const r = renderTemplate(tpl, context);
     if (r.ok) return r.value;
     missing ??= `${r.missing} is missing or empty (needed for ${field})`;
     return '';
@@ -147,7 +162,7 @@ export function mapAlert(
 }
 
 /** First matching route wins; resolved alerts and unmatched alerts are ignored. */
-export function planAlert(alert: Alert, routes: readonly Route[]): AlertPlan {
+export function planAlert(alert: Alert, routes: readonly Route[], group: AlertGroup = NO_GROUP): AlertPlan {
   const fingerprint = alert.fingerprint ?? labelsFingerprint(alert.labels);
   if (alert.status === 'resolved') {
     return {
@@ -162,7 +177,7 @@ export function planAlert(alert: Alert, routes: readonly Route[]): AlertPlan {
       decision: { fingerprint, route: null, outcome: 'ignored', reason: 'no route matches the alert labels' },
     };
   }
-  const mapped = mapAlert(alert, route);
+  const mapped = mapAlert(alert, route, group);
   if (!mapped.ok) {
     return {
       start: false,

@@ -1,8 +1,10 @@
 /**
  * Which alerts start which remediation: an ordered list of routes, first match wins, loaded from a
- * JSON or YAML file (INTAKE_ROUTES). Templates only substitute `{{ labels.X }}` and
- * `{{ annotations.X }}`: no expressions, no code. Everything that can be checked without an alert
- * is checked at load time, so a broken config fails the intake's start instead of the first page.
+ * JSON or YAML file (INTAKE_ROUTES). Templates only substitute one alert's label or annotation,
+ * written `{{ labels.X }}` / `{{ annotations.X }}` or as in Alertmanager's own templates
+ * `{{ .Labels.X }}` / `{{ .Annotations.X }}`, plus the notification's `{{ .CommonLabels.X }}` /
+ * `{{ .CommonAnnotations.X }}`: no expressions, no code. Everything that can be checked without an
+ * alert is checked at load time, so a broken config fails the intake's start instead of the first page.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -21,14 +23,37 @@ export class InvalidRoutingConfigError extends Error {
 
 // ------------------------------------------------------------------------------------ templates
 
+/** Where a placeholder reads from: the alert's own labels/annotations, or the whole notification's common ones. */
+export type TemplateSource = 'labels' | 'annotations' | 'commonLabels' | 'commonAnnotations';
 /** One piece of a compiled template: literal text, or a label/annotation of the alert. */
-export type TemplatePart = string | { source: 'labels' | 'annotations'; key: string };
+export type TemplatePart = string | { source: TemplateSource; key: string };
 export type Template = readonly TemplatePart[];
+
+/** What a template is rendered against: one alert, and the common labels of its notification. */
+export interface TemplateContext {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  commonLabels?: Record<string, string>;
+  commonAnnotations?: Record<string, string>;
+}
 
 /** Prometheus label names; annotations follow the same rule. */
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const PLACEHOLDER = /\{\{(.*?)\}\}/g;
-const REFERENCE = /^\s*(labels|annotations)\.([a-zA-Z_][a-zA-Z0-9_]*)\s*$/;
+/** `labels.X`, or Alertmanager's spelling `.Labels.X` (its webhook template data, per alert and per group). */
+const REFERENCE =
+  /^\s*(labels|annotations|\.Labels|\.Annotations|\.CommonLabels|\.CommonAnnotations)\.([a-zA-Z_][a-zA-Z0-9_]*)\s*$/;
+const SOURCES: Record<string, TemplateSource> = {
+  labels: 'labels',
+  annotations: 'annotations',
+  '.Labels': 'labels',
+  '.Annotations': 'annotations',
+  '.CommonLabels': 'commonLabels',
+  '.CommonAnnotations': 'commonAnnotations',
+};
+const SUPPORTED =
+  'only {{ labels.NAME }}, {{ annotations.NAME }}, {{ .Labels.NAME }}, {{ .Annotations.NAME }}, ' +
+  '{{ .CommonLabels.NAME }} and {{ .CommonAnnotations.NAME }} are substituted';
 
 /** Compiles a template or returns why not (an unknown placeholder or a stray brace). */
 export function compileTemplate(text: string): Template | string {
@@ -36,17 +61,15 @@ export function compileTemplate(text: string): Template | string {
   let last = 0;
   for (const match of text.matchAll(PLACEHOLDER)) {
     const ref = REFERENCE.exec(match[1] ?? '');
-    if (!ref) {
-      return `unknown placeholder ${match[0]}: only {{ labels.NAME }} and {{ annotations.NAME }} are substituted`;
-    }
+    if (!ref) return `unknown placeholder ${match[0]}: ${SUPPORTED}`;
     parts.push(text.slice(last, match.index));
-    parts.push({ source: ref[1] as 'labels' | 'annotations', key: ref[2] ?? '' });
+    parts.push({ source: SOURCES[ref[1] ?? '']!, key: ref[2] ?? '' });
     last = match.index + match[0].length;
   }
   parts.push(text.slice(last));
   const literal = parts.filter((p): p is string => typeof p === 'string' && p !== '');
   if (literal.some((p) => p.includes('{{') || p.includes('}}'))) {
-    return 'unbalanced "{{" or "}}": placeholders are written {{ labels.NAME }}';
+    return 'unbalanced "{{" or "}}": placeholders are written {{ labels.NAME }} or {{ .Labels.NAME }}';
   }
   return parts.filter((p) => p !== '');
 }
@@ -59,7 +82,7 @@ function literalOf(template: Template): string | null {
 /** Renders a template; a label or annotation that is absent or empty is reported, never rendered as "". */
 export function renderTemplate(
   template: Template,
-  alert: { labels: Record<string, string>; annotations: Record<string, string> },
+  context: TemplateContext,
 ): { ok: true; value: string } | { ok: false; missing: string } {
   let value = '';
   for (const part of template) {
@@ -67,7 +90,7 @@ export function renderTemplate(
       value += part;
       continue;
     }
-    const found = alert[part.source][part.key];
+    const found = context[part.source]?.[part.key];
     if (!found) return { ok: false, missing: `${part.source}.${part.key}` };
     value += found;
   }

@@ -104,7 +104,7 @@ export async function processPayload(
       results.push(await resolved(alert.fingerprint ?? labelsFingerprint(alert.labels), resolve, log));
       continue;
     }
-    const plan = planAlert(alert, routes);
+    const plan = planAlert(alert, routes, payload);
     if (!plan.start) {
       results.push(plan.decision);
       continue;

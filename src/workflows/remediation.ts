@@ -1,5 +1,5 @@
 /**
- * One remediation = one workflow. It reads like the spec:
+ * One remediation = one workflow. It reads like docs/behaviour.md:
  *   loop { routing checks (one atomic activity) → run | durable wait | end }
  *   run: create PipelineRun → await it → record outcome (releases the lock)
  *        success → Completed; execution failure → Failed; pre-execution failure → route again (backoff)
@@ -76,12 +76,12 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   // history, …); histories recorded before it replay the earlier path.
   const v3 = patched('safety-invariants');
   const continued = v3 ? (input.continued ?? null) : null;
-  // The action catalog decides what runs (SEMANTICS §12); histories recorded before it skip the check.
+  // The action catalog decides what runs (docs/catalog.md); histories recorded before it skip the check.
   const checksCatalog = patched('action-catalog');
-  // Approval and dry runs (SEMANTICS §13); histories recorded before them take neither path.
+  // Approval and dry runs (docs/behaviour.md#verification-approval-dry-run); histories recorded before them take neither path.
   const approvesAndDryRuns = checksCatalog && patched('approval-and-dry-run');
   let admitted: ResolvedAction | null = null;
-  // Verification and AlreadyResolved (SEMANTICS §13); earlier histories never see a resolved signal.
+  // Verification and AlreadyResolved (docs/behaviour.md#verification-approval-dry-run); earlier histories never see a resolved signal.
   const verifies = approvesAndDryRuns && patched('verification');
   // The verdict as a search attribute of its own (RemediationVerification); earlier histories never upsert it.
   const verdictAttribute = verifies && patched('verification-search-attribute');

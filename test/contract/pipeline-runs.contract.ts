@@ -1,5 +1,5 @@
 /**
- * What every PipelineRuns adapter must do (src/ports/pipeline-runs.ts, SEMANTICS §5), run against
+ * What every PipelineRuns adapter must do (src/ports/pipeline-runs.ts, docs/behaviour.md#execution-and-recording), run against
  * the in-memory fake (unit) and the Kubernetes adapter with the Tekton simulator (integration).
  * Every test uses fresh names, so the suite also runs against a namespace other tests share.
  */

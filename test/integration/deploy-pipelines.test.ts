@@ -39,7 +39,7 @@ function dryRunCreate(plural: string, body: object) {
 
 describe('deploy/pipelines on the real Tekton v1 CRDs', () => {
   it('finds the example Pipelines, all in the execution namespace', () => {
-    expect(pipelines.length).toBe(3);
+    expect(pipelines.length).toBe(5);
     for (const p of pipelines) expect(p.metadata.namespace).toBe(stackInfo().executionNamespace);
   });
 

@@ -1,7 +1,7 @@
 /**
  * The Alertmanager intake on the real stack: a webhook fixture posted over HTTP starts a real
  * remediation through RemediationClient, which runs to Completed; redelivering the same payload
- * starts nothing new (SEMANTICS S3).
+ * starts nothing new (S3).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 /**
  * The README's operator walk-through with the real `remediate` CLI (bin/remediate.js) against the
  * real stack: fire a remediation that gets blocked, read why, clear the target, watch it run;
- * override a temporary block; cancel. Exit codes and JSON shapes as INTERFACES.md says.
+ * override a temporary block; cancel. Exit codes and JSON shapes as the README's CLI section says.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';

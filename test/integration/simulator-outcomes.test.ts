@@ -1,7 +1,7 @@
 /**
  * Every simulator outcome on the real API server (Tekton v1.15 CRDs, status subresource), read back
  * through the API and classified: the simulator's objects must be ones Tekton's schema accepts and
- * the classifier must read them as the spec says (SEMANTICS S13–S15).
+ * the classifier must read them as docs/behaviour.md#execution-and-recording says (S13–S15).
  */
 import { randomBytes } from 'node:crypto';
 

@@ -1,6 +1,6 @@
 /**
  * How integration tests reach the stack started by global-setup.ts (or an already running one):
- * REMEDIATION_STACK_JSON names a stack.json in the INTERFACES.md shape.
+ * REMEDIATION_STACK_JSON names a stack.json in the shape `npm run stack` writes (README).
  */
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';

@@ -1,7 +1,7 @@
 /**
  * Operators without our CLI: the plain `temporal` binary (the one the stack runs, 1.9.1) against
  * remediations started through the client, on a real worker. Every command here is the one
- * docs/operating.md tells people to paste (INTERFACES.md "Temporal-level contract", SEMANTICS §7).
+ * docs/operating.md tells people to paste (the README's "Temporal-level contract", docs/behaviour.md#operator-controls).
  */
 import { execFile } from 'node:child_process';
 import type { RemediationStatus } from '../../src/shared';
@@ -58,7 +58,7 @@ describe('plain `temporal` CLI', () => {
     return parsed.queryResult[0]!;
   }
 
-  /** A target whose last run failed after user steps ran: it now needs manual review (SEMANTICS S7). */
+  /** A target whose last run failed after user steps ran: it now needs manual review (S7). */
   async function failedTarget(): Promise<{ namespace: string; target: string }> {
     const namespace = uniqueName('ns');
     const failing = await h.start(h.request({ namespace, pipeline: await h.definePipeline('fail-step') }));

@@ -2,7 +2,7 @@
  * What a person sees in the Temporal Web UI (the dev server's, stackInfo().temporal.uiUrl), driven
  * in headless Debian Chromium by playwright-core: a blocked remediation is found by our search
  * attributes in the workflows list, and its page shows the static summary set by client.start(),
- * why it waits (current details, the timer's summary, BlockReason) — SEMANTICS §7 — and, for a
+ * why it waits (current details, the timer's summary, BlockReason) — docs/behaviour.md#operator-controls — and, for a
  * remediation awaiting approval, who must act.
  * Screenshots land in test-artifacts/web-ui/ (git-ignored).
  */

@@ -1,6 +1,6 @@
 /**
  * The simulated Tekton controller's decisions, without I/O: a PipelineRun plus its Pipeline →
- * the timed list of statuses Tekton v1.15 would write (strings from reference/tekton-status.md),
+ * the timed list of statuses Tekton v1.15 would write (strings as docs/classification.md lists them),
  * and the overlays Tekton applies when it cancels or times out a run.
  *
  * Every timestamp is derived from the PipelineRun's `startTime` and the TaskRuns'

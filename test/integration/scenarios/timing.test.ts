@@ -9,7 +9,7 @@ describe('temporary blocks: RecentlyRemediated, ExponentialBackoff, override', (
   const h = new RemediationHarness();
   beforeAll(async () => {
     await h.open();
-    await h.startWorker(); // SEMANTICS §9 defaults: 5m cooldown, backoff 1m..10m ±10%
+    await h.startWorker(); // docs/behaviour.md#defaults: 5m cooldown, backoff 1m..10m ±10%
   });
   afterAll(() => h.close());
 

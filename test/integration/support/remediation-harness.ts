@@ -223,7 +223,7 @@ export class RemediationHarness {
     return list.items.map((r) => r.metadata?.name ?? '');
   }
 
-  /** A Tekton Pipeline whose simulated runs behave as `outcome` says (INTERFACES.md simulator scripts). */
+  /** A Tekton Pipeline whose simulated runs behave as `outcome` says (the README's "Tekton simulator"). */
   async definePipeline(
     outcome: SimulatorOutcome,
     durationMs = 0,

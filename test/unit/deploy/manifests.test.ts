@@ -79,10 +79,12 @@ describe('deploy/pipelines against the Tekton v1.15.0 CRDs', () => {
   const validatePipeline = compileSchema(pipelineSchema);
   const validateTaskSpec = compileSchema(taskSpecSchema);
 
-  it('has the three example remediations', () => {
+  it('has the five example remediations', () => {
     expect(pipelines.map((p) => p.metadata.name).sort()).toEqual([
+      'delete-job',
       'delete-pod',
       'restart-deployment',
+      'restart-statefulset',
       'scale-deployment',
     ]);
   });
@@ -200,11 +202,13 @@ describe('deploy/actions against the RemediationAction CRD and the worker', () =
     });
   });
 
-  it('delete-pod acts on Pods only; the Deployment actions on Deployments only', () => {
+  it('each action acts on the one kind its Pipeline handles', () => {
     const kinds = Object.fromEntries(actions.map((a) => [a.metadata.name, specOf(a).targets?.kinds]));
     expect(kinds).toEqual({
+      'delete-job': ['Job'],
       'delete-pod': ['Pod'],
       'restart-deployment': ['Deployment'],
+      'restart-statefulset': ['StatefulSet'],
       'scale-deployment': ['Deployment'],
     });
   });

@@ -1,6 +1,6 @@
 /**
  * The worker Deployment and its ConfigMap against the code that reads them: the policy passes
- * parsePolicyConfig with every SEMANTICS §9 knob written out at its default, every env var is one
+ * parsePolicyConfig with every policy knob (docs/behaviour.md#defaults) written out at its default, every env var is one
  * src/settings.ts actually reads, and the pod shape holds the operational promises (2 replicas,
  * non-root, read-only root, grace period above the worker's shutdown grace).
  */
@@ -74,7 +74,7 @@ describe('deploy/worker.yaml ConfigMap', () => {
     expect(parsePolicyConfig(policyPart)).toEqual(defaultPolicyConfig);
   });
 
-  it('writes out every policy key (SEMANTICS §9), so operators see each knob', () => {
+  it('writes out every policy key (docs/behaviour.md#defaults), so operators see each knob', () => {
     expect(Object.keys(policyPart).sort()).toEqual(Object.keys(PolicyConfigSchema.in.shape).sort());
     expect(Object.keys(policyPart.backoff as object).sort()).toEqual(['base', 'jitter', 'max']);
   });
@@ -173,13 +173,16 @@ describe('intake routes example', () => {
       allowUncataloguedActions: false,
       pipelineRunTimeoutMs: 1_800_000,
       catalogNamespace: 'remediation-system',
-      supports: { dryRun: false, approval: false, verification: false },
+      // What this worker implements (src/activities): the shipped statefulset and job actions ask for approval.
+      supports: { dryRun: true, approval: true, verification: true },
     };
     for (const route of config.routes) {
       const labels: Record<string, string> = {
         alertname: '',
         namespace: 'shop',
         deployment: 'api',
+        statefulset: 'api',
+        job_name: 'api',
         pod: 'api-7d4-x2',
       };
       for (const [name, matcher] of Object.entries(route.match))

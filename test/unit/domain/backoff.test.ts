@@ -7,7 +7,7 @@ import { defaultPolicyConfig, type BackoffConfig } from '../../../src/domain/con
 const defaults = defaultPolicyConfig.backoff;
 const randomIn01 = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
 
-// SEMANTICS §6 table, in ms: [low, high, highInclusive].
+// docs/behaviour.md#backoff table, in ms: [low, high, highInclusive].
 const table: [number, number, number, boolean][] = [
   [1, 60_000, 66_000, false],
   [2, 108_000, 132_000, false],
@@ -17,7 +17,7 @@ const table: [number, number, number, boolean][] = [
   [9, 540_000, 600_000, true],
 ];
 
-describe('backoff (SEMANTICS §6)', () => {
+describe('backoff (docs/behaviour.md#backoff)', () => {
   it.each(table)(
     'S13/S25: when n=%p then every sample lies in the table range',
     (n, low, high, inclusive) => {

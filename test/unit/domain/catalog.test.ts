@@ -1,5 +1,5 @@
 /**
- * The action catalog's decision (SEMANTICS §12): table tests of every rule, then properties over
+ * The action catalog's decision (docs/catalog.md): table tests of every rule, then properties over
  * generated requests and catalogs: no request can make a PipelineRun whose target-derived params
  * differ from the target, or whose ServiceAccount differs from the catalog's.
  */

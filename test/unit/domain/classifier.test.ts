@@ -31,7 +31,7 @@ const scenario = (f: Fixture): string => {
 };
 
 describe('classifyPipelineRun over real Tekton v1 status shapes (test/fixtures/tekton)', () => {
-  it('has fixtures for every reason row of tekton-status.md', () => {
+  it('has fixtures for every reason row of docs/classification.md', () => {
     expect(fixtures.length).toBeGreaterThanOrEqual(70);
   });
 
@@ -44,7 +44,7 @@ function load(name: string): Fixture {
   return JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as Fixture;
 }
 
-describe('taskRunExecutedUserCode (the trap in tekton-status.md)', () => {
+describe('taskRunExecutedUserCode (the trap in docs/classification.md)', () => {
   const base = load('taskrun-false-TaskRunTimeout-after-steps').taskRuns[0] as TaskRun;
   const withSteps = (
     steps: NonNullable<TaskRun['status']>['steps'],

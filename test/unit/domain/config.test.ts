@@ -10,8 +10,8 @@ function fieldsOf(input: unknown): string[] {
   throw new Error('expected the config to be rejected');
 }
 
-describe('parsePolicyConfig (SEMANTICS §9)', () => {
-  it('when nothing is configured then the §9 defaults apply, in ms', () => {
+describe('parsePolicyConfig (docs/behaviour.md#defaults)', () => {
+  it('when nothing is configured then the documented defaults apply, in ms', () => {
     const expected = {
       consecutiveFailureThreshold: 3,
       fingerprintCooldownMs: 3_600_000,

@@ -1560,7 +1560,7 @@ describe('auditOverride', () => {
   });
 });
 
-describe('approval and dry runs in the ledger (SEMANTICS §13)', () => {
+describe('approval and dry runs in the ledger (docs/behaviour.md#verification-approval-dry-run)', () => {
   const caller = { remediationId: 'r1', workflowId: 'remediation-r1', runId: 'run-1' };
   const T0 = Date.parse('2026-01-01T00:00:00Z');
 

@@ -27,7 +27,7 @@ function errorsOf(input: unknown): FieldError[] {
 
 const fields = (errors: FieldError[]) => errors.map((e) => `${e.field}:${e.rule}`);
 
-describe('parseRemediationRequest (SEMANTICS §2)', () => {
+describe('parseRemediationRequest (docs/behaviour.md#requests-and-keys)', () => {
   it('when the request is minimal then defaults are applied', () => {
     const r = parseRemediationRequest({
       signal: { fingerprint: 'f' },
@@ -270,7 +270,7 @@ describe('targetKey / parseTargetKey', () => {
   });
 });
 
-describe('fingerprintKey (SEMANTICS §3)', () => {
+describe('fingerprintKey (docs/behaviour.md#requests-and-keys)', () => {
   it('when targets are in different namespaces then the same fingerprint gives different keys (S4/S6)', () => {
     const a = fingerprintKey({ signal: { fingerprint: 'F' }, target: { namespace: 'team-a' } });
     const b = fingerprintKey({ signal: { fingerprint: 'F' }, target: { namespace: 'team-b' } });

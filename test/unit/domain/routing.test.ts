@@ -92,7 +92,7 @@ const merge = (...patches: Patch[]): Patch =>
     {},
   );
 
-describe('decide: one rule at a time (SEMANTICS §4)', () => {
+describe('decide: one rule at a time (docs/behaviour.md#routing)', () => {
   it.each<[string, Patch, ReturnType<typeof shape>]>([
     ['S1: when there is no state then it runs', {}, { kind: 'run', takeover: null }],
     [
@@ -261,7 +261,7 @@ describe('decide: order — the earlier check wins', () => {
   });
 });
 
-describe('decide: override (SEMANTICS §7)', () => {
+describe('decide: override (docs/behaviour.md#operator-controls)', () => {
   const override = { input: { overrideActive: true } };
 
   it.each([

@@ -1,5 +1,5 @@
 /**
- * Bad input: property-based fuzzing of the request validator (SEMANTICS §2, S2). Whatever comes
+ * Bad input: property-based fuzzing of the request validator (docs/behaviour.md#requests-and-keys, S2). Whatever comes
  * in, the validator throws only InvalidRequestError naming fields, accepted requests re-parse to
  * themselves, and the client never starts a workflow for a rejected input.
  */

@@ -27,6 +27,47 @@ function routeWith(target: Record<string, string>, extra: Record<string, unknown
   return route!;
 }
 
+describe('Alertmanager-style templates', () => {
+  const payload = parseAlertmanagerPayload(fixture('firing-crashloop'));
+  const alert = payload.alerts[0]!;
+
+  it('when a route is written with .Labels / .Annotations then the request equals the labels. one', () => {
+    const spelled = (labels: string, annotations: string) =>
+      routeWith(
+        { kind: 'Pod', namespace: `{{ ${labels}.namespace }}`, name: `{{ ${labels}.pod }}` },
+        { action: { id: 'delete-pod', params: { reason: `{{ ${annotations}.summary }}` } } },
+      );
+    const goStyle = mapAlert(alert, spelled('.Labels', '.Annotations'));
+    const plain = mapAlert(alert, spelled('labels', 'annotations'));
+    expect(goStyle).toEqual(plain);
+    expect(goStyle).toMatchObject({
+      ok: true,
+      input: {
+        target: { kind: 'Pod', namespace: 'shop', name: 'checkout-7d9c6b5f8-x2x9q' },
+        action: { params: { reason: 'Pod is crash looping.' } },
+      },
+    });
+  });
+
+  it("when a route reads .CommonLabels then planAlert takes them from the alert's notification", () => {
+    const route = routeWith({
+      kind: 'Pod',
+      namespace: '{{ .CommonLabels.namespace }}',
+      name: '{{ .Labels.pod }}',
+    });
+    const plan = planAlert(alert, [route], { ...payload, commonLabels: { namespace: 'from-group' } });
+    expect(plan).toMatchObject({ start: true, input: { target: { namespace: 'from-group' } } });
+    // Without the notification (no common labels) the label is missing, never rendered as "".
+    expect(planAlert(alert, [route])).toMatchObject({
+      start: false,
+      decision: {
+        outcome: 'rejected',
+        reason: 'commonLabels.namespace is missing or empty (needed for target.namespace)',
+      },
+    });
+  });
+});
+
 describe('planAlert / mapAlert', () => {
   it('when a crash-looping pod fires then the request is built from the route templates', () => {
     const plan = planAlert(alertOf('firing-crashloop'), routes);
@@ -135,7 +176,7 @@ describe('planAlert / mapAlert', () => {
     expect(a.start && b.start && a.id === b.id).toBe(true);
   });
 
-  it('S2: when the fingerprint breaks the §2 rule then the alert is rejected naming signal.fingerprint', () => {
+  it('S2: when the fingerprint breaks the request rules (docs/behaviour.md#requests-and-keys) then the alert is rejected naming signal.fingerprint', () => {
     const plan = planAlert({ ...alertOf('firing-crashloop'), fingerprint: 'a/b' }, routes);
     expect(plan).toMatchObject({
       start: false,

@@ -144,6 +144,55 @@ describe('routing config', () => {
     });
   });
 
+  it.each([
+    ['{{ labels.namespace }}/{{ annotations.summary }}', 'shop/down'],
+    ['{{ .Labels.namespace }}/{{ .Annotations.summary }}', 'shop/down'],
+    ['{{.Labels.namespace}}/{{.Annotations.summary}}', 'shop/down'],
+    ['{{ .Labels.namespace }}/{{ annotations.summary }}', 'shop/down'],
+    ['{{ .CommonLabels.cluster }}:{{ .CommonAnnotations.team }}', 'eu-1:core'],
+  ])('when a template is %p then it renders %p (both syntaxes read the same alert)', (text, value) => {
+    const tpl = compileTemplate(text);
+    if (typeof tpl === 'string') throw new Error(tpl);
+    const context = {
+      labels: { namespace: 'shop' },
+      annotations: { summary: 'down' },
+      commonLabels: { cluster: 'eu-1' },
+      commonAnnotations: { team: 'core' },
+    };
+    expect(renderTemplate(tpl, context)).toEqual({ ok: true, value });
+  });
+
+  it('when .Labels and labels name the same label then they compile to the same template', () => {
+    expect(compileTemplate('{{ .Labels.pod }}')).toEqual(compileTemplate('{{ labels.pod }}'));
+    expect(compileTemplate('{{ .Annotations.summary }}')).toEqual(
+      compileTemplate('{{ annotations.summary }}'),
+    );
+  });
+
+  it('when a common label is absent (the notification had no common value) then it is reported missing', () => {
+    const tpl = compileTemplate('{{ .CommonLabels.cluster }}');
+    if (typeof tpl === 'string') throw new Error(tpl);
+    expect(renderTemplate(tpl, { labels: { cluster: 'eu-1' }, annotations: {} })).toEqual({
+      ok: false,
+      missing: 'commonLabels.cluster',
+    });
+  });
+
+  it.each([
+    '{{ .Labels }}',
+    '{{ .labels.pod }}',
+    '{{ Labels.pod }}',
+    '{{ .Labels.pod | toUpper }}',
+    '{{ index .Labels "pod" }}',
+    '{{ .GroupLabels.namespace }}',
+    '{{- .Labels.pod -}}',
+  ])('when an Alertmanager-style template is %p then it is refused, naming both syntaxes', (text) => {
+    const error = compileTemplate(text);
+    expect(typeof error).toBe('string');
+    expect(error).toContain('{{ .Labels.NAME }}');
+    expect(error).toContain('{{ labels.NAME }}');
+  });
+
   it.each(['{{ labels }}', '{{ labels.a.b }}', '{{ process.env.HOME }}', '{{ labels["x"] }}', '}} {{'])(
     'when a template is %p then it is refused',
     (text) => {
