@@ -12,7 +12,7 @@ import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { startKubernetesActionCatalog } from '../../../src/adapters/kubernetes-action-catalog';
 import { KubernetesLedger } from '../../../src/adapters/kubernetes-ledger';
 import { KubernetesPipelineRuns } from '../../../src/adapters/kubernetes-pipeline-runs';
-import { emptyFingerprintState, emptyTargetState } from '../../../src/domain/model';
+import { emptyBudgetState, emptyFingerprintState, emptyTargetState } from '../../../src/domain/model';
 import { readGauges, workerGaugeSources } from '../../../src/metrics/gauges';
 import type { ActionCatalog } from '../../../src/ports/action-catalog';
 import type { Ledger } from '../../../src/ports/ledger';
@@ -29,12 +29,21 @@ interface PortMethods {
   catalog: readonly (keyof ActionCatalog)[];
 }
 const WORKER_CALLS = {
-  ledger: ['getTarget', 'putTarget', 'getFingerprint', 'putFingerprint'],
+  ledger: ['getTarget', 'putTarget', 'getFingerprint', 'putFingerprint', 'getBudget', 'putBudget'],
   pipelineRuns: ['create', 'dryRun', 'observe', 'waitForCompletion', 'cancel'],
   catalog: ['get', 'list'],
 } as const satisfies PortMethods;
 const ALL_PORT_METHODS = {
-  ledger: ['getTarget', 'putTarget', 'listTargets', 'getFingerprint', 'putFingerprint'],
+  ledger: [
+    'getTarget',
+    'putTarget',
+    'listTargets',
+    'getFingerprint',
+    'putFingerprint',
+    'getBudget',
+    'putBudget',
+    'listBudgets',
+  ],
   pipelineRuns: ['create', 'dryRun', 'observe', 'waitForCompletion', 'cancel', 'list'],
   catalog: ['get', 'list'],
 } as const satisfies PortMethods;
@@ -111,11 +120,14 @@ async function recordWorkerGrants(): Promise<Set<Grant>> {
     const ledger = new KubernetesLedger(kubeConfig, 'remediation-system');
     const target = emptyTargetState('prod/Deployment/api');
     const fingerprint = emptyFingerprintState('prod/fp', 'fp');
+    const budget = emptyBudgetState('per-ns:prod', 'per-ns', 'namespace', 'prod');
     const ledgerCalls: Record<(typeof WORKER_CALLS.ledger)[number], () => Promise<unknown>> = {
       getTarget: () => ledger.getTarget(target.key),
       putTarget: async () => ledger.putTarget(await ledger.putTarget(target)), // create, then update
       getFingerprint: () => ledger.getFingerprint(fingerprint.key, 'fp'),
       putFingerprint: async () => ledger.putFingerprint(await ledger.putFingerprint(fingerprint)),
+      getBudget: () => ledger.getBudget(budget),
+      putBudget: async () => ledger.putBudget(await ledger.putBudget(budget)),
     };
     for (const call of Object.values(ledgerCalls)) await call();
     // The worker's gauges (src/metrics/gauges.ts) read the ledger too, outside the activities.
