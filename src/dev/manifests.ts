@@ -1,7 +1,9 @@
 /**
  * One source of manifests: the Helm chart (charts/remediation-orchestrator). `npm run manifests`
  * renders it with its default values into deploy/ (for `kubectl apply` users, docker-compose and
- * the tests that read deploy/); `npm run manifests -- --check` fails when deploy/ is stale.
+ * the tests that read deploy/); `npm run manifests -- --check` fails when deploy/ is stale. Tests
+ * run it as a child process: prettier, which formats the files like the rest of the repository,
+ * loads ESM parts that Jest's CommonJS runtime cannot.
  *
  * Adding a CRD: drop its file into charts/remediation-orchestrator/crds/ and run the generator; it
  * lands in deploy/crds/, where the local stack installs it from. A new template must be given its
@@ -9,9 +11,8 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { format, resolveConfig } from 'prettier';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './stack/kube-api';
 
@@ -85,8 +86,13 @@ export async function helm(tool: HelmTool, args: readonly string[]): Promise<str
     const { stdout } = await promisify(execFile)(tool.path, [...args], { maxBuffer: 64 * 1024 * 1024 });
     return stdout;
   } catch (err) {
-    const e = err as Error & { stderr?: string };
-    throw new Error(`helm ${args.join(' ')}: ${e.stderr?.trim() || e.message}`, { cause: err });
+    // helm lint reports what failed on stdout, other commands on stderr.
+    const e = err as Error & { stdout?: string; stderr?: string };
+    const said = [e.stdout, e.stderr]
+      .map((t) => t?.trim())
+      .filter(Boolean)
+      .join('\n');
+    throw new Error(`helm ${args.join(' ')}: ${said || e.message}`, { cause: err });
   }
 }
 
@@ -136,7 +142,7 @@ export function splitRendered(rendered: string): RenderedDocument[] {
   return docs;
 }
 
-/** The deploy/ files the chart renders to with its default values: repository-relative path → text. */
+/** The deploy/ files the chart renders to with its default values: path under deploy/ → text. */
 export async function renderDeployFiles(tool: HelmTool): Promise<Map<string, string>> {
   const docs = splitRendered(await helmTemplate(tool));
   const grouped = new Map<string, string[]>();
@@ -159,6 +165,8 @@ export async function renderDeployFiles(tool: HelmTool): Promise<Map<string, str
       add('intake-routes.yaml', object.data['routes.yaml']);
     }
   }
+  // Loaded here, not at the top: importing it under Jest would already fail (see above).
+  const { format, resolveConfig } = await import('prettier');
   const prettier = (await resolveConfig(join(DEPLOY_DIR, 'worker.yaml'))) ?? {};
   const files = new Map<string, string>();
   for (const [file, texts] of [...grouped].sort(([a], [b]) => a.localeCompare(b))) {
@@ -171,64 +179,67 @@ export async function renderDeployFiles(tool: HelmTool): Promise<Map<string, str
     const text = file.startsWith('crds/')
       ? header + body
       : await format(header + body, { ...prettier, parser: 'yaml' });
-    files.set(`deploy/${file}`, text);
+    files.set(file, text);
   }
   return files;
 }
 
-/** The generated files now in deploy/ (by their first line), repository-relative. */
-export function generatedFilesInDeploy(): string[] {
-  return readdirSync(DEPLOY_DIR, { recursive: true, encoding: 'utf8' })
+/** The generated files now in a deploy folder (by their first line), relative to it. */
+export function generatedFilesIn(deployDir: string): string[] {
+  return readdirSync(deployDir, { recursive: true, encoding: 'utf8' })
     .filter((f) => /\.ya?ml$/.test(f))
-    .filter((f) => readFileSync(join(DEPLOY_DIR, f), 'utf8').startsWith(GENERATED_MARKER))
-    .map((f) => relative(REPO_ROOT, join(DEPLOY_DIR, f)))
+    .filter((f) => readFileSync(join(deployDir, f), 'utf8').startsWith(GENERATED_MARKER))
     .sort();
 }
 
-/** What differs between deploy/ and a fresh render: stale, missing and no longer generated files. */
-export function staleFiles(rendered: ReadonlyMap<string, string>): string[] {
+/** What differs between a deploy folder and a fresh render: stale, missing and no longer generated files. */
+export function staleFiles(rendered: ReadonlyMap<string, string>, deployDir: string): string[] {
   const stale = [...rendered]
     .filter(([file, text]) => {
       try {
-        return readFileSync(join(REPO_ROOT, file), 'utf8') !== text;
+        return readFileSync(join(deployDir, file), 'utf8') !== text;
       } catch {
         return true;
       }
     })
     .map(([file]) => file);
-  const orphans = generatedFilesInDeploy().filter((f) => !rendered.has(f));
+  const orphans = generatedFilesIn(deployDir).filter((f) => !rendered.has(f));
   return [...stale, ...orphans].sort();
 }
 
+/** `[--check] [--deploy-dir DIR]`; the folder defaults to the repository's deploy/. */
 async function main(argv: readonly string[]): Promise<number> {
   const check = argv.includes('--check');
+  const dirFlag = argv.indexOf('--deploy-dir');
+  const deployDir = dirFlag >= 0 ? resolve(argv[dirFlag + 1] ?? '') : DEPLOY_DIR;
+  const shown = deployDir === DEPLOY_DIR ? 'deploy' : deployDir;
   const tool = await provisionHelm();
   const rendered = await renderDeployFiles(tool);
-  const stale = staleFiles(rendered);
+  const stale = staleFiles(rendered, deployDir);
   if (check) {
     if (stale.length === 0) {
       process.stdout.write(
-        `deploy/ is up to date with the chart (${rendered.size} files, helm ${tool.version})\n`,
+        `${shown}/ is up to date with the chart (${rendered.size} files, helm ${tool.version})\n`,
       );
       return 0;
     }
-    process.stderr.write(`deploy/ is stale; run npm run manifests. Differs: ${stale.join(', ')}\n`);
+    process.stderr.write(`${shown}/ is stale, run npm run manifests; differs: ${stale.join(', ')}\n`);
     return 1;
   }
   for (const file of stale) {
-    const path = join(REPO_ROOT, file);
+    const path = join(deployDir, file);
     const text = rendered.get(file);
     if (text === undefined) {
       rmSync(path);
-      process.stdout.write(`removed ${file}\n`);
+      process.stdout.write(`removed ${shown}/${file}\n`);
     } else {
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, text);
-      process.stdout.write(`wrote ${file}\n`);
+      process.stdout.write(`wrote ${shown}/${file}\n`);
     }
   }
   process.stdout.write(
-    `deploy/: ${rendered.size} generated files, ${stale.length} changed (helm ${tool.version})\n`,
+    `${shown}/: ${rendered.size} generated files, ${stale.length} changed (helm ${tool.version})\n`,
   );
   return 0;
 }
