@@ -154,6 +154,11 @@ export async function runWorker(
         "caller's pipeline, params and ServiceAccount (turn it off outside development)",
     );
   }
+  // Up once the worker is created (workflows bundled, Temporal connected): readiness means that.
+  const health =
+    settings.healthPort > 0
+      ? await startHealthServer({ port: settings.healthPort, state: () => worker.getState() })
+      : null;
   const kube = describeKubeConfig(kubeConfig);
   console.log(
     `worker: task queue ${settings.taskQueue} on Temporal ${temporal.summary}; ` +
@@ -162,11 +167,6 @@ export async function runWorker(
       (settings.metricsPort > 0 ? `; metrics on :${settings.metricsPort}/metrics` : '') +
       (settings.healthPort > 0 ? `; health on :${settings.healthPort}/healthz` : ''),
   );
-  // Up once the worker is created (workflows bundled, Temporal connected): readiness means that.
-  const health =
-    settings.healthPort > 0
-      ? await startHealthServer({ port: settings.healthPort, state: () => worker.getState() })
-      : null;
   // Gauges read from visibility and the ledger (src/metrics/gauges.ts), only where metrics are served.
   const gauges: GaugeLoop | null = runtime
     ? startGaugeLoop({
