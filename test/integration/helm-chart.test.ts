@@ -77,9 +77,10 @@ const defaultValues = parseYaml(readFileSync(join(CHART_DIR, 'values.yaml'), 'ut
 let tool: HelmTool;
 const temps: string[] = [];
 
+// A cold cache builds helm from its Go module first: minutes on a busy 2-core machine.
 beforeAll(async () => {
   tool = await provisionHelm();
-});
+}, 900_000);
 afterAll(() => {
   for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
