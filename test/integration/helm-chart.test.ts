@@ -8,9 +8,9 @@
  * the schema tests of test/unit/deploy against deploy/, which this file proves equal to the chart.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   ApiextensionsV1Api,
   CustomObjectsApi,
@@ -375,6 +375,26 @@ describe('helm template with non-default values', () => {
       expect(probe!.httpGet).toEqual({ path: '/healthz', port: 'http', scheme: 'HTTPS' });
   });
 
+  it('scrapes the TLS intake over https with the given tlsConfig', async () => {
+    const objects = await render({
+      set: [
+        'intake.tls.secretName=intake-tls',
+        'metrics.serviceMonitor.enabled=true',
+        'metrics.serviceMonitor.tlsConfig.ca.secret.name=intake-ca',
+        'metrics.serviceMonitor.tlsConfig.ca.secret.key=ca.crt',
+      ],
+    });
+    const endpoints = (m: Obj) => (m.spec as { endpoints: Record<string, unknown>[] }).endpoints;
+    expect(endpoints(one(objects, 'ServiceMonitor', 'remediation-intake'))).toEqual([
+      expect.objectContaining({
+        port: 'http',
+        scheme: 'https',
+        tlsConfig: { ca: { secret: { name: 'intake-ca', key: 'ca.crt' } } },
+      }),
+    ]);
+    expect(endpoints(one(objects, 'ServiceMonitor', 'remediation-worker'))[0]).not.toHaveProperty('scheme');
+  });
+
   it('leaves the intake out entirely when disabled, and a PDB when turned off', async () => {
     const objects = await render({
       set: ['intake.enabled=false', 'worker.podDisruptionBudget.enabled=false'],
@@ -415,7 +435,10 @@ describe('the PrometheusRule and dashboard templates read files/ (absent or pres
     cpSync(CHART_DIR, dir, { recursive: true });
     for (const [name, content] of Object.entries(files)) {
       if (content === null) rmSync(join(dir, name), { force: true });
-      else writeFileSync(join(dir, name), content);
+      else {
+        mkdirSync(dirname(join(dir, name)), { recursive: true });
+        writeFileSync(join(dir, name), content);
+      }
     }
     return dir;
   }
