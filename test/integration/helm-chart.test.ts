@@ -483,6 +483,30 @@ describe('the PrometheusRule and dashboard templates read files/ (absent or pres
     expect(JSON.parse(configMap.data!['remediation-orchestrator.json']!)).toEqual(JSON.parse(dashboard));
   });
 
+  it('takes the groups of a file written as a PrometheusRule object too, and refuses a file without groups', async () => {
+    const groups = [
+      {
+        name: 'remediation',
+        rules: [{ alert: 'RemediationBreakerOpen', expr: 'remediation_breaker_open > 0' }],
+      },
+    ];
+    const asObject = chartCopy({
+      [rulesFile]: JSON.stringify({
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'PrometheusRule',
+        spec: { groups },
+      }),
+    });
+    expect(
+      one(await render({ chartDir: asObject, set: enabled }), 'PrometheusRule', 'remediation').spec,
+    ).toEqual({ groups });
+
+    const noGroups = chartCopy({ [rulesFile]: 'rules: []\n' });
+    await expect(render({ chartDir: noGroups, set: enabled })).rejects.toThrow(
+      'files/prometheus-rules.yaml holds no rule groups',
+    );
+  });
+
   const haveOwnFiles = existsSync(join(CHART_DIR, rulesFile)) && existsSync(join(CHART_DIR, dashboardFile));
   (haveOwnFiles ? it : it.skip)("renders the chart's own rule file and dashboard", async () => {
     const objects = await render({ set: enabled });
