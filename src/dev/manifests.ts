@@ -64,7 +64,7 @@ export interface HelmTool {
 /** helm from scripts/provision.sh (built from its Go module once, cached by version). */
 export async function provisionHelm(): Promise<HelmTool> {
   const stdout = await new Promise<string>((resolvePromise, reject) => {
-    const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'provision.sh'), 'helm'], {
+    const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'provision.sh'), '--profile', 'helm'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -73,7 +73,7 @@ export async function provisionHelm(): Promise<HelmTool> {
     child.once('exit', (code) =>
       code === 0
         ? resolvePromise(out)
-        : reject(new Error(`scripts/provision.sh helm exited ${String(code)}`)),
+        : reject(new Error(`scripts/provision.sh --profile helm exited ${String(code)}`)),
     );
   });
   const last = stdout.trim().split('\n').pop() ?? '';
