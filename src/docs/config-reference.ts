@@ -38,6 +38,7 @@ const settingsEnv: Record<string, string> = {
   kubeconfig: 'KUBECONFIG',
   kubeContext: 'KUBE_CONTEXT',
   metricsPort: 'METRICS_PORT',
+  healthPort: 'HEALTH_PORT',
 };
 
 function rows(schema: JsonSchema, prefix = ''): [string, JsonSchema][] {
