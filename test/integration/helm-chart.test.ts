@@ -347,7 +347,9 @@ describe('helm template with non-default values', () => {
     const actions = ofKind(objects, catalogApi.kind);
     expect(actions.map((a) => a.metadata.name).sort()).toEqual([
       'cordon-node',
+      'delete-job',
       'restart-deployment',
+      'restart-statefulset',
       'scale-deployment',
     ]);
     expect(one(objects, catalogApi.kind, 'cordon-node').spec).toMatchObject({ targets: { kinds: ['Node'] } });
