@@ -225,7 +225,7 @@ export async function runWorker(
       ? startGaugeLoop({
           meter: runtime.metricMeter,
           sources: workerGaugeSources({ workflows: client.workflow, ledger }),
-          log: (line) => gaugeLog.warn(line),
+          log: (line, level) => gaugeLog.log(level, line),
         })
       : null;
   // The SDK shuts down on SIGINT/SIGTERM by default: in-flight activities get the grace time.

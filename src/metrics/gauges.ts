@@ -164,8 +164,8 @@ export interface GaugeLoopOptions {
   intervalMs?: number;
   /** How long a source may take before its refresh counts as failed; default `intervalMs`. */
   timeoutMs?: number;
-  /** One line per change of a gauge's health (failing with a new error, or refreshed again). */
-  log: (line: string) => void;
+  /** One line per change of a gauge's health: failing with a new error (warn), or refreshed again (info). */
+  log: (line: string, level: 'info' | 'warn') => void;
 }
 
 export interface GaugeLoop {
@@ -194,9 +194,9 @@ export function startGaugeLoop(options: GaugeLoopOptions): GaugeLoop {
     awaitingApproval: null,
     manualReview: null,
   };
-  const log = (line: string): void => {
+  const log = (line: string, level: 'info' | 'warn'): void => {
     try {
-      options.log(line);
+      options.log(line, level);
     } catch {
       // a broken log sink must not stop the gauges
     }
@@ -226,9 +226,10 @@ export function startGaugeLoop(options: GaugeLoopOptions): GaugeLoop {
       if (error !== null && error !== lastError[id]) {
         log(
           `metrics: ${name} not refreshed (keeps its last value, retried every ${intervalMs} ms): ${error}`,
+          'warn',
         );
       } else if (error === null && lastError[id] !== null) {
-        log(`metrics: ${name} refreshed again`);
+        log(`metrics: ${name} refreshed again`, 'info');
       }
       lastError[id] = error;
     }
@@ -236,7 +237,7 @@ export function startGaugeLoop(options: GaugeLoopOptions): GaugeLoop {
 
   const tick = (): void => {
     inFlight = refresh()
-      .catch((error: unknown) => log(`metrics: gauge refresh failed: ${String(error)}`))
+      .catch((error: unknown) => log(`metrics: gauge refresh failed: ${String(error)}`, 'warn'))
       .finally(() => {
         if (!stopped) timer = setTimeout(tick, intervalMs);
       });

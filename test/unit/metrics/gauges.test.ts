@@ -260,6 +260,7 @@ describe('startGaugeLoop', () => {
       [
         'metrics: remediation_awaiting_approval not refreshed (keeps its last value, retried every 1000 ms): ' +
           'visibility count failed: connection refused',
+        'warn',
       ],
     ]);
     state.count = () => Promise.reject(new Error('deadline exceeded'));
@@ -271,7 +272,7 @@ describe('startGaugeLoop', () => {
     state.count = async () => 0;
     await jest.advanceTimersByTimeAsync(3000);
     expect(log).toHaveBeenCalledTimes(3);
-    expect(log).toHaveBeenLastCalledWith('metrics: remediation_awaiting_approval refreshed again');
+    expect(log).toHaveBeenLastCalledWith('metrics: remediation_awaiting_approval refreshed again', 'info');
     expect(m.values('awaitingApproval')).toEqual([1, 0, 0, 0]);
     await loop.stop();
   });
@@ -287,10 +288,10 @@ describe('startGaugeLoop', () => {
     const loop = startGaugeLoop({ meter: m.meter, sources, log, intervalMs: 1000 });
     await jest.advanceTimersByTimeAsync(2000);
     expect(log).toHaveBeenCalledTimes(1);
-    expect(log).toHaveBeenCalledWith(expect.stringContaining('setting it failed: native gauge gone'));
+    expect(log).toHaveBeenCalledWith(expect.stringContaining('setting it failed: native gauge gone'), 'warn');
     m.failSetOf(null);
     await jest.advanceTimersByTimeAsync(1000);
-    expect(log).toHaveBeenLastCalledWith('metrics: remediation_awaiting_approval refreshed again');
+    expect(log).toHaveBeenLastCalledWith('metrics: remediation_awaiting_approval refreshed again', 'info');
     expect(m.values('awaitingApproval')).toEqual([7]);
     expect(m.values('manualReview')).toEqual([0, 0, 0, 0]);
     await loop.stop();
@@ -303,7 +304,10 @@ describe('startGaugeLoop', () => {
     state.targets = () => new Promise(() => undefined);
     const loop = startGaugeLoop({ meter: m.meter, sources, log, intervalMs: 1000 });
     await jest.advanceTimersByTimeAsync(1000);
-    expect(log).toHaveBeenCalledWith(expect.stringMatching(/ledger list failed: no answer within 1000 ms$/));
+    expect(log).toHaveBeenCalledWith(
+      expect.stringMatching(/ledger list failed: no answer within 1000 ms$/),
+      'warn',
+    );
     state.targets = async () => [{ manualReview: review(true) }];
     await jest.advanceTimersByTimeAsync(1000);
     expect(m.values('manualReview')).toEqual([1]);
