@@ -4,6 +4,8 @@
  * (counters `_total`, durations in seconds, gauges without a suffix) and every line it prints is
  * one JSON object of the shared logger, the Temporal SDK's own lines included.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePort } from '../../src/dev/stack/proc';
 import { spawnWorker, type WorkerProcess } from '../../src/dev/stack/worker-process';
 import { RemediationHarness } from './support/remediation-harness';
@@ -79,6 +81,13 @@ describe('the worker process: Prometheus conventions and JSON logs', () => {
     expect(text).toMatch(/^remediation_pipelinerun_outcomes_total\{[^}]*kind="success"/m);
     expect(text).toMatch(/^remediation_finished_total\{[^}]*phase="Completed"/m);
     expect(text).toMatch(/^remediation_action_admissions_total\{/m);
+    // The SDK tags product counters with the activity's task queue (docs/observability.md).
+    expect(text).toMatch(
+      new RegExp(
+        `^remediation_finished_total\\{(?=[^}]*taskQueue="${h.taskQueue}")(?=[^}]*activityType="finishRemediation")`,
+        'm',
+      ),
+    );
     for (const name of [
       'remediation_routing_decisions_total',
       'remediation_pipelinerun_outcomes_total',
@@ -113,6 +122,18 @@ describe('the worker process: Prometheus conventions and JSON logs', () => {
     ]) {
       expect([name, types.get(name)]).toEqual([name, 'gauge']);
     }
+    // The SDK metrics the shipped dashboard charts exist under exactly these names.
+    const dashboard = readFileSync(
+      join(__dirname, '../../charts/remediation-orchestrator/files/grafana-dashboard.json'),
+      'utf8',
+    );
+    const sdkFamilies = new Set(
+      [...dashboard.matchAll(/\b(temporal_[a-z0-9_]+)/g)].map((m) =>
+        m[1]!.replace(/_(bucket|sum|count)$/, ''),
+      ),
+    );
+    expect(sdkFamilies.size).toBeGreaterThan(0);
+    expect([...sdkFamilies].filter((name) => !types.has(name))).toEqual([]);
     for (const phase of ['Pending', 'Routing', 'Blocked', 'Executing', 'Verifying']) {
       expect(text).toMatch(
         new RegExp(`^remediation_open_remediations\\{[^}]*phase="${phase}"[^}]*\\} \\d+$`, 'm'),

@@ -353,7 +353,11 @@ describe('S34: the intake process (src/intake/main.ts)', () => {
       /INTAKE_BEARER_TOKEN_FILE: cannot read "\/nonexistent\/token"/,
     ],
     [{ INTAKE_ALLOW_UNAUTHENTICATED: 'yes' }, /INTAKE_ALLOW_UNAUTHENTICATED: must be "true" or "false"/],
-  ])('S34: a bad token setting %p refuses to start', async (env, message) => {
+    [
+      { INTAKE_ALLOW_UNAUTHENTICATED: 'true', LOG_LEVEL: 'loud' },
+      /LOG_LEVEL: must be one of debug, info, warn, error \(got "loud"\)/,
+    ],
+  ])('S34: a bad setting %p refuses to start, naming the variable', async (env, message) => {
     const p = runMain(env);
     expect(await p.exited).toBe(1);
     expect(errors(p)).toMatch(message);
