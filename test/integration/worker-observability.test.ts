@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../src/dev/stack/proc';
 import { spawnWorker, type WorkerProcess } from '../../src/dev/stack/worker-process';
+import { promtool, provisionPromtool } from './support/promtool';
 import { RemediationHarness } from './support/remediation-harness';
 
 /** `# TYPE name kind` of every metric family in an exposition. */
@@ -40,6 +41,7 @@ describe('the worker process: Prometheus conventions and JSON logs', () => {
   let metricsPort: number;
 
   beforeAll(async () => {
+    await provisionPromtool(); // cached by version; a cold cache builds it (minutes)
     await h.open();
     metricsPort = await freePort();
     worker = spawnWorker(
@@ -49,7 +51,7 @@ describe('the worker process: Prometheus conventions and JSON logs', () => {
       { env: { METRICS_PORT: String(metricsPort), LOG_LEVEL: 'info' } },
     );
     await worker.ready;
-  });
+  }, 30 * 60_000);
   afterAll(async () => {
     await worker?.stop();
     await h.close();
@@ -81,13 +83,14 @@ describe('the worker process: Prometheus conventions and JSON logs', () => {
     expect(text).toMatch(/^remediation_pipelinerun_outcomes_total\{[^}]*kind="success"/m);
     expect(text).toMatch(/^remediation_finished_total\{[^}]*phase="Completed"/m);
     expect(text).toMatch(/^remediation_action_admissions_total\{/m);
-    // The SDK tags product counters with the activity's task queue (docs/observability.md).
+    // The SDK tags product counters with the activity's task queue and type, snake_case like its own.
     expect(text).toMatch(
       new RegExp(
-        `^remediation_finished_total\\{(?=[^}]*taskQueue="${h.taskQueue}")(?=[^}]*activityType="finishRemediation")`,
+        `^remediation_finished_total\\{(?=[^}]*task_queue="${h.taskQueue}")(?=[^}]*activity_type="finishRemediation")`,
         'm',
       ),
     );
+    expect(text).not.toMatch(/[{,](taskQueue|activityType)=/);
     for (const name of [
       'remediation_routing_decisions_total',
       'remediation_pipelinerun_outcomes_total',
@@ -134,6 +137,12 @@ describe('the worker process: Prometheus conventions and JSON logs', () => {
     );
     expect(sdkFamilies.size).toBeGreaterThan(0);
     expect([...sdkFamilies].filter((name) => !types.has(name))).toEqual([]);
+    // Prometheus's own linter finds nothing to object to (names, units, label case, help).
+    const lint = await promtool(['check', 'metrics'], text);
+    expect({ code: lint.code, problems: (lint.stdout + lint.stderr).trim() }).toEqual({
+      code: 0,
+      problems: '',
+    });
     for (const phase of ['Pending', 'Routing', 'Blocked', 'Executing', 'Verifying']) {
       expect(text).toMatch(
         new RegExp(`^remediation_open_remediations\\{[^}]*phase="${phase}"[^}]*\\} \\d+$`, 'm'),
