@@ -29,6 +29,13 @@ export default tseslint.config(
     },
   },
   {
+    // What the worker and the intake print goes through the JSON logger (src/log.ts); the CLI,
+    // the development stack and the docs generators talk to a person on a terminal.
+    files: ['src/**/*.ts'],
+    ignores: ['src/dev/**', 'src/cli/**', 'src/docs/**'],
+    rules: { 'no-console': 'error' },
+  },
+  {
     // The domain core is pure: it imports only itself (and zod), never a port, adapter or SDK.
     files: ['src/domain/**/*.ts'],
     rules: {

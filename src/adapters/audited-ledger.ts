@@ -1,4 +1,5 @@
 import type { BudgetState, FingerprintState, TargetState } from '../domain/model';
+import { createLogger } from '../log';
 import type { AuditLog, AuditRecord } from '../ports/audit-log';
 import type { Ledger } from '../ports/ledger';
 
@@ -25,7 +26,8 @@ export class AuditedLedger implements Ledger {
   constructor(
     private readonly inner: Ledger,
     private readonly log: AuditLog,
-    private readonly warn: (message: string) => void = (message) => console.error(`audit log: ${message}`),
+    private readonly warn: (message: string) => void = (message) =>
+      createLogger({ name: 'worker' }).error(message, { component: 'audit' }),
   ) {}
 
   async getTarget(key: string): Promise<TargetState> {

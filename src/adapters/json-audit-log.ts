@@ -1,4 +1,5 @@
 import type { AuditEntry } from '../domain/model';
+import { createLogger } from '../log';
 import type { AuditLog, AuditRecord } from '../ports/audit-log';
 
 /**
@@ -58,7 +59,7 @@ export class JsonLinesAuditLog implements AuditLog {
   constructor(
     private readonly sink: LineSink = process.stdout,
     private readonly onError: (error: unknown) => void = (error) =>
-      console.error(`audit log: could not write audit lines: ${String(error)}`),
+      createLogger({ name: 'worker' }).error('could not write audit lines', { component: 'audit', error }),
   ) {}
 
   write(records: readonly AuditRecord[]): void {

@@ -26,6 +26,7 @@ import {
 
 import { parseCatalogEntry, type CatalogEntry } from '../domain/catalog';
 import { apiMessage, apiStatus } from '../k8s/kube';
+import { createLogger } from '../log';
 import { type ActionCatalog, CatalogUnavailableError, catalogApi } from '../ports/action-catalog';
 
 /** A `RemediationAction` as the API server returns it; the spec is validated by the worker. */
@@ -33,9 +34,15 @@ export interface RemediationActionObject extends KubernetesObject {
   spec?: unknown;
 }
 
+const defaultLogger = createLogger({ name: 'worker' }).child({ component: 'catalog' });
+const defaultLog = (line: string, level: 'info' | 'warn'): void => defaultLogger.log(level, line);
+
 export interface KubernetesActionCatalogOptions {
-  /** One line per outage start, error change, recovery and the first sync; default console.warn. */
-  log?: (line: string) => void;
+  /**
+   * One line per outage start or error change (warn), and per recovery and the first sync (info);
+   * default the worker's JSON logger.
+   */
+  log?: (line: string, level: 'info' | 'warn') => void;
   /** How long `get`/`list` wait for the first sync before throwing CatalogUnavailableError; default 3s. */
   syncTimeoutMs?: number;
   /** First delay before restarting the informer after a failure; doubled per failure up to max. */
@@ -60,7 +67,7 @@ function describeError(err: unknown): string {
 export class KubernetesActionCatalog implements ActionCatalog {
   private readonly api: CustomObjectsApi;
   private readonly path: string;
-  private readonly log: (line: string) => void;
+  private readonly log: (line: string, level: 'info' | 'warn') => void;
   private readonly syncTimeoutMs: number;
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
@@ -88,7 +95,7 @@ export class KubernetesActionCatalog implements ActionCatalog {
   ) {
     this.api = kubeConfig.makeApiClient(CustomObjectsApi);
     this.path = `/apis/${catalogApi.group}/${catalogApi.version}/namespaces/${namespace}/${catalogApi.plural}`;
-    this.log = options.log ?? ((line) => console.warn(line));
+    this.log = options.log ?? defaultLog;
     this.syncTimeoutMs = options.syncTimeoutMs ?? DEFAULTS.syncTimeoutMs;
     this.minBackoffMs = options.minBackoffMs ?? DEFAULTS.minBackoffMs;
     this.maxBackoffMs = Math.max(this.minBackoffMs, options.maxBackoffMs ?? DEFAULTS.maxBackoffMs);
@@ -196,12 +203,13 @@ export class KubernetesActionCatalog implements ActionCatalog {
     if (this.outage !== null) {
       this.log(
         `action catalog: watching RemediationActions in ${this.namespace} again (${this.entries.size} actions)`,
+        'info',
       );
       this.outage = null;
     }
     if (!this.synced) {
       this.synced = true;
-      this.log(`action catalog: synced ${this.entries.size} RemediationActions in ${this.namespace}`);
+      this.log(`action catalog: synced ${this.entries.size} RemediationActions in ${this.namespace}`, 'info');
       for (const waiter of [...this.syncWaiters]) waiter(true);
     }
   }
@@ -233,6 +241,7 @@ export class KubernetesActionCatalog implements ActionCatalog {
         : 'not synced yet, lookups fail with CatalogUnavailableError';
       this.log(
         `action catalog: watching RemediationActions in ${this.namespace} failed: ${message}; ${serving}; retrying with backoff (next in ${delay} ms)`,
+        'warn',
       );
       this.outage = message;
     }

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { RemediationClient } from '../client';
 import { resolveTemporalConnection } from '../temporal-connection';
 import { InvalidConfigError } from '../domain/config';
+import { createLogger, logLevelFromEnv, type Logger } from '../log';
 import { readStackInfo, type StackInfo } from '../settings';
 import { DEFAULT_TASK_QUEUE } from '../shared';
 import { fieldErrorsOf } from './fields';
@@ -64,14 +65,14 @@ export function loadIntakeSettings(
   };
 }
 
-/** One JSON line per event on stdout (stderr for errors), for log shippers. */
-const jsonLog: IntakeLog = (level, message, fields = {}) => {
-  const line = JSON.stringify({ time: new Date().toISOString(), level, message, ...fields });
-  if (level === 'error') console.error(line);
-  else console.log(line);
-};
+/** The intake's events through the shared JSON logger (src/log.ts). */
+const intakeLog =
+  (logger: Logger): IntakeLog =>
+  (level, message, fields) =>
+    logger.log(level, message, fields);
 
 export async function runIntake(): Promise<void> {
+  const jsonLog = intakeLog(createLogger({ name: 'intake', level: logLevelFromEnv(process.env) }));
   const settings = loadIntakeSettings();
   // Token, TLS and bounds first: a misconfigured intake refuses to start before it connects.
   const server = loadIntakeServerSettings();
@@ -138,7 +139,8 @@ export async function runIntake(): Promise<void> {
 
 if (require.main === module) {
   runIntake().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
+    // LOG_LEVEL itself may be what is wrong: a failure to start is written whatever the level.
+    createLogger({ name: 'intake' }).error(error instanceof Error ? error.message : String(error));
     process.exit(1);
   });
 }

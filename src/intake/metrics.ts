@@ -1,8 +1,9 @@
 /**
- * The intake's counters, served at `GET /metrics` in the Prometheus text exposition format
- * (version 0.0.4). Hand-written: a handful of counters needs no client library. Every label has a
- * small fixed set of values (handlers, status codes, reasons), so cardinality stays bounded
- * whatever is posted.
+ * The intake's counters and its request duration histogram, served at `GET /metrics` in the
+ * Prometheus text exposition format (version 0.0.4), by Prometheus's conventions: counters end in
+ * `_total`, durations are in seconds with the unit in the name. Hand-written: a handful of series
+ * needs no client library. Every label has a small fixed set of values (handlers, status codes,
+ * reasons), so cardinality stays bounded whatever is posted.
  */
 import type { AuthFailure } from './auth';
 
@@ -39,6 +40,17 @@ const rejections: readonly PayloadRejection[] = [
 ];
 const authFailures: readonly AuthFailure[] = ['missing', 'invalid'];
 
+/** Upper bounds (seconds) of the request duration buckets: a webhook starts Temporal workflows. */
+export const REQUEST_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+interface Histogram {
+  name: string;
+  help: string;
+  label: string;
+  /** Label value → cumulative counts per bucket (then +Inf), sum and count. */
+  values: Map<string, { buckets: number[]; sum: number; count: number }>;
+}
+
 export class IntakeMetrics {
   private readonly requests = counter(
     'remediation_intake_requests_total',
@@ -70,8 +82,30 @@ export class IntakeMetrics {
     rejections.map((r) => [r]),
   );
 
-  request(handler: IntakeHandler, code: number): void {
+  private readonly durations: Histogram = {
+    name: 'remediation_intake_request_duration_seconds',
+    help: "Time from a request's arrival to the end of its answer, by handler.",
+    label: 'handler',
+    values: new Map(),
+  };
+
+  /** One answered request; `seconds` (from its arrival to the end of its answer) feeds the histogram. */
+  request(handler: IntakeHandler, code: number, seconds?: number): void {
     inc(this.requests, [handler, String(code)]);
+    if (seconds !== undefined) this.observe(handler, seconds);
+  }
+
+  private observe(handler: IntakeHandler, seconds: number): void {
+    let series = this.durations.values.get(handler);
+    if (!series) {
+      series = { buckets: REQUEST_DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 };
+      this.durations.values.set(handler, series);
+    }
+    REQUEST_DURATION_BUCKETS.forEach((le, i) => {
+      if (seconds <= le) series.buckets[i]! += 1;
+    });
+    series.sum += seconds;
+    series.count += 1;
   }
 
   alertReceived(status: 'firing' | 'resolved'): void {
@@ -97,21 +131,19 @@ export class IntakeMetrics {
     return c.values.get(c.labels.map((l) => labels[l] ?? '').join('\0')) ?? 0;
   }
 
-  /** Every counter with HELP and TYPE lines, series sorted, one trailing newline. */
+  /** Every counter, then the histogram, with HELP and TYPE lines, series sorted, one trailing newline. */
   render(): string {
-    return this.all()
-      .map((c) => {
-        const lines = [`# HELP ${c.name} ${escapeHelp(c.help)}`, `# TYPE ${c.name} counter`];
-        const keys = [...c.values.keys()].sort();
-        for (const key of keys) {
-          const values = c.labels.length === 0 ? [] : key.split('\0');
-          const labels = c.labels.map((l, i) => `${l}="${escapeLabelValue(values[i] ?? '')}"`).join(',');
-          lines.push(`${c.name}${labels ? `{${labels}}` : ''} ${c.values.get(key)}`);
-        }
-        return lines.join('\n');
-      })
-      .join('\n')
-      .concat('\n');
+    const counters = this.all().map((c) => {
+      const lines = [`# HELP ${c.name} ${escapeHelp(c.help)}`, `# TYPE ${c.name} counter`];
+      const keys = [...c.values.keys()].sort();
+      for (const key of keys) {
+        const values = c.labels.length === 0 ? [] : key.split('\0');
+        const labels = c.labels.map((l, i) => `${l}="${escapeLabelValue(values[i] ?? '')}"`).join(',');
+        lines.push(`${c.name}${labels ? `{${labels}}` : ''} ${c.values.get(key)}`);
+      }
+      return lines.join('\n');
+    });
+    return [...counters, renderHistogram(this.durations)].join('\n').concat('\n');
   }
 
   private all(): Counter[] {
@@ -126,6 +158,21 @@ function counter(
   initial: readonly (readonly string[])[] = [],
 ): Counter {
   return { name, help, labels, values: new Map(initial.map((v) => [v.join('\0'), 0])) };
+}
+
+function renderHistogram(h: Histogram): string {
+  const lines = [`# HELP ${h.name} ${escapeHelp(h.help)}`, `# TYPE ${h.name} histogram`];
+  for (const key of [...h.values.keys()].sort()) {
+    const series = h.values.get(key)!;
+    const label = `${h.label}="${escapeLabelValue(key)}"`;
+    REQUEST_DURATION_BUCKETS.forEach((le, i) => {
+      lines.push(`${h.name}_bucket{${label},le="${le}"} ${series.buckets[i]}`);
+    });
+    lines.push(`${h.name}_bucket{${label},le="+Inf"} ${series.count}`);
+    lines.push(`${h.name}_sum{${label}} ${series.sum}`);
+    lines.push(`${h.name}_count{${label}} ${series.count}`);
+  }
+  return lines.join('\n');
 }
 
 function inc(c: Counter, values: readonly string[]): void {

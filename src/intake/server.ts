@@ -292,7 +292,10 @@ export function createIntakeServer(options: IntakeServerOptions): IntakeServer {
     const handler: IntakeHandler =
       OPEN_PATHS[path] ??
       ((ALERTMANAGER_PATHS as readonly string[]).includes(path) ? 'alertmanager' : 'other');
-    res.once('finish', () => metrics.request(handler, res.statusCode));
+    const arrived = process.hrtime.bigint();
+    res.once('finish', () =>
+      metrics.request(handler, res.statusCode, Number(process.hrtime.bigint() - arrived) / 1e9),
+    );
     handle(req, res, path).catch((error: unknown) => {
       if (error instanceof HttpError) {
         if (error.rejection) metrics.payloadRejected(error.rejection);

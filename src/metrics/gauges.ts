@@ -1,13 +1,14 @@
 /**
  * Gauges on the worker's Prometheus endpoint, next to the SDK's runtime metrics and the product
- * counters of src/activities: how many remediations wait for an approval, and how many targets
- * wait for an operator's clear. Both are read from their source of truth (Temporal visibility,
- * the ledger) on a timer, so every worker replica reports the same numbers and none of them has to
- * track state of its own.
+ * counters of src/activities: how many open remediations are in each phase, how many wait for an
+ * approval, and how many targets wait for an operator's clear. All are read from their source of
+ * truth (Temporal visibility, the ledger) on a timer, so every worker replica reports the same
+ * numbers and none of them has to track state of its own. Gauges carry no `_total` (they are not
+ * counters): the exporter leaves their names as they are.
  */
 import type { WorkflowClient } from '@temporalio/client';
 import type { MetricGauge, MetricMeter } from '@temporalio/common';
-import { BlockReason, type TargetState } from '../domain/model';
+import { BlockReason, Phase, type TargetState } from '../domain/model';
 import type { Ledger } from '../ports/ledger';
 import { REMEDIATION_WORKFLOW } from '../shared';
 
@@ -16,7 +17,29 @@ export const AWAITING_APPROVAL_QUERY =
   `WorkflowType = '${REMEDIATION_WORKFLOW}' AND ExecutionStatus = 'Running' ` +
   `AND BlockReason = '${BlockReason.AwaitingApproval}'`;
 
+/** The phases of a remediation still running; a closed one is counted by `remediation_finished_total`. */
+export const OPEN_PHASES = [
+  Phase.Pending,
+  Phase.Routing,
+  Phase.Blocked,
+  Phase.Executing,
+  Phase.Verifying,
+] as const;
+export type OpenPhase = (typeof OPEN_PHASES)[number];
+
+/** Open remediations whose current phase (the RemediationPhase search attribute) is `phase`. */
+export function openInPhaseQuery(phase: OpenPhase): string {
+  return (
+    `WorkflowType = '${REMEDIATION_WORKFLOW}' AND ExecutionStatus = 'Running' ` +
+    `AND RemediationPhase = '${phase}'`
+  );
+}
+
 export const GAUGES = {
+  openRemediations: {
+    name: 'remediation_open_remediations',
+    description: 'Open remediations by current phase (label phase; Temporal visibility)',
+  },
   awaitingApproval: {
     name: 'remediation_awaiting_approval',
     description: 'Open remediations blocked with AwaitingApproval (Temporal visibility)',
@@ -47,8 +70,13 @@ export function workerGaugeSources(deps: {
   };
 }
 
-export type GaugeReading = { ok: true; value: number } | { ok: false; error: string };
-export type GaugeReadings = Record<GaugeId, GaugeReading>;
+export type GaugeReading<T = number> = { ok: true; value: T } | { ok: false; error: string };
+export interface GaugeReadings {
+  /** One count per open phase, read together: all of them or an error (no half-updated set). */
+  openRemediations: GaugeReading<Record<OpenPhase, number>>;
+  awaitingApproval: GaugeReading;
+  manualReview: GaugeReading;
+}
 
 /** Targets an operator must clear: `manualReview.required` set on their record. */
 export function countManualReview(targets: readonly Pick<TargetState, 'manualReview'>[]): number {
@@ -62,15 +90,34 @@ export interface ReadLimits {
 }
 
 /**
- * Both numbers, each on its own: one source failing (or not answering within the limits) makes
- * only its reading an error. Never throws.
+ * Every number, each gauge on its own: one source failing (or not answering within the limits)
+ * makes only its reading an error. Never throws.
  */
 export async function readGauges(sources: GaugeSources, limits: ReadLimits = {}): Promise<GaugeReadings> {
-  const [awaitingApproval, manualReview] = await Promise.all([
+  const [openRemediations, awaitingApproval, manualReview] = await Promise.all([
+    readOpenByPhase(sources, limits),
     reading(() => sources.countWorkflows(AWAITING_APPROVAL_QUERY), 'visibility count', limits),
     reading(async () => countManualReview(await sources.listTargets()), 'ledger list', limits),
   ]);
-  return { awaitingApproval, manualReview };
+  return { openRemediations, awaitingApproval, manualReview };
+}
+
+async function readOpenByPhase(
+  sources: GaugeSources,
+  limits: ReadLimits,
+): Promise<GaugeReading<Record<OpenPhase, number>>> {
+  const readings = await Promise.all(
+    OPEN_PHASES.map((phase) =>
+      reading(() => sources.countWorkflows(openInPhaseQuery(phase)), `visibility count of ${phase}`, limits),
+    ),
+  );
+  const value = {} as Record<OpenPhase, number>;
+  for (const [i, phase] of OPEN_PHASES.entries()) {
+    const read = readings[i]!;
+    if (!read.ok) return read;
+    value[phase] = read.value;
+  }
+  return { ok: true, value };
 }
 
 async function reading(read: () => Promise<number>, what: string, limits: ReadLimits): Promise<GaugeReading> {
@@ -117,8 +164,8 @@ export interface GaugeLoopOptions {
   intervalMs?: number;
   /** How long a source may take before its refresh counts as failed; default `intervalMs`. */
   timeoutMs?: number;
-  /** One line per change of a gauge's health (failing with a new error, or refreshed again). */
-  log: (line: string) => void;
+  /** One line per change of a gauge's health: failing with a new error (warn), or refreshed again (info). */
+  log: (line: string, level: 'info' | 'warn') => void;
 }
 
 export interface GaugeLoop {
@@ -130,7 +177,7 @@ export interface GaugeLoop {
 }
 
 /**
- * Refreshes both gauges at once, then every `intervalMs`. A failing source leaves its gauge at
+ * Refreshes every gauge at once, then every `intervalMs`. A failing source leaves its gauge at
  * the last value; the failure is logged when it starts or its message changes, and the recovery
  * once. Nothing here throws or rejects, so the loop never takes the worker down.
  */
@@ -142,10 +189,14 @@ export function startGaugeLoop(options: GaugeLoopOptions): GaugeLoop {
   for (const id of ids) {
     gauges[id] = options.meter.createGauge(GAUGES[id].name, 'int', undefined, GAUGES[id].description);
   }
-  const lastError: Record<GaugeId, string | null> = { awaitingApproval: null, manualReview: null };
-  const log = (line: string): void => {
+  const lastError: Record<GaugeId, string | null> = {
+    openRemediations: null,
+    awaitingApproval: null,
+    manualReview: null,
+  };
+  const log = (line: string, level: 'info' | 'warn'): void => {
     try {
-      options.log(line);
+      options.log(line, level);
     } catch {
       // a broken log sink must not stop the gauges
     }
@@ -165,7 +216,9 @@ export function startGaugeLoop(options: GaugeLoopOptions): GaugeLoop {
       let error = read.ok ? null : read.error;
       if (read.ok) {
         try {
-          gauges[id].set(read.value);
+          const { value } = read;
+          if (typeof value === 'number') gauges[id].set(value);
+          else for (const phase of OPEN_PHASES) gauges[id].set(value[phase], { phase });
         } catch (setError) {
           error = `setting it failed: ${setError instanceof Error ? setError.message : String(setError)}`;
         }
@@ -173,9 +226,10 @@ export function startGaugeLoop(options: GaugeLoopOptions): GaugeLoop {
       if (error !== null && error !== lastError[id]) {
         log(
           `metrics: ${name} not refreshed (keeps its last value, retried every ${intervalMs} ms): ${error}`,
+          'warn',
         );
       } else if (error === null && lastError[id] !== null) {
-        log(`metrics: ${name} refreshed again`);
+        log(`metrics: ${name} refreshed again`, 'info');
       }
       lastError[id] = error;
     }
@@ -183,7 +237,7 @@ export function startGaugeLoop(options: GaugeLoopOptions): GaugeLoop {
 
   const tick = (): void => {
     inFlight = refresh()
-      .catch((error: unknown) => log(`metrics: gauge refresh failed: ${String(error)}`))
+      .catch((error: unknown) => log(`metrics: gauge refresh failed: ${String(error)}`, 'warn'))
       .finally(() => {
         if (!stopped) timer = setTimeout(tick, intervalMs);
       });

@@ -20,7 +20,7 @@ import type { RemediationStatus } from '../../src/shared';
 import { kubeConfig } from './stack-env';
 import { RemediationHarness, uniqueName } from './support/remediation-harness';
 
-/** The latest value set on each gauge, by name. */
+/** The latest value set on each gauge series, by name (and tags, for a labelled one). */
 function inMemoryMeter() {
   const latest = new Map<string, number>();
   const meter: Pick<MetricMeter, 'createGauge'> = {
@@ -31,7 +31,7 @@ function inMemoryMeter() {
         valueType: valueType ?? 'int',
         unit,
         description,
-        set: (value) => void latest.set(name, value),
+        set: (value, tags) => void latest.set(tags ? `${name}${JSON.stringify(tags)}` : name, value),
         withTags: () => gauge,
       };
       return gauge;
@@ -72,12 +72,17 @@ describe('worker gauges on the real stack', () => {
     await h.close();
   });
 
-  /** Polls until both gauges hold these values (visibility is eventually consistent). */
+  /**
+   * Polls until the gauges hold these values (visibility is eventually consistent); the ones
+   * awaiting approval are also the open remediations in phase Blocked.
+   */
   async function gaugesReach(awaitingApproval: number, manualReview: number): Promise<void> {
-    const want = { awaitingApproval, manualReview };
+    const want = { awaitingApproval, manualReview, blocked: awaitingApproval, executing: 0 };
     const now = () => ({
       awaitingApproval: latest.get(GAUGES.awaitingApproval.name),
       manualReview: latest.get(GAUGES.manualReview.name),
+      blocked: latest.get(`${GAUGES.openRemediations.name}{"phase":"Blocked"}`),
+      executing: latest.get(`${GAUGES.openRemediations.name}{"phase":"Executing"}`),
     });
     const until = Date.now() + 30_000;
     while (JSON.stringify(now()) !== JSON.stringify(want)) {
@@ -99,6 +104,7 @@ describe('worker gauges on the real stack', () => {
       timeoutMs: 10_000,
     });
     expect(readings.awaitingApproval.ok).toBe(true);
+    expect(readings.openRemediations.ok).toBe(true);
     expect(readings.manualReview).toEqual({ ok: true, value: 0 });
   });
 
@@ -111,6 +117,8 @@ describe('worker gauges on the real stack', () => {
         ledger,
       }),
       intervalMs: 200,
+      // A quick refresh, but each read may take its time on a loaded machine (7 counts at once).
+      timeoutMs: 10_000,
       log,
     });
     await gaugesReach(0, 0);

@@ -40,12 +40,12 @@ describe('npm start (quickstart)', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       const deadline = Date.now() + 120_000;
-      while (!out.includes('worker: task queue') && Date.now() < deadline && child.exitCode === null) {
+      while (!out.includes('"msg":"worker started"') && Date.now() < deadline && child.exitCode === null) {
         await new Promise((r) => setTimeout(r, 250));
       }
       expect(out).toContain(`Temporal Web UI: http://127.0.0.1:${uiPort}`);
       expect(out).toContain('npx remediate start');
-      expect(out).toContain('worker: task queue remediation');
+      expect(out).toMatch(/"msg":"worker started","taskQueue":"remediation"/);
 
       const info = JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8')) as StackInfo;
       const { stdout } = await promisify(execFile)(
@@ -74,10 +74,10 @@ describe('npm start (quickstart)', () => {
 
       // Prometheus: the SDK's runtime metrics and the product's own counters.
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      expect(metrics).toMatch(/temporal_workflow_completed/);
-      expect(metrics).toMatch(/remediation_routing_decisions\S*\{[^}]*check="AllPassed"[^}]*result="run"/);
-      expect(metrics).toMatch(/remediation_pipelinerun_outcomes\S*\{[^}]*category="Succeeded"/);
-      expect(metrics).toMatch(/remediation_finished\S*\{[^}]*phase="Completed"/);
+      expect(metrics).toMatch(/temporal_workflow_completed_total/);
+      expect(metrics).toMatch(/remediation_routing_decisions_total\{[^}]*check="AllPassed"[^}]*result="run"/);
+      expect(metrics).toMatch(/remediation_pipelinerun_outcomes_total\{[^}]*category="Succeeded"/);
+      expect(metrics).toMatch(/remediation_finished_total\{[^}]*phase="Completed"/);
     } finally {
       child.kill('SIGINT');
       await exited;

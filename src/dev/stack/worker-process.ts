@@ -32,7 +32,14 @@ export function spawnWorker(
   stack: StackInfo,
   taskQueue: string,
   config: Record<string, unknown> = {},
-  { compiled = false }: { compiled?: boolean } = {},
+  {
+    compiled = false,
+    env = {},
+  }: {
+    compiled?: boolean;
+    /** Variables set last (e.g. METRICS_PORT, off by default, or LOG_LEVEL). */
+    env?: NodeJS.ProcessEnv;
+  } = {},
 ): WorkerProcess {
   const workDir = mkdtempSync(join(tmpdir(), 'remediation-worker-'));
   const configPath = join(workDir, 'config.json');
@@ -64,6 +71,7 @@ export function spawnWorker(
       REMEDIATION_TASK_QUEUE: taskQueue,
       REMEDIATION_CONFIG: configPath,
       METRICS_PORT: '0',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -72,7 +80,8 @@ export function spawnWorker(
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
       if (output.length > 200_000) output = output.slice(-100_000); // a noisy worker must not grow its parent
-      if (output.includes('worker: task queue')) resolveReady();
+      // WORKER_READY_MESSAGE of src/worker.ts, as its JSON log line writes it.
+      if (output.includes('"msg":"worker started"')) resolveReady();
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);

@@ -317,12 +317,20 @@ function runMain(env: Record<string, string>): IntakeProcess {
 async function listening(p: IntakeProcess, timeoutMs = 60_000): Promise<Record<string, unknown>> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    const line = p.lines.find((l) => l['message'] === 'intake listening');
+    const line = p.lines.find((l) => l['msg'] === 'intake listening');
     if (line) return line;
     if (p.child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`the intake did not come up:\n${p.output()}`);
+}
+
+/** The `msg` of every error line: a refused start is one JSON line like any other. */
+function errors(p: IntakeProcess): string {
+  return p.lines
+    .filter((l) => l['level'] === 'error' && l['logger'] === 'intake')
+    .map((l) => String(l['msg']))
+    .join('\n');
 }
 
 async function stop(p: IntakeProcess): Promise<void> {
@@ -334,9 +342,9 @@ describe('S34: the intake process (src/intake/main.ts)', () => {
   it('S34: without INTAKE_BEARER_TOKEN_FILE it refuses to start, naming the variable', async () => {
     const p = runMain({});
     expect(await p.exited).toBe(1);
-    expect(p.output()).toMatch(/INTAKE_BEARER_TOKEN_FILE: is required/);
-    expect(p.output()).toContain('INTAKE_ALLOW_UNAUTHENTICATED=true');
-    expect(p.lines.find((l) => l['message'] === 'intake listening')).toBeUndefined();
+    expect(errors(p)).toMatch(/INTAKE_BEARER_TOKEN_FILE: is required/);
+    expect(errors(p)).toContain('INTAKE_ALLOW_UNAUTHENTICATED=true');
+    expect(p.lines.find((l) => l['msg'] === 'intake listening')).toBeUndefined();
   });
 
   it.each([
@@ -345,10 +353,14 @@ describe('S34: the intake process (src/intake/main.ts)', () => {
       /INTAKE_BEARER_TOKEN_FILE: cannot read "\/nonexistent\/token"/,
     ],
     [{ INTAKE_ALLOW_UNAUTHENTICATED: 'yes' }, /INTAKE_ALLOW_UNAUTHENTICATED: must be "true" or "false"/],
-  ])('S34: a bad token setting %p refuses to start', async (env, message) => {
+    [
+      { INTAKE_ALLOW_UNAUTHENTICATED: 'true', LOG_LEVEL: 'loud' },
+      /LOG_LEVEL: must be one of debug, info, warn, error \(got "loud"\)/,
+    ],
+  ])('S34: a bad setting %p refuses to start, naming the variable', async (env, message) => {
     const p = runMain(env);
     expect(await p.exited).toBe(1);
-    expect(p.output()).toMatch(message);
+    expect(errors(p)).toMatch(message);
   });
 
   it('S34: an empty token file or a TLS certificate without its key refuses to start, naming the variable', async () => {
@@ -357,9 +369,9 @@ describe('S34: the intake process (src/intake/main.ts)', () => {
     const a = runMain({ INTAKE_BEARER_TOKEN_FILE: empty });
     const b = runMain({ INTAKE_BEARER_TOKEN_FILE: tokenFile, INTAKE_TLS_CERT_FILE: certFile });
     expect(await a.exited).toBe(1);
-    expect(a.output()).toMatch(/INTAKE_BEARER_TOKEN_FILE: ".*empty-token" is empty/);
+    expect(errors(a)).toMatch(/INTAKE_BEARER_TOKEN_FILE: ".*empty-token" is empty/);
     expect(await b.exited).toBe(1);
-    expect(b.output()).toMatch(/INTAKE_TLS_KEY_FILE: is required when INTAKE_TLS_CERT_FILE is set/);
+    expect(errors(b)).toMatch(/INTAKE_TLS_KEY_FILE: is required when INTAKE_TLS_CERT_FILE is set/);
   });
 
   it('S34: with INTAKE_ALLOW_UNAUTHENTICATED=true it starts, with a loud warning, and takes alerts without a token', async () => {
@@ -369,7 +381,8 @@ describe('S34: the intake process (src/intake/main.ts)', () => {
       expect(p.lines).toContainEqual(
         expect.objectContaining({
           level: 'warn',
-          message: expect.stringMatching(/^UNAUTHENTICATED INTAKE: .*ANYONE/),
+          logger: 'intake',
+          msg: expect.stringMatching(/^UNAUTHENTICATED INTAKE: .*ANYONE/),
         }),
       );
       expect(up).toMatchObject({ auth: 'NONE (INTAKE_ALLOW_UNAUTHENTICATED=true)', tls: false });

@@ -1,4 +1,9 @@
-import { IntakeMetrics, METRICS_CONTENT_TYPE, escapeLabelValue } from '../../../src/intake/metrics';
+import {
+  IntakeMetrics,
+  METRICS_CONTENT_TYPE,
+  REQUEST_DURATION_BUCKETS,
+  escapeLabelValue,
+} from '../../../src/intake/metrics';
 
 // The text exposition format 0.0.4, line by line: comments, then `name{labels} value`.
 const HELP = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$/;
@@ -25,7 +30,9 @@ function parse(text: string): { types: Map<string, string>; samples: Map<string,
       });
       types.set(m[1]!, m[2]!);
     } else if ((m = SAMPLE.exec(line))) {
-      expect({ line, typed: types.has(m[1]!) }).toEqual({ line, typed: true });
+      // A histogram's series are its name with _bucket, _sum or _count.
+      const family = types.has(m[1]!) ? m[1]! : m[1]!.replace(/_(bucket|sum|count)$/, '');
+      expect({ line, typed: types.has(family) }).toEqual({ line, typed: true });
       expect(samples.has(m[1]! + (m[2] ?? ''))).toBe(false);
       samples.set(m[1]! + (m[2] ?? ''), Number(m[3]));
     } else {
@@ -36,7 +43,7 @@ function parse(text: string): { types: Map<string, string>; samples: Map<string,
 }
 
 describe('IntakeMetrics', () => {
-  it('when nothing happened then every counter is exposed with HELP and TYPE, fixed series at 0', () => {
+  it('when nothing happened then every metric is exposed with HELP and TYPE, fixed series at 0', () => {
     const text = new IntakeMetrics().render();
     const { types, samples } = parse(text);
     expect([...types.entries()]).toEqual([
@@ -45,8 +52,12 @@ describe('IntakeMetrics', () => {
       ['remediation_intake_remediations_started_total', 'counter'],
       ['remediation_intake_auth_failures_total', 'counter'],
       ['remediation_intake_payload_rejections_total', 'counter'],
+      ['remediation_intake_request_duration_seconds', 'histogram'],
     ]);
-    for (const name of types.keys()) expect(name).toMatch(/^remediation_intake_[a-z_]+_total$/);
+    // Prometheus's conventions: counters end in _total, durations are histograms in seconds.
+    for (const [name, type] of types) {
+      expect(name).toMatch(type === 'counter' ? /^remediation_intake_[a-z_]+_total$/ : /_seconds$/);
+    }
     expect(Object.fromEntries(samples)).toEqual({
       'remediation_intake_alerts_received_total{status="firing"}': 0,
       'remediation_intake_alerts_received_total{status="resolved"}': 0,
@@ -100,6 +111,8 @@ describe('IntakeMetrics', () => {
         'remediation_intake_payload_rejections_total{reason="invalid_payload"} 0',
         'remediation_intake_payload_rejections_total{reason="too_many_alerts"} 1',
         'remediation_intake_payload_rejections_total{reason="unsupported_media_type"} 0',
+        "# HELP remediation_intake_request_duration_seconds Time from a request's arrival to the end of its answer, by handler.",
+        '# TYPE remediation_intake_request_duration_seconds histogram',
         '',
       ].join('\n'),
     );
@@ -107,6 +120,29 @@ describe('IntakeMetrics', () => {
     expect(m.value('remediation_intake_remediations_started_total')).toBe(1);
     expect(m.value('remediation_intake_auth_failures_total', { reason: 'invalid' })).toBe(0);
     expect(() => m.value('nope')).toThrow(/no intake metric nope/);
+  });
+
+  it('when request durations are observed then the histogram has cumulative buckets in seconds, a sum and a count', () => {
+    const m = new IntakeMetrics();
+    m.request('alertmanager', 200, 0.004);
+    m.request('alertmanager', 200, 0.3);
+    m.request('alertmanager', 503, 12);
+    m.request('healthz', 200, 0.001);
+    const { types, samples } = parse(m.render());
+    expect(types.get('remediation_intake_request_duration_seconds')).toBe('histogram');
+    const bucket = (handler: string, le: string) =>
+      samples.get(`remediation_intake_request_duration_seconds_bucket{handler="${handler}",le="${le}"}`);
+    expect(REQUEST_DURATION_BUCKETS.map((le) => bucket('alertmanager', String(le)))).toEqual([
+      1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2,
+    ]);
+    expect(bucket('alertmanager', '+Inf')).toBe(3);
+    expect(
+      samples.get('remediation_intake_request_duration_seconds_sum{handler="alertmanager"}'),
+    ).toBeCloseTo(12.304);
+    expect(samples.get('remediation_intake_request_duration_seconds_count{handler="alertmanager"}')).toBe(3);
+    expect(bucket('healthz', '0.005')).toBe(1);
+    expect(samples.get('remediation_intake_request_duration_seconds_count{handler="healthz"}')).toBe(1);
+    expect(m.value('remediation_intake_requests_total', { handler: 'alertmanager', code: '503' })).toBe(1);
   });
 
   it('escapes label values as the format requires', () => {

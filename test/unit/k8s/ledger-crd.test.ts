@@ -11,6 +11,8 @@ import { parseAllDocuments } from 'yaml';
 import { KubernetesLedger } from '../../../src/adapters/kubernetes-ledger';
 import { emptyTargetState, FailureCategory, type TargetState } from '../../../src/domain/model';
 import {
+  BUDGET_KIND,
+  BUDGET_PLURAL,
   FINGERPRINT_KIND,
   FINGERPRINT_PLURAL,
   fingerprintObjectName,
@@ -96,6 +98,7 @@ describe('ledger CRDs (deploy/crds/ledger.yaml)', () => {
     expect(crds.map((c) => [c.spec.group, c.spec.names.kind, c.spec.names.plural])).toEqual([
       [LEDGER_GROUP, TARGET_KIND, TARGET_PLURAL],
       [LEDGER_GROUP, FINGERPRINT_KIND, FINGERPRINT_PLURAL],
+      [LEDGER_GROUP, BUDGET_KIND, BUDGET_PLURAL],
     ]);
   });
 

@@ -6,6 +6,8 @@ import {
   countManualReview,
   DEFAULT_GAUGE_INTERVAL_MS,
   GAUGES,
+  OPEN_PHASES,
+  openInPhaseQuery,
   readGauges,
   startGaugeLoop,
   workerGaugeSources,
@@ -19,10 +21,11 @@ const review = (required: boolean): TargetState['manualReview'] => ({
   remediationId: 'r1',
 });
 
-/** A meter that keeps every value set on each gauge, by name. */
+/** A meter that keeps every value set on each gauge, by name (and every labelled one by name and tags). */
 function inMemoryMeter() {
   const created: { name: string; valueType?: string; description?: string }[] = [];
   const values = new Map<string, number[]>();
+  const labelled = new Map<string, number[]>();
   let failSet: string | null = null;
   const meter: Pick<MetricMeter, 'createGauge'> = {
     createGauge(name, valueType, unit, description) {
@@ -34,9 +37,11 @@ function inMemoryMeter() {
         valueType: valueType ?? 'int',
         unit,
         description,
-        set: (value) => {
+        set: (value, tags) => {
           if (failSet === name) throw new Error('native gauge gone');
-          values.get(name)!.push(value);
+          if (!tags) return void values.get(name)!.push(value);
+          const key = `${name}${JSON.stringify(tags)}`;
+          labelled.set(key, [...(labelled.get(key) ?? []), value]);
         },
         withTags: () => gauge,
       };
@@ -47,21 +52,25 @@ function inMemoryMeter() {
     meter,
     created,
     values: (id: keyof typeof GAUGES) => values.get(GAUGES[id].name) ?? [],
+    /** Every value set on one series of a labelled gauge. */
+    series: (id: keyof typeof GAUGES, tags: Record<string, string>) =>
+      labelled.get(`${GAUGES[id].name}${JSON.stringify(tags)}`) ?? [],
     failSetOf: (id: keyof typeof GAUGES | null) => (failSet = id && GAUGES[id].name),
   };
 }
 
-/** Sources whose answers a test changes between refreshes. */
+/** Sources whose answers a test changes between refreshes: `count` answers the approval query, `phaseCount` the rest. */
 function scriptedSources() {
   const queries: string[] = [];
   const state = {
     count: (): Promise<number> => Promise.resolve(0),
+    phaseCount: (_query: string): Promise<number> => Promise.resolve(0),
     targets: (): Promise<Pick<TargetState, 'manualReview'>[]> => Promise.resolve([]),
   };
   const sources: GaugeSources = {
     countWorkflows: (query) => {
       queries.push(query);
-      return state.count();
+      return query === AWAITING_APPROVAL_QUERY ? state.count() : state.phaseCount(query);
     },
     listTargets: () => state.targets(),
   };
@@ -72,6 +81,13 @@ describe('gauge computation', () => {
   it('queries open remediations blocked with AwaitingApproval', () => {
     expect(AWAITING_APPROVAL_QUERY).toBe(
       "WorkflowType = 'remediation' AND ExecutionStatus = 'Running' AND BlockReason = 'AwaitingApproval'",
+    );
+  });
+
+  it('counts open remediations by their RemediationPhase search attribute, one query per open phase', () => {
+    expect(OPEN_PHASES).toEqual(['Pending', 'Routing', 'Blocked', 'Executing', 'Verifying']);
+    expect(openInPhaseQuery('Blocked')).toBe(
+      "WorkflowType = 'remediation' AND ExecutionStatus = 'Running' AND RemediationPhase = 'Blocked'",
     );
   });
 
@@ -87,18 +103,26 @@ describe('gauge computation', () => {
     expect(countManualReview([])).toBe(0);
   });
 
-  it('reads both numbers from the real sources: visibility count and the ledger (in-memory fake)', async () => {
+  it('reads every number from the real sources: visibility count and the ledger (in-memory fake)', async () => {
     const ledger = new InMemoryLedger();
     await ledger.putTarget({ ...emptyTargetState('a/Deployment/x'), manualReview: review(true) });
     await ledger.putTarget({ ...emptyTargetState('b/Deployment/x'), manualReview: review(false) });
     await ledger.putTarget(emptyTargetState('c/Deployment/x'));
     await ledger.putTarget({ ...emptyTargetState('d/Deployment/x'), manualReview: review(true) });
-    const count = jest.fn(async (_query?: string) => ({ count: 3, groups: [] }));
+    const count = jest.fn(async (query?: string) => ({
+      count: query === AWAITING_APPROVAL_QUERY ? 3 : OPEN_PHASES.findIndex((p) => query?.includes(`'${p}'`)),
+      groups: [],
+    }));
     await expect(readGauges(workerGaugeSources({ workflows: { count }, ledger }))).resolves.toEqual({
+      openRemediations: {
+        ok: true,
+        value: { Pending: 0, Routing: 1, Blocked: 2, Executing: 3, Verifying: 4 },
+      },
       awaitingApproval: { ok: true, value: 3 },
       manualReview: { ok: true, value: 2 },
     });
     expect(count).toHaveBeenCalledWith(AWAITING_APPROVAL_QUERY);
+    for (const phase of OPEN_PHASES) expect(count).toHaveBeenCalledWith(openInPhaseQuery(phase));
   });
 
   it('a failing source makes only its own reading an error', async () => {
@@ -106,6 +130,10 @@ describe('gauge computation', () => {
     state.count = () => Promise.reject(new Error('visibility unavailable'));
     state.targets = async () => [{ manualReview: review(true) }];
     await expect(readGauges(sources)).resolves.toEqual({
+      openRemediations: {
+        ok: true,
+        value: { Pending: 0, Routing: 0, Blocked: 0, Executing: 0, Verifying: 0 },
+      },
       awaitingApproval: { ok: false, error: 'visibility count failed: visibility unavailable' },
       manualReview: { ok: true, value: 1 },
     });
@@ -113,9 +141,19 @@ describe('gauge computation', () => {
     state.targets = () => {
       throw new Error('403 forbidden'); // thrown synchronously, not rejected
     };
-    await expect(readGauges(sources)).resolves.toEqual({
+    await expect(readGauges(sources)).resolves.toMatchObject({
       awaitingApproval: { ok: true, value: 4 },
       manualReview: { ok: false, error: 'ledger list failed: 403 forbidden' },
+    });
+  });
+
+  it('one failing phase count fails the whole per-phase reading (never half a set)', async () => {
+    const { sources, state } = scriptedSources();
+    state.phaseCount = (query) =>
+      query.includes("'Executing'") ? Promise.reject(new Error('rate limited')) : Promise.resolve(1);
+    expect((await readGauges(sources)).openRemediations).toEqual({
+      ok: false,
+      error: 'visibility count of Executing failed: rate limited',
     });
   });
 
@@ -134,7 +172,7 @@ describe('gauge computation', () => {
     const { sources, state } = scriptedSources();
     state.count = () => new Promise(() => undefined);
     state.targets = async () => [];
-    await expect(readGauges(sources, { timeoutMs: 20 })).resolves.toEqual({
+    await expect(readGauges(sources, { timeoutMs: 20 })).resolves.toMatchObject({
       awaitingApproval: { ok: false, error: 'visibility count failed: no answer within 20 ms' },
       manualReview: { ok: true, value: 0 },
     });
@@ -152,11 +190,16 @@ describe('startGaugeLoop', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
-  it('creates both int gauges with their names and descriptions', async () => {
+  it('creates the three int gauges with their names and descriptions (no _total: they are gauges)', async () => {
     const m = inMemoryMeter();
     const loop = startGaugeLoop({ meter: m.meter, sources: scriptedSources().sources, log: () => undefined });
     await loop.stop();
     expect(m.created).toEqual([
+      {
+        name: 'remediation_open_remediations',
+        valueType: 'int',
+        description: GAUGES.openRemediations.description,
+      },
       {
         name: 'remediation_awaiting_approval',
         valueType: 'int',
@@ -190,6 +233,20 @@ describe('startGaugeLoop', () => {
     await loop.stop();
   });
 
+  it('sets one series per open phase, labelled phase', async () => {
+    const m = inMemoryMeter();
+    const { sources, state } = scriptedSources();
+    state.phaseCount = async (query) => (query.includes("'Blocked'") ? 4 : 1);
+    const loop = startGaugeLoop({ meter: m.meter, sources, log: () => undefined, intervalMs: 1000 });
+    await jest.advanceTimersByTimeAsync(0);
+    expect(m.series('openRemediations', { phase: 'Blocked' })).toEqual([4]);
+    for (const phase of OPEN_PHASES.filter((p) => p !== 'Blocked')) {
+      expect(m.series('openRemediations', { phase })).toEqual([1]);
+    }
+    expect(m.values('openRemediations')).toEqual([]); // never an unlabelled series
+    await loop.stop();
+  });
+
   it('logs a failure once per change, keeps the last value meanwhile, and logs the recovery once', async () => {
     const m = inMemoryMeter();
     const { sources, state } = scriptedSources();
@@ -203,6 +260,7 @@ describe('startGaugeLoop', () => {
       [
         'metrics: remediation_awaiting_approval not refreshed (keeps its last value, retried every 1000 ms): ' +
           'visibility count failed: connection refused',
+        'warn',
       ],
     ]);
     state.count = () => Promise.reject(new Error('deadline exceeded'));
@@ -214,7 +272,7 @@ describe('startGaugeLoop', () => {
     state.count = async () => 0;
     await jest.advanceTimersByTimeAsync(3000);
     expect(log).toHaveBeenCalledTimes(3);
-    expect(log).toHaveBeenLastCalledWith('metrics: remediation_awaiting_approval refreshed again');
+    expect(log).toHaveBeenLastCalledWith('metrics: remediation_awaiting_approval refreshed again', 'info');
     expect(m.values('awaitingApproval')).toEqual([1, 0, 0, 0]);
     await loop.stop();
   });
@@ -230,10 +288,10 @@ describe('startGaugeLoop', () => {
     const loop = startGaugeLoop({ meter: m.meter, sources, log, intervalMs: 1000 });
     await jest.advanceTimersByTimeAsync(2000);
     expect(log).toHaveBeenCalledTimes(1);
-    expect(log).toHaveBeenCalledWith(expect.stringContaining('setting it failed: native gauge gone'));
+    expect(log).toHaveBeenCalledWith(expect.stringContaining('setting it failed: native gauge gone'), 'warn');
     m.failSetOf(null);
     await jest.advanceTimersByTimeAsync(1000);
-    expect(log).toHaveBeenLastCalledWith('metrics: remediation_awaiting_approval refreshed again');
+    expect(log).toHaveBeenLastCalledWith('metrics: remediation_awaiting_approval refreshed again', 'info');
     expect(m.values('awaitingApproval')).toEqual([7]);
     expect(m.values('manualReview')).toEqual([0, 0, 0, 0]);
     await loop.stop();
@@ -246,7 +304,10 @@ describe('startGaugeLoop', () => {
     state.targets = () => new Promise(() => undefined);
     const loop = startGaugeLoop({ meter: m.meter, sources, log, intervalMs: 1000 });
     await jest.advanceTimersByTimeAsync(1000);
-    expect(log).toHaveBeenCalledWith(expect.stringMatching(/ledger list failed: no answer within 1000 ms$/));
+    expect(log).toHaveBeenCalledWith(
+      expect.stringMatching(/ledger list failed: no answer within 1000 ms$/),
+      'warn',
+    );
     state.targets = async () => [{ manualReview: review(true) }];
     await jest.advanceTimersByTimeAsync(1000);
     expect(m.values('manualReview')).toEqual([1]);
