@@ -1,10 +1,10 @@
 /**
- * Entry point of `remediate` (bin/remediate.js): wires {@link run} to the process and to a real
- * RemediationClient.
+ * Entry point of `remediate` (bin/remediate.js runs its bundle, dist/cli/main.mjs): wires
+ * {@link run} to the process and to a real RemediationClient. The client, and the Kubernetes
+ * client for the commands that read the ledger, are imported only when a command connects, so
+ * `--help`, `--version` and `completion` load neither.
  */
-import { KubernetesLedger } from '../adapters/kubernetes-ledger';
-import { RemediationClient } from '../client';
-import { loadKubeConfig } from '../k8s/kube';
+import type { RemediationClient } from '../client';
 import type { Ledger } from '../ports/ledger';
 import { UnreachableError } from './errors';
 import { run, type ConnectOptions } from './run';
@@ -24,13 +24,23 @@ function lazyLedger(make: () => Ledger): Ledger {
   });
 }
 
-async function connect(options: ConnectOptions): Promise<RemediationClient> {
-  const where = options.ledger;
-  const load = () => loadKubeConfig(where?.kubeconfig, { context: where?.context });
+async function ledgerFor(where: NonNullable<ConnectOptions['ledger']>): Promise<Ledger> {
+  const [{ loadKubeConfig }, { KubernetesLedger }] = await Promise.all([
+    import('../k8s/kube.js'),
+    import('../adapters/kubernetes-ledger.js'),
+  ]);
+  const load = () => loadKubeConfig(where.kubeconfig, { context: where.context });
   // A context asked for by name is checked now: an unknown one is a usage mistake, not a reason to
   // leave the check to the worker.
-  if (where?.context !== undefined) load();
-  const ledger = where ? lazyLedger(() => new KubernetesLedger(load(), where.namespace)) : undefined;
+  if (where.context !== undefined) load();
+  return lazyLedger(() => new KubernetesLedger(load(), where.namespace));
+}
+
+async function connect(options: ConnectOptions): Promise<RemediationClient> {
+  const [{ RemediationClient }, ledger] = await Promise.all([
+    import('../client.js'),
+    options.ledger ? ledgerFor(options.ledger) : undefined,
+  ]);
   try {
     return await RemediationClient.connect({ ...options, ledger });
   } catch (error) {
