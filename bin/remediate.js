@@ -4,14 +4,13 @@
 // `prepare`). It never compiles TypeScript: start-up time is what operators polling it pay.
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
-const { pathToFileURL } = require('node:url');
 
-// Node 22.1+: V8 keeps compiled code between runs (in the OS temp dir), about halving start-up.
+// Node 22.1+: V8 keeps compiled code of the entry between runs (the commands bundle has its own cache).
 require('node:module').enableCompileCache?.();
 
-const bundle = join(__dirname, '..', 'dist', 'cli', 'main.mjs');
+const bundle = join(__dirname, '..', 'dist', 'cli', 'main.js');
 if (!existsSync(bundle)) {
   process.stderr.write(`remediate: ${bundle} is missing: run \`npm run build\` (npm ci runs it)\n`);
   process.exit(1);
 }
-import(pathToFileURL(bundle).href);
+require(bundle);

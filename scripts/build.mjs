@@ -3,8 +3,10 @@
  * `npm run build` (also npm's `prepare`, so `npm ci` builds): everything that runs in production,
  * prebuilt into dist/ (gitignored), so that nothing compiles TypeScript at run time.
  *
- *   dist/cli/main.mjs (+ chunks/)   the `remediate` CLI: one ESM bundle, dependencies included, split
- *                                   so that each command loads only what it uses (bin/remediate.js)
+ *   dist/cli/main.js, heavy.cjs     the `remediate` CLI (bin/remediate.js), dependencies included: a
+ *                                   small entry that answers --help, --version and completion alone,
+ *                                   and the commands with the Temporal and Kubernetes clients, loaded
+ *                                   with a V8 code cache when a command runs
  *   dist/worker.js                  the worker; dist/intake/main.js the Alertmanager intake (CommonJS,
  *                                   node_modules left outside: the SDK's native core and its worker
  *                                   threads load files of their own packages)
@@ -37,8 +39,12 @@ function isStale() {
   return Math.max(...inputs.map(newestMtime)) > statSync(stamp).mtimeMs;
 }
 
-/** `git describe` of the tree being built, or null without git (e.g. in an image build). */
+/**
+ * `git describe` of the tree being built; REMEDIATE_COMMIT where there is no git (the image build
+ * passes it as a build argument); else null.
+ */
 function gitCommit() {
+  if (process.env.REMEDIATE_COMMIT) return process.env.REMEDIATE_COMMIT;
   try {
     return execFileSync('git', ['describe', '--always', '--dirty', '--abbrev=12'], {
       cwd: root,
@@ -50,35 +56,78 @@ function gitCommit() {
   }
 }
 
+/**
+ * The entry bundle gets, instead of src/cli/load-heavy.ts (a plain import of ./heavy.ts), a loader of
+ * the separate heavy bundle through the V8 code cache: the entry stays small, and what --help,
+ * --version and completion load is only it.
+ */
+const loadHeavyFromBundle = {
+  name: 'load-heavy-from-bundle',
+  setup(b) {
+    b.onResolve({ filter: /\/load-heavy(\.js)?$/ }, () => ({ path: 'load-heavy', namespace: 'remediate' }));
+    b.onLoad({ filter: /^load-heavy$/, namespace: 'remediate' }, () => ({
+      resolveDir: join(root, 'src', 'cli'),
+      loader: 'ts',
+      contents: `
+        import { join } from 'node:path';
+        import { requireWithCodeCache } from './code-cache';
+        import type { Heavy } from './load-heavy';
+        let heavy: Heavy | undefined;
+        export function loadHeavy(): Promise<Heavy> {
+          heavy ??= requireWithCodeCache(join(__dirname, 'heavy.cjs')).exports as Heavy;
+          return Promise.resolve(heavy);
+        }`,
+    }));
+  },
+};
+
+/**
+ * The CLI never uses the Temporal Cloud operations API, a quarter of the protobuf definitions the SDK
+ * builds at load: left out of the CLI bundle (the worker loads the SDK as published).
+ */
+const withoutCloudProtos = {
+  name: 'without-cloud-protos',
+  setup(b) {
+    b.onLoad({ filter: /@temporalio[\\/]proto[\\/]protos[\\/]json-module\.js$/ }, ({ path }) => {
+      const source = readFileSync(path, 'utf8');
+      const start = source.indexOf('.addJSON(') + '.addJSON('.length;
+      const end = source.lastIndexOf(');');
+      const protos = JSON.parse(source.slice(start, end));
+      if (!protos.temporal?.nested?.api?.nested?.cloud) throw new Error(`${path}: no temporal.api.cloud`);
+      delete protos.temporal.nested.api.nested.cloud;
+      return { contents: source.slice(0, start) + JSON.stringify(protos) + source.slice(end), loader: 'js' };
+    });
+  },
+};
+
 async function buildCli(buildInfo) {
-  await build({
+  const common = {
     absWorkingDir: root,
-    entryPoints: ['src/cli/main.ts'],
-    outdir: 'dist/cli',
-    outExtension: { '.js': '.mjs' },
-    chunkNames: 'chunks/[name]-[hash]',
     bundle: true,
-    splitting: true,
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target,
-    minify: true,
-    keepNames: true,
     sourcemap: 'linked',
     legalComments: 'none',
     logLevel: 'warning',
-    define: { REMEDIATE_BUILD_INFO: JSON.stringify(buildInfo) },
-    // The bundled CommonJS packages (the gRPC stack, protobufjs) expect require and __dirname.
-    banner: {
-      js: [
-        "import { createRequire as __createRequire } from 'node:module';",
-        "import { fileURLToPath as __fileURLToPath } from 'node:url';",
-        'const require = __createRequire(import.meta.url);',
-        'const __filename = __fileURLToPath(import.meta.url);',
-        "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
-      ].join('\n'),
-    },
-  });
+  };
+  await Promise.all([
+    build({
+      ...common,
+      entryPoints: ['src/cli/main.ts'],
+      outfile: 'dist/cli/main.js',
+      define: { REMEDIATE_BUILD_INFO: JSON.stringify(buildInfo) },
+      plugins: [loadHeavyFromBundle],
+    }),
+    build({
+      ...common,
+      entryPoints: ['src/cli/heavy.ts'],
+      outfile: 'dist/cli/heavy.cjs',
+      minify: true,
+      keepNames: true,
+      plugins: [withoutCloudProtos],
+    }),
+  ]);
 }
 
 async function buildServers() {

@@ -1,12 +1,13 @@
 /**
- * Entry point of `remediate` (bin/remediate.js runs its bundle, dist/cli/main.mjs): wires
+ * Entry point of `remediate` (bin/remediate.js runs its bundle, dist/cli/main.js): wires
  * {@link run} to the process and to a real RemediationClient. The client, and the Kubernetes
- * client for the commands that read the ledger, are imported only when a command connects, so
+ * client for the commands that read the ledger, are loaded only when a command connects, so
  * `--help`, `--version` and `completion` load neither.
  */
 import type { RemediationClient } from '../client';
 import type { Ledger } from '../ports/ledger';
 import { UnreachableError } from './errors';
+import { loadHeavy } from './load-heavy';
 import { run, type ConnectOptions } from './run';
 
 /**
@@ -25,10 +26,7 @@ function lazyLedger(make: () => Ledger): Ledger {
 }
 
 async function ledgerFor(where: NonNullable<ConnectOptions['ledger']>): Promise<Ledger> {
-  const [{ loadKubeConfig }, { KubernetesLedger }] = await Promise.all([
-    import('../k8s/kube.js'),
-    import('../adapters/kubernetes-ledger.js'),
-  ]);
+  const { loadKubeConfig, KubernetesLedger } = await (await loadHeavy()).ledgerModules();
   const load = () => loadKubeConfig(where.kubeconfig, { context: where.context });
   // A context asked for by name is checked now: an unknown one is a usage mistake, not a reason to
   // leave the check to the worker.
@@ -37,12 +35,10 @@ async function ledgerFor(where: NonNullable<ConnectOptions['ledger']>): Promise<
 }
 
 async function connect(options: ConnectOptions): Promise<RemediationClient> {
-  const [{ RemediationClient }, ledger] = await Promise.all([
-    import('../client.js'),
-    options.ledger ? ledgerFor(options.ledger) : undefined,
-  ]);
+  const { connectClient } = await loadHeavy();
+  const ledger = options.ledger ? await ledgerFor(options.ledger) : undefined;
   try {
-    return await RemediationClient.connect({ ...options, ledger });
+    return await connectClient(options, ledger);
   } catch (error) {
     throw new UnreachableError(options.address, options.namespace, error);
   }

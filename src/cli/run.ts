@@ -5,8 +5,8 @@
  * invalid input).
  *
  * This module loads nothing heavy: `--help`, `--version` and `completion` answer from here, and the
- * commands (./commands.ts, with the Temporal client, zod and the rest) are imported only when one
- * runs. Keep it that way: every import here is paid by every invocation.
+ * commands (./commands.ts, with the Temporal client, zod and the rest, through ./load-heavy.ts) are
+ * loaded only when one runs. Keep it that way: every import here is paid by every invocation.
  */
 import type { RemediationClient } from '../client';
 import type { FieldError } from '../domain/request';
@@ -15,6 +15,7 @@ import { splitCommand, wantsHelp, wantsJson, wantsVersion } from './args';
 import { completionCommand } from './completion';
 import { CliError, UsageError } from './errors';
 import { commandHelp, mainHelp } from './help';
+import { loadHeavy } from './load-heavy';
 import { commandFlags } from './spec';
 import { versionCommand } from './version';
 
@@ -97,7 +98,7 @@ export async function run(argv: readonly string[], io: Io, deps: Deps): Promise<
     if (!Object.hasOwn(commandFlags, command)) throw unknownCommand(command);
     if (wantsHelp(args)) return printHelp(io, command);
     if (command === 'completion') return completionCommand(args, io);
-    const { runCommand } = await import('./commands.js');
+    const { runCommand } = await loadHeavy();
     return await runCommand(command, args, deps, reporting);
   } catch (error) {
     return report(error, reporting);
@@ -125,7 +126,7 @@ async function report(error: unknown, reporting: Reporting): Promise<number> {
   const failure: Failure =
     error instanceof CliError
       ? { exitCode: error.exitCode, code: error.code, message: error.message, fields: error.fields }
-      : (await import('./commands.js')).classify(error);
+      : (await loadHeavy()).classify(error);
   const io = reporting.io;
   if (reporting.json) {
     const { code, message, fields } = failure;
