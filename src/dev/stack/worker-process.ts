@@ -25,14 +25,14 @@ export interface WorkerProcess {
 
 /**
  * `config` is the REMEDIATION_CONFIG file's content (policy keys and worker settings). `compiled`
- * runs `dist/worker.js` as the container does (build it first with `npm run build`); otherwise the
- * TypeScript source runs through tsx.
+ * runs `dist/worker.js` as the container does (built by `npm ci` / `npm run build`); otherwise the
+ * TypeScript source runs through tsx. `node` is the Node binary (default the one running this).
  */
 export function spawnWorker(
   stack: StackInfo,
   taskQueue: string,
   config: Record<string, unknown> = {},
-  { compiled = false }: { compiled?: boolean } = {},
+  { compiled = false, node = process.execPath }: { compiled?: boolean; node?: string } = {},
 ): WorkerProcess {
   const workDir = mkdtempSync(join(tmpdir(), 'remediation-worker-'));
   const configPath = join(workDir, 'config.json');
@@ -53,7 +53,7 @@ export function spawnWorker(
   const entry = compiled
     ? [join(REPO_ROOT, 'dist/worker.js')]
     : ['--import', 'tsx', join(REPO_ROOT, 'src/worker.ts')];
-  const child = spawn(process.execPath, entry, {
+  const child = spawn(node, entry, {
     cwd: REPO_ROOT,
     env: {
       ...stackOnly(process.env),
