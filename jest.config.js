@@ -6,12 +6,21 @@ const transform = {
 };
 const transformIgnorePatterns = [`node_modules/(?!(${esmOnly.join('|')})/)`];
 
-const base = { testEnvironment: 'node', transform, transformIgnorePatterns };
+// Lazy `import('./x.js')` of our TypeScript (the extension nodenext asks for) resolves to x.ts.
+const moduleNameMapper = { '^(\\.{1,2}/.*)\\.js$': '$1' };
+
+const base = { testEnvironment: 'node', transform, transformIgnorePatterns, moduleNameMapper };
 
 /** @type {import('jest').Config} */
 module.exports = {
   projects: [
-    { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...base,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+      // The CLI tests run bin/remediate.js, i.e. the prebuilt dist/ (rebuilt here if a source is newer).
+      globalSetup: '<rootDir>/test/support/build-if-stale.ts',
+    },
     {
       ...base,
       displayName: 'integration',

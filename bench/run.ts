@@ -15,6 +15,7 @@ import { parseArgs, promisify } from 'node:util';
 import { POD_START_MS } from '../src/dev/simulator/plan';
 import { freePort } from '../src/dev/stack/proc';
 import { provision, startStack, type Stack } from '../src/dev/stack/stack';
+import { cliStartup, cliStartupTable, type CliStartupRow } from './cli-startup';
 import { Driver, uniqueName } from './driver';
 import { machineFacts, round2, type MachineFacts } from './machine';
 import * as scenario from './scenarios';
@@ -33,6 +34,8 @@ interface Sizes {
   wake: number;
   backoff: number;
   memory: number;
+  /** Runs of each CLI command (and of its temporal counterpart). */
+  cliRuns: number;
 }
 
 const FULL: Sizes = {
@@ -47,6 +50,7 @@ const FULL: Sizes = {
   wake: 10,
   backoff: 3,
   memory: 1000,
+  cliRuns: 20,
 };
 const QUICK: Sizes = {
   latency: 5,
@@ -59,6 +63,7 @@ const QUICK: Sizes = {
   wake: 3,
   backoff: 2,
   memory: 100,
+  cliRuns: 5,
 };
 
 /**
@@ -93,7 +98,7 @@ async function main(): Promise<void> {
     options: {
       quick: { type: 'boolean', default: false },
       out: { type: 'string' },
-      // Comma list of scenarios (latency, backoff, wake, throughput, storm, memory): for debugging one.
+      // Comma list of scenarios (cli, latency, backoff, wake, throughput, storm, memory): for debugging one.
       only: { type: 'string' },
     },
   });
@@ -172,19 +177,58 @@ async function main(): Promise<void> {
     });
     driver = await new Driver(stack.info).open();
     const d = driver;
-    await phase('build the worker (npm run build → dist/)', () =>
-      promisify(execFile)(
-        process.execPath,
-        [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-        {
-          cwd: join(__dirname, '..'),
-        },
-      ),
+    await phase('build (npm run build → dist/: CLI, worker, workflow bundle)', () =>
+      promisify(execFile)(process.execPath, [join(__dirname, '..', 'scripts', 'build.mjs')], {
+        cwd: join(__dirname, '..'),
+      }),
     );
 
     const q = uniqueName('bench');
     const workerA = await phase('start worker A (separate process)', () => startWorker(q));
     const instant = await d.definePipeline('succeed', 0);
+
+    let cli: CliStartupRow[] | undefined;
+    if (want('cli')) {
+      // First, while the stack is otherwise idle. The remediation stays Executing (a 30-minute
+      // PipelineRun): `status` of an open remediation is what operators poll during an incident.
+      const long = await d.definePipeline('succeed', 30 * 60_000);
+      const { id } = await d.client(q).start(d.request({ pipeline: long }));
+      await d.waitFor(q, id, (st) => st.phase === 'Executing', 60_000, 'Executing');
+      const rows = await phase(`cli start-up: ${sizes.cliRuns} runs per command`, () =>
+        cliStartup({ info: stack!.info, taskQueue: q, id, runs: sizes.cliRuns, log }),
+      );
+      cli = rows;
+      const [help, status, list] = rows as [CliStartupRow, CliStartupRow, CliStartupRow];
+      const vs = (r: CliStartupRow): string =>
+        `temporal p50 ${r.temporal.ms.p50} ms p90 ${r.temporal.ms.p90} ms; remediate p90 ${r.remediate.ms.p90} ms`;
+      metrics.push(
+        cliMetric(
+          'cli.help',
+          '`remediate --help` wall time (p50)',
+          help,
+          '< 200 ms',
+          help.remediate.ms.p50 < 200,
+          vs(help),
+        ),
+        cliMetric(
+          'cli.status',
+          '`remediate status ID` wall time (p50)',
+          status,
+          '< 300 ms',
+          status.remediate.ms.p50 < 300,
+          vs(status),
+        ),
+        {
+          id: 'cli.statusRatio',
+          name: '`remediate status` / `temporal workflow describe` (p50s)',
+          unit: '×',
+          value: status.ratio,
+          target: '≤ 3×',
+          met: status.ratio <= 3,
+        },
+        cliMetric('cli.list', '`remediate list` wall time (p50)', list, '', undefined, vs(list)),
+      );
+    }
 
     let lat: scenario.LatencySamples | undefined;
     const perSecond: Record<number, number> = {};
@@ -428,12 +472,17 @@ async function main(): Promise<void> {
       },
       workerPolicy: WORKER_POLICY,
       sizes,
+      ...(cli && { cliStartup: cli }),
       phases,
       metrics,
     };
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
     printTable(metrics, facts, report.durationMs, phases);
+    if (cli)
+      console.log(
+        `CLI start-up, ${sizes.cliRuns} runs each (wall time, spawn to exit):\n${cliStartupTable(cli)}\n`,
+      );
     log(`wrote ${out}`);
   } finally {
     if (!interrupted) await cleanup();
@@ -457,6 +506,25 @@ function stat(
     ...(opts.target ? { target: opts.target } : {}),
     ...(opts.met ? { met: opts.met(s) } : {}),
     ...(opts.notes ? { notes: opts.notes } : {}),
+  };
+}
+
+function cliMetric(
+  id: string,
+  name: string,
+  row: CliStartupRow,
+  target: string,
+  met: boolean | undefined,
+  notes: string,
+): Metric {
+  return {
+    id,
+    name,
+    unit: 'ms',
+    value: row.remediate.ms.p50,
+    ...(target && { target }),
+    ...(met !== undefined && { met }),
+    notes,
   };
 }
 

@@ -74,12 +74,22 @@ export async function bundleWorkflowsOutOfProcess(): Promise<{ codePath: string 
   return { codePath };
 }
 
+/**
+ * The workflow code: bundled at build time beside the bundled worker (dist/workflow-bundle.js,
+ * scripts/build.mjs), so the image and `npm run worker` start without webpack; bundled now when the
+ * worker runs from source (`npm start` through tsx).
+ */
+async function workflowCode(): Promise<{ codePath: string }> {
+  if (extname(__filename) === '.js') return { codePath: join(__dirname, 'workflow-bundle.js') };
+  return bundleWorkflowsOutOfProcess();
+}
+
 export async function createRemediationWorker(options: RemediationWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    workflowBundle: options.workflowBundle ?? (await bundleWorkflowsOutOfProcess()),
+    workflowBundle: options.workflowBundle ?? (await workflowCode()),
     ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
     activities: createActivities(
       options.auditLog

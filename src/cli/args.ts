@@ -19,6 +19,7 @@ export const globalOptions = {
   'control-namespace': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const satisfies OptionsConfig;
 
 /** Parses `args` strictly against `options` plus {@link globalOptions}. */
@@ -58,10 +59,32 @@ export function splitCommand(argv: readonly string[]): { command: string | undef
   return { command: command === '--' ? undefined : command, args: [...leading, ...argv.slice(i + 1)] };
 }
 
+/** The arguments before any `--` terminator: only those can be flags. */
+function flagPart(argv: readonly string[]): readonly string[] {
+  const end = argv.indexOf('--');
+  return end < 0 ? argv : argv.slice(0, end);
+}
+
 /** True when `-h`/`--help` appears before any `--` terminator: help wins over every other check. */
 export function wantsHelp(argv: readonly string[]): boolean {
-  const end = argv.indexOf('--');
-  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+  return flagPart(argv).some((a) => a === '--help' || a === '-h');
+}
+
+/** True for `--version` anywhere before `--` (then nothing else is checked, as for help). */
+export function wantsVersion(argv: readonly string[]): boolean {
+  return flagPart(argv).includes('--version');
+}
+
+/** JSON output: `--json`, or kubectl's `-o json` / `--output json` (also `-ojson`, `--output=json`). */
+export function wantsJson(argv: readonly string[]): boolean {
+  const flags = flagPart(argv);
+  return flags.some(
+    (a, i) =>
+      a === '--json' ||
+      a === '-ojson' ||
+      a === '--output=json' ||
+      ((a === '-o' || a === '--output') && flags[i + 1] === 'json'),
+  );
 }
 
 /** Repeated `--flag k=v` into a record; a missing `=`, empty key or repeated key is a usage error. */

@@ -76,18 +76,48 @@ export function statusView(s: RemediationStatus, now: Date): string {
   return lines.join('\n');
 }
 
-export function listView(items: readonly RemediationSummary[]): string {
+/**
+ * How long ago, as kubectl prints an AGE (its HumanDuration): `45s`, `4m10s`, `25m`, `5h30m`,
+ * `20h`, `3d4h`, `120d`, `3y40d`, `9y`. Coarser as it grows: the column stays narrow.
+ */
+export function age(since: string, now: Date): string {
+  const seconds = Math.max(0, Math.floor((now.getTime() - Date.parse(since)) / 1000));
+  const minutes = Math.floor(seconds / 60);
+  const hours = Math.floor(seconds / 3600);
+  const days = Math.floor(hours / 24);
+  const years = Math.floor(days / 365);
+  if (seconds < 120) return `${seconds}s`;
+  if (minutes < 10) return seconds % 60 === 0 ? `${minutes}m` : `${minutes}m${seconds % 60}s`;
+  if (hours < 3) return `${minutes}m`;
+  if (hours < 8) return minutes % 60 === 0 ? `${hours}h` : `${hours}h${minutes % 60}m`;
+  if (hours < 48) return `${hours}h`;
+  if (hours < 192) return hours % 24 === 0 ? `${days}d` : `${days}d${hours % 24}h`;
+  if (years < 2) return `${days}d`;
+  if (years < 8) return days % 365 === 0 ? `${years}y` : `${years}y${days % 365}d`;
+  return `${years}y`;
+}
+
+/** `list`: kubectl-style columns, AGE last; `wide` adds the fingerprint and exact times. */
+export function listView(
+  items: readonly RemediationSummary[],
+  now: Date,
+  { wide = false }: { wide?: boolean } = {},
+): string {
   if (items.length === 0) return 'no remediations';
-  const header = ['ID', 'PHASE', 'BLOCK', 'TARGET', 'ACTION', 'FINGERPRINT', 'STARTED'];
-  const rows = items.map((r) => [
-    r.id,
-    r.phase ?? r.status,
-    r.blockReason ?? '-',
-    r.target ?? '-',
-    r.action ?? '-',
-    r.fingerprint ?? '-',
-    r.startTime,
-  ]);
+  const header = ['ID', 'PHASE', 'BLOCK', 'TARGET', 'ACTION', 'AGE'];
+  if (wide) header.push('FINGERPRINT', 'STARTED', 'CLOSED');
+  const rows = items.map((r) => {
+    const row = [
+      r.id,
+      r.phase ?? r.status,
+      r.blockReason ?? '-',
+      r.target ?? '-',
+      r.action ?? '-',
+      age(r.startTime, now),
+    ];
+    if (wide) row.push(r.fingerprint ?? '-', r.startTime, r.closeTime ?? '-');
+    return row;
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   return [header, ...rows]
     .map((row) =>

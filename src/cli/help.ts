@@ -13,6 +13,7 @@ const globals = `Global flags:
   --task-queue Q          task queue of the worker (env REMEDIATION_TASK_QUEUE, default remediation)
   --json                  machine-readable output; errors as {"error": {code, message, fields}} on stderr
   -h, --help              this help
+  --version               print the version (and the git commit it was built from) and exit
 `;
 
 const exits = `Exit codes: 0 success, 1 the operation failed, 2 bad usage, invalid input or unusable
@@ -46,7 +47,9 @@ and starts nothing.
   --timeout D             PipelineRun timeout, 1s to 24h, e.g. 10m (default: the worker's, 30m)
   --wait                  follow progress until the end; exit 0 if Completed, 1 if Failed/Skipped/Cancelled,
                           and 1 if the workflow closes without a final phase (terminated, timed out …):
-                          prints what Temporal says (--json: {id, closed, temporalStatus, reason, lastStatus})
+                          prints what Temporal says. With --json, JSON lines: {id, workflowId, started},
+                          then one status object per phase change, the last one final (or
+                          {id, closed, temporalStatus, reason, lastStatus})
 
 ${globals}
 ${exits}`,
@@ -59,16 +62,21 @@ the params callers may set. Invalid objects are listed with what is wrong (they 
 
 ${globals}
 ${exits}`,
-  status: `Usage: remediate status ID
+  status: `Usage: remediate status ID [--wait]
 
 Shows a remediation's phase, block reason, attempts, PipelineRuns, failure and timeline
 (--json: the status object).
 
+  --wait                  follow it until it ends: one line per phase change, then the outcome; exit 0 if
+                          Completed, else 1. With --json, JSON lines: one status object per phase change,
+                          the last one final (or {id, closed, temporalStatus, reason, lastStatus})
+
 ${globals}
 ${exits}`,
-  list: `Usage: remediate list [--phase P] [--reason R] [--target KEY] [--fingerprint F] [--limit N]
+  list: `Usage: remediate list [--phase P] [--reason R] [--target KEY] [--fingerprint F] [--limit N] [-o wide]
 
-Lists remediations, newest first.
+Lists remediations, newest first: ID, PHASE, BLOCK, TARGET, ACTION and AGE (since it started, as
+kubectl prints ages); -o wide adds FINGERPRINT, STARTED and CLOSED.
 
   --phase P               Pending, Routing, Blocked, Executing, Completed, Failed, Skipped or Cancelled
   --reason R              block reason while blocked (e.g. AwaitingApproval), end reason once ended
@@ -76,6 +84,7 @@ Lists remediations, newest first.
   --target KEY            only this target (ns/Kind/name)
   --fingerprint F         only this alert fingerprint
   --limit N               at most N (default 50)
+  -o, --output FORMAT     wide (more columns) or json (the same as --json)
 
 ${globals}
 ${exits}`,
@@ -146,6 +155,13 @@ Rejects a remediation awaiting approval: it ends Skipped with reason Rejected. A
 
 ${globals}
 ${exits}`,
+  completion: `Usage: remediate completion bash|zsh
+
+Prints a shell completion script (commands, flags, and the values of --phase, --reason, --severity, -o).
+
+  source <(remediate completion bash)     # bash; or save it as /etc/bash_completion.d/remediate
+  source <(remediate completion zsh)      # zsh, after compinit; or save it as _remediate on $fpath
+`,
   cancel: `Usage: remediate cancel ID [--reason "…"]
 
 Requests cancellation of a remediation.
@@ -172,6 +188,7 @@ Commands:
   reject     reject a remediation awaiting approval (it ends Skipped, Rejected)
   cancel     cancel a remediation
   actions    list the action catalog (what may run, with which params)
+  completion print a bash or zsh completion script
 
 Run \`remediate <command> --help\` for a command's flags.
 

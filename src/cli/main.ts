@@ -1,12 +1,13 @@
 /**
- * Entry point of `remediate` (bin/remediate.js): wires {@link run} to the process and to a real
- * RemediationClient.
+ * Entry point of `remediate` (bin/remediate.js runs its bundle, dist/cli/main.js): wires
+ * {@link run} to the process and to a real RemediationClient. The client, and the Kubernetes
+ * client for the commands that read the ledger, are loaded only when a command connects, so
+ * `--help`, `--version` and `completion` load neither.
  */
-import { KubernetesLedger } from '../adapters/kubernetes-ledger';
-import { RemediationClient } from '../client';
-import { loadKubeConfig } from '../k8s/kube';
+import type { RemediationClient } from '../client';
 import type { Ledger } from '../ports/ledger';
 import { UnreachableError } from './errors';
+import { loadHeavy } from './load-heavy';
 import { run, type ConnectOptions } from './run';
 
 /**
@@ -24,15 +25,20 @@ function lazyLedger(make: () => Ledger): Ledger {
   });
 }
 
-async function connect(options: ConnectOptions): Promise<RemediationClient> {
-  const where = options.ledger;
-  const load = () => loadKubeConfig(where?.kubeconfig, { context: where?.context });
+async function ledgerFor(where: NonNullable<ConnectOptions['ledger']>): Promise<Ledger> {
+  const { loadKubeConfig, KubernetesLedger } = await (await loadHeavy()).ledgerModules();
+  const load = () => loadKubeConfig(where.kubeconfig, { context: where.context });
   // A context asked for by name is checked now: an unknown one is a usage mistake, not a reason to
   // leave the check to the worker.
-  if (where?.context !== undefined) load();
-  const ledger = where ? lazyLedger(() => new KubernetesLedger(load(), where.namespace)) : undefined;
+  if (where.context !== undefined) load();
+  return lazyLedger(() => new KubernetesLedger(load(), where.namespace));
+}
+
+async function connect(options: ConnectOptions): Promise<RemediationClient> {
+  const { connectClient } = await loadHeavy();
+  const ledger = options.ledger ? await ledgerFor(options.ledger) : undefined;
   try {
-    return await RemediationClient.connect({ ...options, ledger });
+    return await connectClient(options, ledger);
   } catch (error) {
     throw new UnreachableError(options.address, options.namespace, error);
   }

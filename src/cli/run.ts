@@ -1,52 +1,23 @@
 /**
- * The `remediate` commands, free of process globals: `run` takes the argv,
- * an {@link Io} and a `connect` dependency and returns the exit code, so tests drive it with a
- * fake client. Input is validated before connecting, and every error reaches one catch that maps
- * it to an exit code (0 success, 1 the operation failed, 2 bad usage or invalid input).
+ * The `remediate` entry, free of process globals: `run` takes the argv, an {@link Io} and a
+ * `connect` dependency and returns the exit code, so tests drive it with a fake client. Every error
+ * reaches one catch that maps it to an exit code (0 success, 1 the operation failed, 2 bad usage or
+ * invalid input).
+ *
+ * This module loads nothing heavy: `--help`, `--version` and `completion` answer from here, and the
+ * commands (./commands.ts, with the Temporal client, zod and the rest, through ./load-heavy.ts) are
+ * loaded only when one runs. Keep it that way: every import here is paid by every invocation.
  */
-import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { NamespaceNotFoundError, WorkflowNotFoundError } from '@temporalio/common';
-import { RemediationClosedError, TargetNotFoundError, type RemediationClient } from '../client';
-import { BlockReason, EndReason, Phase } from '../domain/model';
-import { operatorInputErrors } from '../domain/operator';
-import {
-  InvalidRequestError,
-  parseRemediationRequest,
-  parseTargetKey,
-  type FieldError,
-} from '../domain/request';
-import { DEFAULT_CONTROL_NAMESPACE } from '../k8s/ledger-types';
-import { KubeConfigError } from '../k8s/kube';
-import { readStackInfo, type StackInfo } from '../settings';
-import {
-  TemporalConfigError,
-  resolveTemporalConnection,
-  type TemporalConnectionOptions,
-} from '../temporal-connection';
-import { remediationIdFromWorkflowId, type ClearTargetResult, type RemediationStatus } from '../shared';
-import {
-  globalOptions,
-  noPositionals,
-  onePositional,
-  parseFlags,
-  parseKeyValues,
-  splitCommand,
-  wantsHelp,
-} from './args';
-import { CliError, UsageError, messageOf } from './errors';
-import {
-  clearedText,
-  closedText,
-  listView,
-  outcome,
-  progressLine,
-  statusView,
-  targetViewText,
-  actionsView,
-} from './format';
+import type { RemediationClient } from '../client';
+import type { FieldError } from '../domain/request';
+import type { TemporalConnectionOptions } from '../temporal-connection';
+import { splitCommand, wantsHelp, wantsJson, wantsVersion } from './args';
+import { completionCommand } from './completion';
+import { CliError, UsageError } from './errors';
 import { commandHelp, mainHelp } from './help';
+import { loadHeavy } from './load-heavy';
+import { commandFlags } from './spec';
+import { versionCommand } from './version';
 
 /** What the commands use of {@link RemediationClient}. */
 export type CliClient = Pick<
@@ -91,15 +62,27 @@ export interface Deps {
   connect(options: ConnectOptions): Promise<CliClient>;
 }
 
-type GlobalValues = {
-  [K in keyof typeof globalOptions]?: (typeof globalOptions)[K]['type'] extends 'string' ? string : boolean;
-};
+/** Which flag sets which input field (prefix of the field path, flag), for hints in error lists. */
+export type FieldFlags = readonly (readonly [prefix: string, flag: string])[];
+
+/** How errors are reported for this invocation; a command sets `fieldFlags` for its input. */
+export interface Reporting {
+  readonly io: Io;
+  readonly json: boolean;
+  fieldFlags: FieldFlags;
+}
+
+export interface Failure {
+  exitCode: 1 | 2;
+  code: string;
+  message: string;
+  fields: FieldError[];
+}
 
 export async function run(argv: readonly string[], io: Io, deps: Deps): Promise<number> {
-  const end = argv.indexOf('--');
-  const json = (end < 0 ? argv : argv.slice(0, end)).includes('--json');
-  const session = new Session(io, deps, json);
+  const reporting: Reporting = { io, json: wantsJson(argv), fieldFlags: [] };
   try {
+    if (wantsVersion(argv)) return versionCommand(io, reporting.json);
     const { command, args } = splitCommand(argv);
     if (command === undefined || command === 'help') {
       const topic = command === 'help' ? args.find((a) => !a.startsWith('-')) : undefined;
@@ -111,482 +94,48 @@ export async function run(argv: readonly string[], io: Io, deps: Deps): Promise<
       io.stdout.write(mainHelp);
       return 0;
     }
-    const handler = commands[command];
-    if (!handler) {
-      throw new UsageError(`unknown command ${JSON.stringify(command)} (see remediate --help)`, {
-        field: 'command',
-        rule: 'unknown',
-      });
-    }
+    if (command === 'version') return versionCommand(io, reporting.json);
+    if (!Object.hasOwn(commandFlags, command)) throw unknownCommand(command);
     if (wantsHelp(args)) return printHelp(io, command);
-    return await handler(args, session);
+    if (command === 'completion') return completionCommand(args, io);
+    const { runCommand } = await loadHeavy();
+    return await runCommand(command, args, deps, reporting);
   } catch (error) {
-    return report(error, session);
+    return report(error, reporting);
   }
 }
-
-/** Per-invocation context: output in the chosen mode, settings, and the client's lifetime. */
-class Session {
-  constructor(
-    readonly io: Io,
-    private readonly deps: Deps,
-    readonly json: boolean,
-  ) {}
-
-  /** Which flag sets which input field, for hints in text-mode error lists. */
-  fieldFlags: readonly (readonly [prefix: string, flag: string])[] = [];
-
-  now(): Date {
-    return this.io.now?.() ?? new Date();
-  }
-
-  /** Prints `value` as JSON in `--json` mode, else its text rendering. */
-  print(value: unknown, text: () => string): void {
-    this.io.stdout.write(`${this.json ? JSON.stringify(value, null, 2) : text()}\n`);
-  }
-
-  /** Text-mode only lines (progress, notes) that would break `--json` output. */
-  say(line: string): void {
-    if (!this.json) this.io.stdout.write(`${line}\n`);
-  }
-
-  /** Text-mode only warnings on stderr (with `--json`, stderr carries only the error object). */
-  warn(line: string): void {
-    if (!this.json) this.io.stderr.write(`remediate: warning: ${line}\n`);
-  }
-
-  /** `--by`, defaulting to the OS user; an empty one is refused (the audit must say who). */
-  by(value: string | undefined): string {
-    if (value !== undefined) {
-      if (!value.trim()) {
-        throw new UsageError('--by must not be empty: it names who did this in the audit', {
-          field: '--by',
-          rule: 'required',
-        });
-      }
-      return value;
-    }
-    let username: string | undefined;
-    try {
-      username = (this.io.userInfo ?? userInfo)().username;
-    } catch {
-      // No passwd entry (e.g. an arbitrary uid in a container): fall back to $USER.
-    }
-    username = username?.trim() || this.io.env['USER']?.trim();
-    if (!username) {
-      throw new UsageError('cannot tell who you are (no OS user name, no $USER): pass --by NAME', {
-        field: '--by',
-        rule: 'required',
-      });
-    }
-    return username;
-  }
-
-  /** Where the ledger is read from (for messages), as {@link connectOptions} resolves it. */
-  ledgerNamespace(values: GlobalValues): string {
-    return this.ledgerOptions(values).namespace ?? DEFAULT_CONTROL_NAMESPACE;
-  }
-
-  async withClient<T>(
-    values: GlobalValues,
-    use: (client: CliClient) => Promise<T>,
-    ledger = false,
-  ): Promise<T> {
-    const client = await this.deps.connect(this.connectOptions(values, ledger));
-    try {
-      return await use(client);
-    } finally {
-      await client.close();
-    }
-  }
-
-  private stack: StackInfo | null | undefined;
-
-  private fromStack(): StackInfo | null {
-    return (this.stack ??= readStackInfo(resolve(this.io.cwd, '.stack/stack.json')));
-  }
-
-  /**
-   * Temporal: flag, else environment, else the Temporal profile (`--profile`/TEMPORAL_PROFILE of
-   * `--config-file`/TEMPORAL_CONFIG_FILE), else `.stack/stack.json` (the local stack), else the defaults.
-   */
-  private connectOptions(values: GlobalValues, ledger: boolean): ConnectOptions {
-    const env = this.io.env;
-    const temporal = resolveTemporalConnection({
-      env,
-      explicit: {
-        address: values.address,
-        namespace: values.namespace,
-        profile: values.profile,
-        configFile: values['config-file'],
-      },
-      fallback: () => {
-        const stack = this.fromStack();
-        return stack
-          ? {
-              address: stack.temporal.address,
-              namespace: stack.temporal.namespace,
-              source: '.stack/stack.json',
-            }
-          : null;
-      },
-    });
-    for (const warning of temporal.warnings) this.warn(warning);
-    return {
-      address: temporal.connectionOptions.address,
-      namespace: temporal.namespace,
-      connection: temporal.connectionOptions,
-      taskQueue: values['task-queue'] ?? (env['REMEDIATION_TASK_QUEUE'] || 'remediation'),
-      ...(ledger && { ledger: this.ledgerOptions(values) }),
-    };
-  }
-
-  /** Kubernetes: flag, else KUBECONFIG / KUBE_CONTEXT, else `.stack/stack.json`, else kubectl's defaults. */
-  private ledgerOptions(values: GlobalValues): NonNullable<ConnectOptions['ledger']> {
-    const env = this.io.env;
-    const context = values.context ?? (env['KUBE_CONTEXT'] || undefined);
-    return {
-      kubeconfig: values.kubeconfig ?? (env['KUBECONFIG'] || this.fromStack()?.kubeconfig),
-      ...(context !== undefined && { context }),
-      namespace: values['control-namespace'] ?? this.fromStack()?.controlNamespace,
-    };
-  }
-}
-
-type Handler = (args: string[], session: Session) => Promise<number>;
-
-const commands: Record<string, Handler> = {
-  async start(args, session) {
-    const { values, positionals } = parseFlags(args, {
-      fingerprint: { type: 'string' },
-      target: { type: 'string' },
-      action: { type: 'string' },
-      pipeline: { type: 'string' },
-      param: { type: 'string', multiple: true },
-      id: { type: 'string' },
-      deadline: { type: 'string' },
-      severity: { type: 'string' },
-      'signal-name': { type: 'string' },
-      label: { type: 'string', multiple: true },
-      'service-account': { type: 'string' },
-      timeout: { type: 'string' },
-      by: { type: 'string' },
-      wait: { type: 'boolean' },
-    });
-    noPositionals(positionals);
-    session.fieldFlags = startFieldFlags;
-    const input = {
-      id: values.id,
-      signal: {
-        fingerprint: values.fingerprint,
-        name: values['signal-name'],
-        severity: values.severity,
-        labels: parseKeyValues(values.label, 'label'),
-      },
-      target: values.target === undefined ? undefined : targetParts(values.target),
-      action: {
-        id: values.action,
-        pipeline: values.pipeline,
-        params: parseKeyValues(values.param, 'param'),
-        serviceAccountName: values['service-account'],
-        timeout: values.timeout,
-      },
-      deadline: values.deadline,
-      requestedBy: session.by(values.by),
-    };
-    // Rejected here, before connecting: an invalid request starts nothing.
-    parseRemediationRequest(input, { now: session.now().getTime() });
-
-    return session.withClient(values, async (client) => {
-      const started = await client.start(input);
-      // The bare id in text mode, so that `ID=$(remediate start …)` works.
-      if (values.wait) session.say(started.id);
-      else session.print(started, () => started.id);
-      if (!started.started && !session.json) {
-        session.io.stderr.write(
-          `remediation ${started.id} already exists (${started.workflowId}); not started again\n`,
-        );
-      }
-      if (!values.wait) return 0;
-      let final: RemediationStatus;
-      try {
-        final = await client.wait(started.id, (status) => session.say(progressLine(status, session.now())));
-      } catch (error) {
-        // Terminated, timed out …: the workflow closed without a final phase. Its end is the outcome.
-        if (!(error instanceof RemediationClosedError)) throw error;
-        session.print(error, () => closedText(error));
-        return 1;
-      }
-      session.print(final, () => outcome(final));
-      return final.phase === Phase.Completed ? 0 : 1;
-    });
-  },
-
-  async actions(args, session) {
-    const { values, positionals } = parseFlags(args, {});
-    noPositionals(positionals);
-    return session.withClient(values, async (client) => {
-      const view = await client.actions();
-      session.print(view, () => actionsView(view));
-      return 0;
-    });
-  },
-
-  async status(args, session) {
-    const { values, positionals } = parseFlags(args, {});
-    const id = onePositional(positionals, 'ID');
-    return session.withClient(values, async (client) => {
-      const status = await client.status(id);
-      session.print(status, () => statusView(status, session.now()));
-      return 0;
-    });
-  },
-
-  async list(args, session) {
-    const { values, positionals } = parseFlags(args, {
-      phase: { type: 'string' },
-      reason: { type: 'string' },
-      target: { type: 'string' },
-      fingerprint: { type: 'string' },
-      limit: { type: 'string' },
-    });
-    noPositionals(positionals);
-    const filter = {
-      ...(values.phase !== undefined && { phase: parsePhase(values.phase) }),
-      ...(values.reason !== undefined && { reason: parseReason(values.reason) }),
-      ...(values.target !== undefined && { target: targetKeyArg(values.target) }),
-      ...(values.fingerprint !== undefined && { fingerprint: values.fingerprint }),
-      ...(values.limit !== undefined && { limit: parseLimit(values.limit) }),
-    };
-    return session.withClient(values, async (client) => {
-      // Visibility orders open runs before closed ones; users expect newest first.
-      const items = (await client.list(filter)).sort((a, b) => b.startTime.localeCompare(a.startTime));
-      session.print(items, () => listView(items));
-      return 0;
-    });
-  },
-
-  async target(args, session) {
-    const { values, positionals } = parseFlags(args, {});
-    const key = targetKeyArg(onePositional(positionals, 'TARGET'));
-    return session.withClient(
-      values,
-      async (client) => {
-        const view = await client.target(key);
-        session.print(view, () => targetViewText(view, session.now()));
-        return 0;
-      },
-      true,
-    );
-  },
-
-  async clear(args, session) {
-    const { values, positionals } = parseFlags(args, { reason: { type: 'string' }, by: { type: 'string' } });
-    const key = targetKeyArg(onePositional(positionals, 'TARGET'));
-    const { reason, by } = operatorInput(values, session);
-    return session.withClient(
-      values,
-      async (client) => {
-        let result: ClearTargetResult;
-        try {
-          result = await client.clear(key, reason, by, {
-            onLedgerUnreadable: (error) =>
-              session.warn(
-                `could not read the ledger to check ${key} (${messageOf(error)}); the worker checks it instead`,
-              ),
-          });
-        } catch (error) {
-          if (error instanceof TargetNotFoundError && error.refusedBy === 'client') {
-            throw new TargetNotFoundError(
-              key,
-              'client',
-              `${error.message}; looked in the ledger in namespace ${session.ledgerNamespace(values)} ` +
-                '(--control-namespace if the worker keeps it elsewhere)',
-            );
-          }
-          throw error;
-        }
-        session.print(result, () => clearedText(result));
-        return 0;
-      },
-      true,
-    );
-  },
-
-  async override(args, session) {
-    const { values, positionals } = parseFlags(args, { reason: { type: 'string' }, by: { type: 'string' } });
-    const id = onePositional(positionals, 'ID');
-    const { reason, by } = operatorInput(values, session);
-    return session.withClient(values, async (client) => {
-      const result = await client.override(id, reason, by);
-      session.print(result, () => result.message);
-      return 0;
-    });
-  },
-
-  async resolve(args, session) {
-    const { values, positionals } = parseFlags(args, { reason: { type: 'string' } });
-    const id = onePositional(positionals, 'ID');
-    return session.withClient(values, async (client) => {
-      await client.resolve(id, values.reason);
-      const reason = values.reason ?? null;
-      session.print({ id, resolved: true, reason }, () => `told ${id} that its signal resolved`);
-      return 0;
-    });
-  },
-
-  async approve(args, session) {
-    return decide(args, session, 'approve');
-  },
-
-  async reject(args, session) {
-    return decide(args, session, 'reject');
-  },
-
-  async cancel(args, session) {
-    const { values, positionals } = parseFlags(args, { reason: { type: 'string' } });
-    const id = onePositional(positionals, 'ID');
-    return session.withClient(values, async (client) => {
-      await client.cancel(id, values.reason);
-      const reason = values.reason ?? null;
-      session.print(
-        { id, cancelRequested: true, reason },
-        () => `cancellation requested for ${id}${reason ? ` (${reason})` : ''}`,
-      );
-      return 0;
-    });
-  },
-};
 
 function printHelp(io: Io, command: string): number {
   const text = commandHelp[command];
-  if (text === undefined) {
-    throw new UsageError(`unknown command ${JSON.stringify(command)} (see remediate --help)`, {
-      field: 'command',
-      rule: 'unknown',
-    });
-  }
+  if (text === undefined) throw unknownCommand(command);
   io.stdout.write(text);
   return 0;
 }
 
-/**
- * The key's parts, unvalidated, so that parseRemediationRequest checks them together with every
- * other field and names each one (`target.kind`). A key of the wrong shape fails in parseTargetKey.
- */
-function targetParts(key: string): object {
-  const sep = key.indexOf('::');
-  const parts = (sep >= 0 ? key.slice(sep + 2) : key).split('/');
-  if (parts.length !== 2 && parts.length !== 3) return parseTargetKey(key);
-  const [namespace, kind, name] = parts.length === 3 ? parts : [undefined, ...parts];
-  return {
-    kind,
-    name,
-    ...(namespace !== undefined && { namespace }),
-    ...(sep >= 0 && { cluster: key.slice(0, sep) }),
-  };
-}
-
-/** A validated target key, as given (keys are case-sensitive). */
-function targetKeyArg(key: string): string {
-  parseTargetKey(key);
-  return key;
-}
-
-function parsePhase(value: string): Phase {
-  const phase = Object.values(Phase).find((p) => p === value);
-  if (!phase)
-    throw invalid(
-      'phase',
-      'enum',
-      `must be one of ${Object.values(Phase).join(', ')}, got ${JSON.stringify(value)}`,
-    );
-  return phase;
-}
-
-/** A block reason (while blocked) or an end reason (once ended): what `list --reason` filters on. */
-function parseReason(value: string): string {
-  const known = [...new Set([...Object.values(BlockReason), ...Object.values(EndReason)])];
-  if (!known.includes(value as never))
-    throw invalid('reason', 'enum', `must be one of ${known.join(', ')}, got ${JSON.stringify(value)}`);
-  return value;
-}
-
-/** `approve` / `reject ID --reason … [--by …]`: the update's validator says why it is refused. */
-async function decide(args: string[], session: Session, decision: 'approve' | 'reject'): Promise<number> {
-  const { values, positionals } = parseFlags(args, { reason: { type: 'string' }, by: { type: 'string' } });
-  const id = onePositional(positionals, 'ID');
-  const { reason, by } = operatorInput(values, session);
-  return session.withClient(values, async (client) => {
-    const result =
-      decision === 'approve' ? await client.approve(id, reason, by) : await client.reject(id, reason, by);
-    session.print(result, () => result.message);
-    return 0;
+function unknownCommand(command: string): UsageError {
+  return new UsageError(`unknown command ${JSON.stringify(command)} (see remediate --help)`, {
+    field: 'command',
+    rule: 'unknown',
   });
 }
 
-function parseLimit(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
-    throw invalid('limit', 'type', `must be a positive integer, got ${JSON.stringify(value)}`);
-  }
-  return Number(value);
-}
-
-/**
- * `--reason` and `--by` (the OS user by default) of an operator action, held to the same bounds
- * as the client and the workflows (src/domain/operator.ts) before connecting.
- */
-function operatorInput(
-  values: { reason?: string; by?: string },
-  session: Session,
-): { reason: string; by: string } {
-  const reason = requireReason(values.reason);
-  const by = session.by(values.by);
-  const errors = operatorInputErrors({ by, reason });
-  if (errors.length) {
-    session.fieldFlags = operatorFieldFlags;
-    throw new InvalidRequestError(errors);
-  }
-  return { reason, by };
-}
-
-const operatorFieldFlags = [
-  ['by', '--by'],
-  ['reason', '--reason'],
-] as const;
-
-/** Checked here as the client does, so that an empty reason fails before connecting. */
-function requireReason(reason: string | undefined): string {
-  if (reason === undefined || !reason.trim())
-    throw invalid('reason', 'required', 'must not be empty (--reason "…")');
-  return reason;
-}
-
-function invalid(field: string, rule: string, message: string): InvalidRequestError {
-  return new InvalidRequestError([{ field, rule, message }]);
-}
-
-// ------------------------------------------------------------------------------ error reporting
-
-interface Failure {
-  exitCode: 1 | 2;
-  code: string;
-  message: string;
-  fields: FieldError[];
-}
-
 /** The one place errors become exit codes and messages (JSON on stderr with `--json`). */
-function report(error: unknown, session: Session): number {
-  const failure = classify(error);
-  const io = session.io;
-  if (session.json) {
+async function report(error: unknown, reporting: Reporting): Promise<number> {
+  // The CLI's own errors need nothing else loaded; any other one came from a command, so the
+  // module that classifies it is loaded already.
+  const failure: Failure =
+    error instanceof CliError
+      ? { exitCode: error.exitCode, code: error.code, message: error.message, fields: error.fields }
+      : (await loadHeavy()).classify(error);
+  const io = reporting.io;
+  if (reporting.json) {
     const { code, message, fields } = failure;
     io.stderr.write(`${JSON.stringify({ error: { code, message, fields } })}\n`);
   } else {
     const lines = [`remediate: ${failure.message}`];
     if (failure.code === 'invalid') {
       for (const f of failure.fields) {
-        const flag = session.fieldFlags.find(
+        const flag = reporting.fieldFlags.find(
           ([prefix]) => f.field === prefix || f.field.startsWith(`${prefix}.`),
         );
         lines.push(`  ${f.field}: ${f.message}${flag ? ` (${flag[1]})` : ''}`);
@@ -598,52 +147,3 @@ function report(error: unknown, session: Session): number {
   }
   return failure.exitCode;
 }
-
-function classify(error: unknown): Failure {
-  if (error instanceof CliError) {
-    return { exitCode: error.exitCode, code: error.code, message: error.message, fields: error.fields };
-  }
-  if (error instanceof TargetNotFoundError) {
-    return { exitCode: 1, code: 'not_found', message: error.message, fields: [] };
-  }
-  if (error instanceof TemporalConfigError || error instanceof KubeConfigError) {
-    // Settings that cannot work (unreadable certificate, unknown profile or context): nothing was done.
-    return { exitCode: 2, code: 'config', message: error.message, fields: [] };
-  }
-  if (error instanceof RemediationClosedError) {
-    return { exitCode: 1, code: 'closed', message: error.message, fields: [] };
-  }
-  if (error instanceof InvalidRequestError) {
-    const names = [...new Set(error.errors.map((e) => e.field))].join(', ');
-    return { exitCode: 2, code: 'invalid', message: `invalid input: ${names}`, fields: error.errors };
-  }
-  if (error instanceof WorkflowNotFoundError) {
-    const id = remediationIdFromWorkflowId(error.workflowId);
-    return { exitCode: 1, code: 'not_found', message: `remediation ${id}: ${error.message}`, fields: [] };
-  }
-  if (error instanceof NamespaceNotFoundError) {
-    return { exitCode: 1, code: 'not_found', message: error.message, fields: [] };
-  }
-  if (error instanceof WorkflowUpdateFailedError) {
-    // The cause carries the workflow's own words, e.g. why an override was refused.
-    return { exitCode: 1, code: 'refused', message: messageOf(error.cause ?? error), fields: [] };
-  }
-  return { exitCode: 1, code: 'failed', message: messageOf(error), fields: [] };
-}
-
-/** Which `start` flag sets which request field. */
-const startFieldFlags = [
-  ['id', '--id'],
-  ['signal.fingerprint', '--fingerprint'],
-  ['signal.name', '--signal-name'],
-  ['signal.severity', '--severity'],
-  ['signal.labels', '--label'],
-  ['target', '--target'],
-  ['action.id', '--action'],
-  ['action.pipeline', '--pipeline'],
-  ['action.params', '--param'],
-  ['action.serviceAccountName', '--service-account'],
-  ['action.timeout', '--timeout'],
-  ['deadline', '--deadline'],
-  ['requestedBy', '--by'],
-] as const;

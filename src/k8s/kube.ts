@@ -14,6 +14,7 @@ import {
   type Context,
   type User,
 } from '@kubernetes/client-node';
+import { KubeConfigError } from './kube-config-error';
 
 export interface LoadKubeConfigOptions {
   /** Context to use instead of the files' current-context (kubectl's `--context`). */
@@ -22,10 +23,7 @@ export interface LoadKubeConfigOptions {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** The kubeconfig cannot be used as asked: names the files, and the contexts there are. */
-export class KubeConfigError extends Error {
-  override readonly name = 'KubeConfigError';
-}
+export { KubeConfigError };
 
 /**
  * kubectl's loading rules. `path` (a `--kubeconfig` flag or setting) may be one file or a list like

@@ -11,10 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/dev/stack/proc';
 import { startStack } from '../../src/dev/stack/stack';
+import buildIfStale from '../support/build-if-stale';
 import { STACK_JSON_ENV } from './stack-env';
 import { setRunningStack } from './support/stack-handle';
 
 export default async function globalSetup(): Promise<void> {
+  // The CLI tests run bin/remediate.js, i.e. the prebuilt dist/.
+  buildIfStale();
   if (process.env[STACK_JSON_ENV]) {
     process.stderr.write(`\n[integration] using the existing stack in ${process.env[STACK_JSON_ENV]}\n`);
     return;

@@ -70,7 +70,9 @@ describe('npm start (quickstart)', () => {
           timeout: 90_000,
         },
       );
-      expect(JSON.parse(stdout)).toMatchObject({ phase: 'Completed', target: 'prod/Deployment/api' });
+      // JSON lines; the last is the final status.
+      const final = JSON.parse(stdout.trimEnd().split('\n').at(-1)!) as unknown;
+      expect(final).toMatchObject({ phase: 'Completed', target: 'prod/Deployment/api' });
 
       // Prometheus: the SDK's runtime metrics and the product's own counters.
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();

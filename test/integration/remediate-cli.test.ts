@@ -66,7 +66,24 @@ describe('remediate CLI on the real stack', () => {
       '--json',
     );
     expect(failed.code).toBe(1);
-    expect(JSON.parse(failed.stdout)).toMatchObject({ phase: 'Failed', reason: 'ExecutionFailed', target });
+    // JSON lines: the start, one status per phase change, the final status last.
+    const stream = failed.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { id: string; started?: boolean; phase?: string });
+    expect(stream[0]).toMatchObject({ started: true });
+    expect(stream.slice(1).map((s) => s.id)).toEqual(stream.slice(1).map(() => stream[0]!.id));
+    expect(stream.map((s) => s.phase)).toContain('Executing');
+    expect(stream.at(-1)).toMatchObject({ phase: 'Failed', reason: 'ExecutionFailed', target });
+    // status --wait of an ended remediation: its final status, once.
+    const followed = await remediate('status', stream[0]!.id, '--wait', '--json');
+    expect(followed.code).toBe(1);
+    expect(
+      followed.stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual([stream.at(-1)]);
 
     const started = await remediate(
       'start',
@@ -195,7 +212,13 @@ describe('remediate CLI on the real stack', () => {
 
     const json = await waitingJson;
     expect(json.code).toBe(1);
-    const closed = JSON.parse(json.stdout) as { lastStatus: unknown };
+    // JSON lines: {started: false}, the statuses it saw, and last how the workflow closed.
+    const lines = json.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as unknown);
+    expect(lines[0]).toMatchObject({ id, started: false });
+    const closed = lines.at(-1) as { lastStatus: unknown };
     expect(closed).toMatchObject({
       id,
       workflowId: `remediation-${id}`,

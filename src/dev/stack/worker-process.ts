@@ -25,8 +25,8 @@ export interface WorkerProcess {
 
 /**
  * `config` is the REMEDIATION_CONFIG file's content (policy keys and worker settings). `compiled`
- * runs `dist/worker.js` as the container does (build it first with `npm run build`); otherwise the
- * TypeScript source runs through tsx.
+ * runs `dist/worker.js` as the container does (built by `npm ci` / `npm run build`); otherwise the
+ * TypeScript source runs through tsx. `node` is the Node binary (default the one running this).
  */
 export function spawnWorker(
   stack: StackInfo,
@@ -35,10 +35,13 @@ export function spawnWorker(
   {
     compiled = false,
     env = {},
+    node = process.execPath,
   }: {
     compiled?: boolean;
     /** Variables set last (e.g. METRICS_PORT, off by default, or LOG_LEVEL). */
     env?: NodeJS.ProcessEnv;
+    /** The Node binary to run it with (a different LTS, say). */
+    node?: string;
   } = {},
 ): WorkerProcess {
   const workDir = mkdtempSync(join(tmpdir(), 'remediation-worker-'));
@@ -60,7 +63,7 @@ export function spawnWorker(
   const entry = compiled
     ? [join(REPO_ROOT, 'dist/worker.js')]
     : ['--import', 'tsx', join(REPO_ROOT, 'src/worker.ts')];
-  const child = spawn(process.execPath, entry, {
+  const child = spawn(node, entry, {
     cwd: REPO_ROOT,
     env: {
       ...stackOnly(process.env),

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
@@ -37,6 +37,15 @@ function status(overrides: Partial<RemediationStatus> = {}): RemediationStatus {
     timeline: [],
     ...overrides,
   };
+}
+
+/** Every stdout line parsed as one JSON value (a `--json --wait` stream). */
+function jsonLines(stdout: string): unknown[] {
+  expect(stdout.endsWith('\n')).toBe(true);
+  return stdout
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as unknown);
 }
 
 function unexpected(name: string) {
@@ -431,10 +440,13 @@ describe('start --wait', () => {
       ]);
     });
 
-    it('then with --json stdout is one JSON object saying how it closed', async () => {
+    it('then with --json the last JSON line says how it closed', async () => {
       const { code, stdout } = await cli([...validStart, '--wait', '--json'], terminatedClient());
       expect(code).toBe(1);
-      expect(JSON.parse(stdout)).toEqual({
+      const lines = jsonLines(stdout);
+      expect(lines).toHaveLength(3);
+      expect(lines[1]).toEqual(last);
+      expect(lines[2]).toEqual({
         id: 'r1',
         workflowId: 'remediation-r1',
         runId: 'run-1',
@@ -447,7 +459,7 @@ describe('start --wait', () => {
     });
   });
 
-  it('when --json then stdout is exactly the final status', async () => {
+  it('when --json then stdout is JSON lines: the start, one status per change, the final status last', async () => {
     const final = status({
       phase: 'Failed',
       reason: 'ExecutionFailed',
@@ -461,7 +473,59 @@ describe('start --wait', () => {
     });
     const { code, stdout } = await cli([...validStart, '--wait', '--json'], waitingClient(final));
     expect(code).toBe(1);
-    expect(JSON.parse(stdout)).toEqual(final);
+    expect(jsonLines(stdout)).toEqual([
+      { id: 'r1', workflowId: 'remediation-r1', started: true },
+      ...progress,
+      final,
+    ]);
+  });
+
+  it('when --json and the final status was already streamed then it is not repeated', async () => {
+    const final = status({ phase: 'Completed', reason: 'Succeeded' });
+    const client = fakeClient({
+      start: () => Promise.resolve({ id: 'r1', workflowId: 'remediation-r1', started: true }),
+      wait: (_id, onChange = () => {}) => {
+        onChange(final);
+        return Promise.resolve(final);
+      },
+    });
+    const { code, stdout } = await cli([...validStart, '--wait', '--json'], client);
+    expect(code).toBe(0);
+    expect(jsonLines(stdout)).toEqual([{ id: 'r1', workflowId: 'remediation-r1', started: true }, final]);
+  });
+});
+
+describe('status --wait', () => {
+  const executing = status({ phase: 'Executing', attempts: 1, message: 'PipelineRun rem-r1-1 running' });
+  const completed = status({ phase: 'Completed', reason: 'Succeeded', attempts: 1 });
+  const following = (final: RemediationStatus) =>
+    fakeClient({
+      wait: (_id, onChange = () => {}) => {
+        onChange(executing);
+        onChange(final);
+        return Promise.resolve(final);
+      },
+    });
+
+  it('when --json then streams one status object per line and exits 0 on Completed', async () => {
+    const client = following(completed);
+    const { code, stdout } = await cli(['status', 'r1', '--wait', '--json'], client);
+    expect(code).toBe(0);
+    expect(client.wait).toHaveBeenCalledWith('r1', expect.any(Function));
+    expect(client.status).not.toHaveBeenCalled();
+    expect(jsonLines(stdout)).toEqual([executing, completed]);
+  });
+
+  it('when text then prints progress lines and the outcome, exit 1 unless Completed', async () => {
+    const failed = status({ phase: 'Failed', reason: 'ExecutionFailed', attempts: 1 });
+    const { code, stdout } = await cli(['status', 'r1', '--wait'], following(failed));
+    expect(code).toBe(1);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^\d\d:\d\d:\d\d Executing \(attempt 1\) — PipelineRun rem-r1-1 running$/),
+      expect.stringMatching(/^\d\d:\d\d:\d\d Failed ExecutionFailed$/),
+      'r1 Failed: ExecutionFailed',
+    ]);
   });
 });
 
@@ -521,6 +585,28 @@ describe('status', () => {
   });
 });
 
+describe('--version', () => {
+  const { version } = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')) as {
+    version: string;
+  };
+
+  it.each([[['--version']], [['version']], [['status', 'r1', '--version']]])(
+    'when %j then prints the version without connecting',
+    async (argv) => {
+      const { code, stdout, connect } = await cli(argv);
+      expect(code).toBe(0);
+      // From source the commit is unknown (the build writes it into the bundle).
+      expect(stdout).toBe(`remediate ${version} node ${process.version}\n`);
+      expect(connect).not.toHaveBeenCalled();
+    },
+  );
+
+  it('when --json then prints {version, commit, node}', async () => {
+    const { stdout } = await cli(['--version', '--json']);
+    expect(JSON.parse(stdout)).toEqual({ version, commit: null, node: process.version });
+  });
+});
+
 describe('list', () => {
   const summary = (id: string, startTime: string): RemediationSummary => ({
     id,
@@ -565,11 +651,44 @@ describe('list', () => {
     expect((JSON.parse(stdout) as RemediationSummary[]).map((r) => r.id)).toEqual(['new', 'old']);
   });
 
-  it('when text then prints a table with a header', async () => {
+  it('when text then prints a table with a header and the AGE last', async () => {
     const client = fakeClient({ list: () => Promise.resolve([summary('r1', '2026-03-01T10:00:00.000Z')]) });
     const { stdout } = await cli(['list'], client);
-    expect(stdout.split('\n')[0]).toMatch(/^ID\s+PHASE\s+BLOCK\s+TARGET/);
-    expect(stdout).toMatch(/r1\s+Blocked\s+ResourceBusy\s+prod\/Deployment\/api/);
+    const [header, row] = stdout.split('\n');
+    expect(header).toMatch(/^ID\s+PHASE\s+BLOCK\s+TARGET\s+ACTION\s+AGE$/);
+    // NOW is 12:04:10, started 10:00:00: 2h4m as kubectl prints it.
+    expect(row).toMatch(/^r1\s+Blocked\s+ResourceBusy\s+prod\/Deployment\/api\s+restart\s+124m$/);
+    expect(stdout).not.toContain('FINGERPRINT');
+  });
+
+  it('when -o wide then adds the fingerprint, start and close times', async () => {
+    const closed = { ...summary('r2', '2026-03-01T09:00:00.000Z'), closeTime: '2026-03-01T09:01:00.000Z' };
+    const client = fakeClient({ list: () => Promise.resolve([closed]) });
+    const { code, stdout } = await cli(['list', '-o', 'wide'], client);
+    expect(code).toBe(0);
+    const [header, row] = stdout.split('\n');
+    expect(header).toMatch(/^ID\s+PHASE\s+BLOCK\s+TARGET\s+ACTION\s+AGE\s+FINGERPRINT\s+STARTED\s+CLOSED$/);
+    expect(row).toMatch(/\s3h4m\s+fp\s+2026-03-01T09:00:00.000Z\s+2026-03-01T09:01:00.000Z$/);
+  });
+
+  it.each([['-o', 'json'], ['--output=json'], ['-ojson']])(
+    'when %s then prints JSON as --json does',
+    async (...flags) => {
+      const client = fakeClient({ list: () => Promise.resolve([summary('r1', '2026-03-01T10:00:00.000Z')]) });
+      const { code, stdout } = await cli(['list', ...flags], client);
+      expect(code).toBe(0);
+      expect((JSON.parse(stdout) as RemediationSummary[]).map((r) => r.id)).toEqual(['r1']);
+    },
+  );
+
+  it('when -o is not wide or json then exits 2 naming --output, before connecting', async () => {
+    const { code, stderr, connect } = await cli(['list', '-o', 'yaml', '--json']);
+    expect(code).toBe(2);
+    expect(parseError(stderr)).toMatchObject({
+      code: 'usage',
+      fields: [{ field: '--output', rule: 'enum' }],
+    });
+    expect(connect).not.toHaveBeenCalled();
   });
 });
 
