@@ -267,36 +267,32 @@ describe('S38 in the ledger: a routing pass takes the slot with the lock and que
     expect(again.budgets[0]!.waiters).toEqual([]);
   });
 
-  it('an override never skips a budget block', () => {
-    const windowed = policyWith([
-      { name: 'rate', scope: 'namespace', maxPerWindow: { count: 1, window: '10m' } },
-    ]);
+  /** B routes on its own target after A took (and gave back) the one start a window allows. */
+  function afterOneStart(window: string, startedAt: number, overrideActive: boolean) {
+    const windowed = policyWith([{ name: 'rate', scope: 'namespace', maxPerWindow: { count: 1, window } }]);
     const wb = applicableBudgets(windowed.budgets, 'prod', 'restart');
+    const windowMs = windowed.budgets[0]!.maxPerWindow!.windowMs;
     const spent = takeSlot(
       emptyBudgetFor(wb[0]!),
       caller('a'),
-      { targetKey: 'prod/Deployment/x', fencingToken: 1, windowMs: 600_000 },
-      T0 - 60_000,
+      { targetKey: 'prod/Deployment/x', fencingToken: 1, windowMs },
+      startedAt,
     );
-    const free = leave(spent, caller('a'), true, wb[0]!.policy, T0).state;
-    const result = core.route(
+    return core.route(
       {
         target: emptyTargetState('prod/Deployment/y'),
         fingerprint: emptyFingerprintState('prod/f', 'f'),
-        budgets: [free],
+        budgets: [leave(spent, caller('a'), true, wb[0]!.policy, T0).state],
       },
-      {
-        caller: caller('b'),
-        actionId: 'restart',
-        deadline: T0 + 3_600_000,
-        overrideActive: true,
-        budgets: wb,
-      },
+      { caller: caller('b'), actionId: 'restart', deadline: T0 + 3_600_000, overrideActive, budgets: wb },
       { closed: new Set(), runs: new Map() },
       T0,
       windowed,
     );
-    expect(result.verdict).toMatchObject({
+  }
+
+  it('an override never skips a budget block', () => {
+    expect(afterOneStart('10m', T0 - 60_000, true).verdict).toMatchObject({
       kind: 'wait',
       reason: 'BudgetExceeded',
       blockKind: 'temporary',
@@ -305,34 +301,7 @@ describe('S38 in the ledger: a routing pass takes the slot with the lock and que
   });
 
   it('a budget block past the deadline ends the remediation at once, saying until when', () => {
-    const windowed = policyWith([
-      { name: 'rate', scope: 'namespace', maxPerWindow: { count: 1, window: '2h' } },
-    ]);
-    const wb = applicableBudgets(windowed.budgets, 'prod', 'restart');
-    const spent = takeSlot(
-      emptyBudgetFor(wb[0]!),
-      caller('a'),
-      { targetKey: 'prod/Deployment/x', fencingToken: 1, windowMs: 7_200_000 },
-      T0,
-    );
-    const result = core.route(
-      {
-        target: emptyTargetState('prod/Deployment/y'),
-        fingerprint: emptyFingerprintState('prod/f', 'f'),
-        budgets: [leave(spent, caller('a'), true, wb[0]!.policy, T0).state],
-      },
-      {
-        caller: caller('b'),
-        actionId: 'restart',
-        deadline: T0 + 3_600_000,
-        overrideActive: false,
-        budgets: wb,
-      },
-      { closed: new Set(), runs: new Map() },
-      T0,
-      windowed,
-    );
-    expect(result.verdict).toMatchObject({
+    expect(afterOneStart('2h', T0, false).verdict).toMatchObject({
       kind: 'end',
       reason: 'BudgetExceeded',
       blockedUntil: T0 + 7_200_000,
