@@ -30,5 +30,12 @@ module.exports = {
         '<rootDir>/test/faults/support/setup.ts',
       ],
     },
+    // The conformance stack (real kube-apiserver, Tekton, kwok, Alertmanager): `npm run test:conformance`.
+    {
+      ...base,
+      displayName: 'conformance',
+      testMatch: ['<rootDir>/test/conformance/**/*.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/long-timeout.ts'],
+    },
   ],
 };
