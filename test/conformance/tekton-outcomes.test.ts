@@ -17,7 +17,6 @@ import { classifyCreateError } from '../../src/domain/classifier';
 import type { PipelineRunOutcome } from '../../src/domain/model';
 import {
   PIPELINE_RUN_LABEL,
-  succeededCondition,
   TEKTON_GROUP,
   TEKTON_VERSION,
   TektonPlural,
@@ -36,7 +35,7 @@ import { kubeRequest } from '../../src/dev/stack/kube-api';
 import {
   CONFORMANCE_FIXTURES,
   CONFORMANCE_PIPELINES,
-  normalizeNames,
+  pinned,
   type ConformanceFixture,
 } from '../support/conformance-fixtures';
 
@@ -292,29 +291,6 @@ async function until(probe: () => Promise<boolean>, what: string): Promise<void>
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** The parts a fixture pins: each object's Succeeded condition and step states, names as placeholders. */
-function pinned(r: Result): unknown {
-  const norm = (text: string | undefined) =>
-    text === undefined ? undefined : normalizeNames(text, r.name, r.namespace);
-  const cond = (o: PipelineRun | TaskRun) => {
-    const c = succeededCondition(o);
-    return c && { status: c.status, reason: c.reason, message: norm(c.message) };
-  };
-  return {
-    pipelineRun: r.pipelineRun && cond(r.pipelineRun),
-    taskRuns: r.taskRuns.map((tr) => ({
-      condition: cond(tr),
-      steps: (tr.status?.steps ?? []).map((s) => ({
-        name: s.name,
-        terminated: s.terminated && { exitCode: s.terminated.exitCode, reason: s.terminated.reason },
-        waiting: s.waiting?.reason,
-        running: s.running !== undefined,
-      })),
-    })),
-    rejection: r.rejection && { status: r.rejection.status, message: norm(r.rejection.message) },
-  };
-}
-
 /** Drops what only clutters a fixture (managedFields); keeps every field Tekton wrote. */
 function stripped<T extends { metadata: object }>(o: T): T {
   const { managedFields: _managed, ...metadata } = o.metadata as { managedFields?: unknown };
@@ -344,7 +320,10 @@ describe.each(cases)('$key', (c) => {
       name: r.name,
       namespace: r.namespace,
       pipeline: CONFORMANCE_PIPELINES[c.pipeline] ?? null,
-      pinned: pinned(r),
+      pinned: pinned({
+        ...r,
+        rejection: r.rejection && { status: r.rejection.status, message: r.rejection.message },
+      }),
       ...(r.rejection ? { rejection: { status: r.rejection.status, message: r.rejection.message } } : {}),
       ...(r.pipelineRun ? { pipelineRun: stripped(r.pipelineRun) } : {}),
       taskRuns: r.taskRuns.map(stripped),

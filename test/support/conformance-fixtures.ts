@@ -3,7 +3,7 @@
  * shared with the unit test that holds the Tekton simulator to the same statuses.
  */
 import { join } from 'node:path';
-import type { Pipeline, PipelineRun, TaskRun } from '../../src/domain/tekton';
+import { succeededCondition, type Pipeline, type PipelineRun, type TaskRun } from '../../src/domain/tekton';
 
 export const CONFORMANCE_FIXTURES = join(__dirname, '..', 'fixtures', 'tekton', 'real');
 
@@ -109,4 +109,41 @@ export interface ConformanceFixture {
 /** `<run>` for the PipelineRun's name (TaskRun and pod names start with it), `<namespace>` for its namespace. */
 export function normalizeNames(text: string, run: string, namespace: string): string {
   return text.split(run).join('<run>').split(`${namespace}/`).join('<namespace>/');
+}
+
+/** The run a fixture describes: what the API server answered and what Tekton wrote. */
+export interface ObservedRun {
+  name: string;
+  namespace: string;
+  pipelineRun?: PipelineRun;
+  taskRuns: TaskRun[];
+  rejection?: { status: number; message: string };
+}
+
+/**
+ * The parts a fixture pins, and the simulator must reproduce: each object's Succeeded condition
+ * (status, reason, message) and its step states, with names replaced by placeholders.
+ * Timestamps, uids and pod-level details are left out.
+ */
+export function pinned(r: ObservedRun): unknown {
+  const norm = (text: string | undefined): string | undefined =>
+    text === undefined ? undefined : normalizeNames(text, r.name, r.namespace);
+  const cond = (o: PipelineRun | TaskRun): unknown => {
+    const c = succeededCondition(o);
+    return c && { status: c.status, reason: c.reason, message: norm(c.message) };
+  };
+  return {
+    pipelineRun: r.pipelineRun && cond(r.pipelineRun),
+    taskRuns: r.taskRuns.map((tr) => ({
+      condition: cond(tr),
+      steps: (tr.status?.steps ?? []).map((s) => ({
+        name: s.name,
+        container: s.container,
+        terminated: s.terminated && { exitCode: s.terminated.exitCode, reason: s.terminated.reason },
+        waiting: s.waiting?.reason,
+        running: s.running !== undefined,
+      })),
+    })),
+    rejection: r.rejection && { status: r.rejection.status, message: norm(r.rejection.message) },
+  };
 }

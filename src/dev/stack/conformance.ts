@@ -465,56 +465,69 @@ async function controllerReconciles(kc: KubeConfig): Promise<boolean> {
 
 // ---------------------------------------------------------------------------------- manifests
 
-interface Manifest {
+export interface Manifest {
   apiVersion: string;
   kind: string;
   metadata: { name: string; namespace?: string; resourceVersion?: string };
   [key: string]: unknown;
 }
 
+const core = '/api/v1';
+const admission = '/apis/admissionregistration.k8s.io/v1';
+const rbac = '/apis/rbac.authorization.k8s.io/v1';
+
 /** The REST collection path of each kind this stack applies. */
 const KINDS: Readonly<Record<string, { prefix: string; plural: string; namespaced: boolean }>> = {
-  Namespace: { prefix: '/api/v1', plural: 'namespaces', namespaced: false },
-  Node: { prefix: '/api/v1', plural: 'nodes', namespaced: false },
-  ConfigMap: { prefix: '/api/v1', plural: 'configmaps', namespaced: true },
-  Secret: { prefix: '/api/v1', plural: 'secrets', namespaced: true },
-  Service: { prefix: '/api/v1', plural: 'services', namespaced: true },
-  Endpoints: { prefix: '/api/v1', plural: 'endpoints', namespaced: true },
+  Namespace: { prefix: core, plural: 'namespaces', namespaced: false },
+  Node: { prefix: core, plural: 'nodes', namespaced: false },
+  ConfigMap: { prefix: core, plural: 'configmaps', namespaced: true },
+  Secret: { prefix: core, plural: 'secrets', namespaced: true },
+  Service: { prefix: core, plural: 'services', namespaced: true },
+  ServiceAccount: { prefix: core, plural: 'serviceaccounts', namespaced: true },
+  Endpoints: { prefix: core, plural: 'endpoints', namespaced: true },
+  ResourceQuota: { prefix: core, plural: 'resourcequotas', namespaced: true },
+  Deployment: { prefix: '/apis/apps/v1', plural: 'deployments', namespaced: true },
+  NetworkPolicy: { prefix: '/apis/networking.k8s.io/v1', plural: 'networkpolicies', namespaced: true },
+  Role: { prefix: rbac, plural: 'roles', namespaced: true },
+  RoleBinding: { prefix: rbac, plural: 'rolebindings', namespaced: true },
+  ClusterRole: { prefix: rbac, plural: 'clusterroles', namespaced: false },
+  ClusterRoleBinding: { prefix: rbac, plural: 'clusterrolebindings', namespaced: false },
   ValidatingWebhookConfiguration: {
-    prefix: '/apis/admissionregistration.k8s.io/v1',
+    prefix: admission,
     plural: 'validatingwebhookconfigurations',
     namespaced: false,
   },
   MutatingWebhookConfiguration: {
-    prefix: '/apis/admissionregistration.k8s.io/v1',
+    prefix: admission,
     plural: 'mutatingwebhookconfigurations',
     namespaced: false,
   },
-  ValidatingAdmissionPolicy: {
-    prefix: '/apis/admissionregistration.k8s.io/v1',
-    plural: 'validatingadmissionpolicies',
-    namespaced: false,
-  },
+  ValidatingAdmissionPolicy: { prefix: admission, plural: 'validatingadmissionpolicies', namespaced: false },
   ValidatingAdmissionPolicyBinding: {
-    prefix: '/apis/admissionregistration.k8s.io/v1',
+    prefix: admission,
     plural: 'validatingadmissionpolicybindings',
     namespaced: false,
   },
 };
 
-/** Creates each object in order (the API server is empty: a conflict is an error). */
+/**
+ * Server-side apply of each object, in order (what `kubectl apply --server-side --force-conflicts`
+ * sends): idempotent, and the API server validates and admits each object as for any client.
+ */
 export async function applyManifests(kc: KubeConfig, manifests: Manifest[]): Promise<void> {
   for (const m of manifests) {
     const kind = KINDS[m.kind];
     if (!kind) throw new Error(`cannot apply ${m.kind} ${m.metadata.name}: kind not known to the stack`);
     const ns = kind.namespaced ? `/namespaces/${m.metadata.namespace ?? 'default'}` : '';
-    const res = await kubeRequest(kc, 'POST', `${kind.prefix}${ns}/${kind.plural}`, m);
+    const path = `${kind.prefix}${ns}/${kind.plural}/${m.metadata.name}?fieldManager=remediation-conformance&force=true`;
+    const res = await kubeRequest(kc, 'PATCH', path, m, 'application/apply-patch+yaml');
     if (res.status >= 300)
-      throw new Error(`creating ${m.kind} ${m.metadata.name}: HTTP ${res.status}: ${res.body}`);
+      throw new Error(`applying ${m.kind} ${m.metadata.name}: HTTP ${res.status}: ${res.body}`);
   }
 }
 
-function readManifests(file: string): Manifest[] {
+/** Every Kubernetes object in a YAML file (multi-document). */
+export function readManifests(file: string): Manifest[] {
   const out: Manifest[] = [];
   for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
     if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]?.message ?? 'invalid YAML'}`);
@@ -649,7 +662,7 @@ export function alertmanagerConfig(
         name: 'remediation-intake',
         webhook_configs: [
           {
-            url: opts.alertmanagerWebhookUrl ?? 'http://127.0.0.1:9095/alerts',
+            url: opts.alertmanagerWebhookUrl ?? 'http://127.0.0.1:9095/api/v1/alerts/alertmanager',
             send_resolved: true,
             ...(opts.alertmanagerTokenFile
               ? {

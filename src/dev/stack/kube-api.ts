@@ -211,6 +211,7 @@ export async function kubeRequest(
   method: string,
   path: string,
   body?: unknown,
+  contentType = 'application/json',
 ): Promise<KubeResponse> {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error('kubeconfig has no current cluster');
@@ -219,7 +220,7 @@ export async function kubeRequest(
     method,
     headers: {
       Accept: 'application/json',
-      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...(body === undefined ? {} : { 'Content-Type': contentType }),
     },
     timeout: 10_000,
   };
