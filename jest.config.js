@@ -35,6 +35,8 @@ module.exports = {
       ...base,
       displayName: 'conformance',
       testMatch: ['<rootDir>/test/conformance/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/conformance/global-setup.ts',
+      globalTeardown: '<rootDir>/test/conformance/global-teardown.ts',
       setupFilesAfterEnv: ['<rootDir>/test/support/long-timeout.ts'],
     },
   ],

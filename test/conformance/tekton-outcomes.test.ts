@@ -8,8 +8,7 @@
  * (reason and message, names replaced by placeholders), so a Tekton upgrade that changes a string
  * fails here; `CONFORMANCE_RECORD=1` rewrites the fixtures from this run instead.
  */
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { KubernetesPipelineRuns } from '../../src/adapters/kubernetes-pipeline-runs';
@@ -24,13 +23,8 @@ import {
   type TaskRun,
 } from '../../src/domain/tekton';
 import { PipelineRunRejectedError, type PipelineRunRequest } from '../../src/ports/pipeline-runs';
-import {
-  applyManifests,
-  OUTCOME_LABEL,
-  PodOutcome,
-  startConformanceStack,
-  type ConformanceStack,
-} from '../../src/dev/stack/conformance';
+import { applyManifests, OUTCOME_LABEL, PodOutcome } from '../../src/dev/stack/conformance';
+import { adminKubeConfig } from './stack-env';
 import { kubeRequest } from '../../src/dev/stack/kube-api';
 import {
   CONFORMANCE_FIXTURES,
@@ -153,8 +147,6 @@ const cases: Case[] = [
   },
 ];
 
-let stack: ConformanceStack;
-let dir: string;
 let kc: KubeConfig;
 let runs: KubernetesPipelineRuns;
 const suffix = Date.now().toString(36).slice(-4);
@@ -170,14 +162,7 @@ interface Result {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'conformance-'));
-  stack = await startConformanceStack({
-    dir,
-    withTemporal: false,
-    withAlertmanager: false,
-    log: (l) => void process.stderr.write(`[conformance] ${l}\n`),
-  });
-  kc = stack.kubeConfig;
+  kc = adminKubeConfig();
   runs = new KubernetesPipelineRuns(kc, { watchTimeoutSeconds: 30 });
   await applyManifests(kc, [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: RUNS } },
@@ -207,11 +192,6 @@ beforeAll(async () => {
   await untilPodRefused(RUNS, { [OUTCOME_LABEL]: PodOutcome.AdmissionDenied }, 'ValidatingAdmissionPolicy');
   for (const c of cases) results.set(c.key, runCase(c));
 }, 900_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
 
 async function untilPodRefused(
   namespace: string,
