@@ -5,13 +5,20 @@ import type { ConformanceStackInfo } from '../../src/dev/stack/conformance';
 
 export const CONFORMANCE_STACK_JSON = 'CONFORMANCE_STACK_JSON';
 
-export function conformanceStack(): ConformanceStackInfo & { caCert: string } {
+export type ConformanceTestStack = ConformanceStackInfo & {
+  caCert: string;
+  /** Where Alertmanager's receiver posts, and the bearer token it sends (credentials_file). */
+  intakePort: number;
+  intakeTokenFile: string;
+};
+
+export function conformanceStack(): ConformanceTestStack {
   const file = process.env[CONFORMANCE_STACK_JSON];
   if (!file)
     throw new Error(
       `${CONFORMANCE_STACK_JSON} is not set: run these tests through Jest's conformance project`,
     );
-  return JSON.parse(readFileSync(file, 'utf8')) as ConformanceStackInfo & { caCert: string };
+  return JSON.parse(readFileSync(file, 'utf8')) as ConformanceTestStack;
 }
 
 /** The stack's admin KubeConfig (client certificate in system:masters). */

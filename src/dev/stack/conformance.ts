@@ -70,6 +70,8 @@ export interface ConformanceStackOptions {
   alertmanagerWebhookUrl?: string;
   /** File holding the bearer token Alertmanager sends (credentials_file); none when absent. */
   alertmanagerTokenFile?: string;
+  /** Alertmanager's repeat_interval (default 1m). */
+  alertmanagerRepeatInterval?: string;
   log?: Log;
 }
 
@@ -647,7 +649,10 @@ async function startAlertmanager(
 
 /** Short group timings so a test sees firing, repeated and resolved notifications within seconds. */
 export function alertmanagerConfig(
-  opts: Pick<ConformanceStackOptions, 'alertmanagerWebhookUrl' | 'alertmanagerTokenFile'>,
+  opts: Pick<
+    ConformanceStackOptions,
+    'alertmanagerWebhookUrl' | 'alertmanagerTokenFile' | 'alertmanagerRepeatInterval'
+  >,
 ): string {
   return stringify({
     route: {
@@ -655,7 +660,7 @@ export function alertmanagerConfig(
       group_by: ['alertname', 'namespace'],
       group_wait: '1s',
       group_interval: '2s',
-      repeat_interval: '1m',
+      repeat_interval: opts.alertmanagerRepeatInterval ?? '1m',
     },
     receivers: [
       {
