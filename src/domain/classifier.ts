@@ -130,8 +130,13 @@ const pipelineRunInProgress = new Set([
 /** A timed-out TaskRun remembers why its pod never ran: `… Previous status: [<reason>] …`. */
 const PREVIOUS_STATUS_RE =
   /Previous status: \[(ExceededResourceQuota|PullImageFailed|ExceededNodeResources)\]/;
-/** Tekton's own wording when a PipelineRun timeout cancels its TaskRuns. */
-const CANCELLED_BY_TIMEOUT = 'TaskRun cancelled as the PipelineRun it belongs to has timed out.';
+/**
+ * Tekton's own wording when a PipelineRun timeout cancels its TaskRuns: v1.15 writes
+ * `TaskRun "x" was cancelled. TaskRun cancelled as the PipelineRun it belongs to has timed out.`,
+ * then `\nPrevious status: […] …` when the TaskRun was stuck; the bare sentence is the spec's statusMessage.
+ */
+const CANCELLED_BY_TIMEOUT_RE =
+  /^(?:TaskRun "[^"\n]*" was cancelled\. )?TaskRun cancelled as the PipelineRun it belongs to has timed out\.(?:\nPrevious status: [^]*)?$/;
 /** Older Tekton reports OOM as `Failed` with exactly this message shape. */
 const OOM_EXIT_RE = /^"[^"]+" exited with code 137: OOMKilled$/;
 /** Container termination reasons that only a started container can have. */
@@ -190,7 +195,8 @@ function taskRunCategory(tr: TaskRun, executed: boolean): FailureCategory {
   const row = rowOf(taskRunReasons, reason);
   if (row?.evidence === 'steps') {
     if (executed) {
-      if (reason === 'TaskRunTimeout' || message === CANCELLED_BY_TIMEOUT) return FailureCategory.TimedOut;
+      if (reason === 'TaskRunTimeout' || CANCELLED_BY_TIMEOUT_RE.test(message))
+        return FailureCategory.TimedOut;
       return FailureCategory.Cancelled;
     }
     const previous = PREVIOUS_STATUS_RE.exec(message)?.[1];

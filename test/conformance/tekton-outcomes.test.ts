@@ -297,6 +297,7 @@ describe.each(cases)('$key', (c) => {
     const file = join(CONFORMANCE_FIXTURES, `${c.key}.json`);
     const fixture: ConformanceFixture = {
       case: c.key,
+      expected: c.expected,
       name: r.name,
       namespace: r.namespace,
       pipeline: CONFORMANCE_PIPELINES[c.pipeline] ?? null,

@@ -95,6 +95,11 @@ export const CONFORMANCE_PIPELINES = pipelines as unknown as Readonly<Record<str
 /** One recorded conformance run. */
 export interface ConformanceFixture {
   case: string;
+  /** The verdict the case was built to produce (the truth the classifier is held to). */
+  expected:
+    | { state: 'succeeded' }
+    | { state: 'failed'; category: string; wasExecutionFailure: boolean }
+    | { rejected: number; category: string };
   /** The PipelineRun's name and namespace in that run (replaced by placeholders in `pinned`). */
   name: string;
   namespace: string;

@@ -31,8 +31,32 @@ export const DEFAULT_PIPELINE_TIMEOUT_MS = 3_600_000;
  */
 export const POD_START_MS = 1_000;
 
+/** The `spec.statusMessage` Tekton sets on the TaskRuns of a cancelled PipelineRun. */
 export const TASKRUN_CANCELLED_MESSAGE =
   'TaskRun cancelled as the PipelineRun it belongs to has been cancelled.';
+/** The same, when the PipelineRun timed out. */
+export const TASKRUN_CANCELLED_BY_TIMEOUT_MESSAGE =
+  'TaskRun cancelled as the PipelineRun it belongs to has timed out.';
+
+/**
+ * The condition message of a cancelled TaskRun: `TaskRun "x" was cancelled. <statusMessage>`, plus
+ * the condition it had before when that says more than Started/Running/Pending.
+ */
+export function taskRunCancelledMessage(
+  name: string,
+  statusMessage: string,
+  previous: Condition | undefined,
+): string {
+  const message = `TaskRun "${name}" was cancelled. ${statusMessage}`;
+  return withPreviousStatus(message, previous);
+}
+
+/** Tekton's `Previous status: [reason] message` suffix, left out for Started, Running and Pending. */
+function withPreviousStatus(message: string, previous: Condition | undefined): string {
+  if (!previous?.reason || !previous.message || ['Started', 'Running', 'Pending'].includes(previous.reason))
+    return message;
+  return `${message}\nPrevious status: [${previous.reason}] ${previous.message}`;
+}
 
 /** Reasons of a TaskRun stuck before execution, which Tekton repeats in its timeout message. */
 const STUCK_REASONS: readonly string[] = [
@@ -200,7 +224,11 @@ export function cancelRun(
       status: failTaskRun(
         tr.status ?? { podName: '' },
         'TaskRunCancelled',
-        TASKRUN_CANCELLED_MESSAGE,
+        taskRunCancelledMessage(
+          tr.metadata.name ?? '',
+          TASKRUN_CANCELLED_MESSAGE,
+          tr.status?.conditions?.find((c) => c.type === 'Succeeded'),
+        ),
         at,
         tr.metadata.creationTimestamp ?? at,
       ),
@@ -319,7 +347,7 @@ function taskRunTimeline(
       const [exit, reason, message] =
         script.outcome === Outcome.Oom
           ? [{ exitCode: 137, reason: 'OOMKilled' }, 'StepOOM', `"${last}" exited with code 137: OOMKilled`]
-          : [{ exitCode: 1, reason: 'Error' }, 'Failed', `"${last}" exited with code 1`];
+          : [{ exitCode: 1, reason: 'Error' }, 'StepFailed', `"${last}" exited with code 1: Error`];
       const status = finished(exit);
       return {
         points,
@@ -358,7 +386,8 @@ function taskRunTimeline(
       const [reason, message] = pull
         ? [
             'TaskRunImagePullFailed',
-            `the step "${first.name}" in TaskRun "${trName}" failed to pull the image "${first.image}". The pod errored with the message: "${waitMessage}."`,
+            // Tekton names the step's imageID, which stays empty for an image that was never pulled.
+            `the step "${first.name}" in TaskRun "${trName}" failed to pull the image "". The pod errored with the message: "${waitMessage}."`,
           ]
         : [
             'CreateContainerConfigError',
@@ -448,7 +477,7 @@ export function planRun(input: PlanInput): Transition[] {
   if (!pipelineName || !pipeline) {
     return failNow(
       'CouldntGetPipeline',
-      `Error retrieving pipeline for pipelinerun ${namespace}/${name}: error when listing pipelines for pipelineRun ${name}: pipelines.tekton.dev "${pipelineName ?? ''}" not found`,
+      `Error retrieving pipeline for pipelinerun ${namespace}/${name}: error when getting Pipeline for PipelineRun ${name}: tekton client cannot get pipeline ${pipelineName ?? ''} from local cluster: pipelines.tekton.dev "${pipelineName ?? ''}" not found`,
     );
   }
   const invalid = (why: string) =>

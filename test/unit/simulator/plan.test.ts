@@ -108,7 +108,7 @@ describe('planRun', () => {
     expect(cond(last(t).pipelineRun)).toEqual([
       'False',
       'CouldntGetPipeline',
-      'Error retrieving pipeline for pipelinerun runs/pr1: error when listing pipelines for pipelineRun pr1: pipelines.tekton.dev "restart" not found',
+      'Error retrieving pipeline for pipelinerun runs/pr1: error when getting Pipeline for PipelineRun pr1: tekton client cannot get pipeline restart from local cluster: pipelines.tekton.dev "restart" not found',
     ]);
     expect(last(t).pipelineRun.completionTime).toBe(START);
     expect(last(t).taskRuns).toEqual([]);
@@ -166,10 +166,10 @@ describe('planRun', () => {
     expect(steps(pending).map((s) => s.waiting?.reason)).toEqual(['PodInitializing', 'PodInitializing']);
   });
 
-  it('fail-step → last step exits 1 (Error), TaskRun Failed, PipelineRun Failed with counts only', () => {
+  it('fail-step → last step exits 1 (Error), TaskRun StepFailed, PipelineRun Failed with counts only', () => {
     const end = last(plan({ outcome: 'fail-step' }));
     expect(steps(taskRun(end)).map((s) => s.terminated?.reason)).toEqual(['Completed', 'Error']);
-    expect(cond(taskRun(end))).toEqual(['False', 'Failed', '"step-act" exited with code 1']);
+    expect(cond(taskRun(end))).toEqual(['False', 'StepFailed', '"step-act" exited with code 1: Error']);
     expect(cond(end.pipelineRun)).toEqual([
       'False',
       'Failed',
@@ -227,7 +227,7 @@ describe('planRun', () => {
     expect(cond(taskRun(end))).toEqual([
       'False',
       'TaskRunImagePullFailed',
-      'the step "check" in TaskRun "pr1-main" failed to pull the image "img:1". The pod errored with the message: "Back-off pulling image "img:1"."',
+      'the step "check" in TaskRun "pr1-main" failed to pull the image "". The pod errored with the message: "Back-off pulling image "img:1"."',
     ]);
     for (const s of steps(taskRun(end))) {
       expect(s.terminated).toMatchObject({
@@ -326,7 +326,11 @@ describe('cancelRun', () => {
     expect(cond(out.pipelineRun)).toEqual(['False', 'Cancelled', 'PipelineRun "pr1" was cancelled']);
     expect(out.pipelineRun.completionTime).toBe(isoSeconds(T0 + 10_000));
     const status = out.taskRuns[0]!.status;
-    expect(cond(status)).toEqual(['False', 'TaskRunCancelled', TASKRUN_CANCELLED_MESSAGE]);
+    expect(cond(status)).toEqual([
+      'False',
+      'TaskRunCancelled',
+      `TaskRun "pr1-main" was cancelled. ${TASKRUN_CANCELLED_MESSAGE}`,
+    ]);
     expect(
       steps(status).map((s) => [s.terminated?.exitCode, s.terminated?.reason, s.terminated?.startedAt]),
     ).toEqual([

@@ -104,6 +104,22 @@ function simulate(
   return objects(plan.length - 1);
 }
 
+describe('the classifier reads what real Tekton wrote', () => {
+  const classified = fixtures.filter((f) => f.pipelineRun && !('rejected' in f.expected));
+  it.each(classified.map((f) => [f.case, f] as const))('%s', (_case, fixture) => {
+    if (!fixture.pipelineRun) throw new Error('unreachable');
+    const outcome = classifyPipelineRun(fixture.pipelineRun, fixture.taskRuns);
+    const expected = fixture.expected;
+    if ('rejected' in expected) throw new Error('unreachable');
+    if (expected.state === 'succeeded') expect(outcome).toMatchObject({ state: 'succeeded' });
+    else
+      expect(outcome).toMatchObject({
+        state: 'failed',
+        failure: { category: expected.category, wasExecutionFailure: expected.wasExecutionFailure },
+      });
+  });
+});
+
 describe('the simulator writes what real Tekton wrote', () => {
   it('has a fixture for every simulated conformance case, and knows every recorded case', () => {
     const recorded = fixtures.map((f) => f.case);
