@@ -147,6 +147,11 @@ function stepExecuted(step: StepState, createdAt: number): boolean {
   const t = step.terminated;
   if (!t) return false;
   if (t.reason !== undefined && executedTerminationReasons.has(t.reason)) return true;
+  // The container runtime created the step's container (its image was pulled): the step started.
+  // A step that never left `waiting` has no imageID. Needed because a pod can start within the
+  // second its TaskRun was created (real Tekton v1.15, recorded in test/fixtures/tekton/real), and
+  // then the overlaid startedAt equals the creationTimestamp although the step ran.
+  if (step.imageID) return true;
   // Tekton overlays waiting and running steps alike with the TaskRun reason; only a waiting step
   // gets startedAt = creationTimestamp (the "trap" in tekton-status.md).
   if (t.startedAt === undefined) return false;
@@ -157,7 +162,8 @@ function stepExecuted(step: StepState, createdAt: number): boolean {
 /**
  * True iff the step states show that at least one user step of the TaskRun ran: a step is
  * `running`, or `terminated` with reason Completed/Error/OOMKilled, or terminated with a
- * TaskRun-reason overlay whose `startedAt` differs from the TaskRun's creationTimestamp. Exit code 1
+ * TaskRun-reason overlay that has an `imageID` (its container was created) or whose `startedAt`
+ * differs from the TaskRun's creationTimestamp. Exit code 1
  * alone proves nothing. This is step evidence only; {@link taskRunRanUserCode} puts the reason first.
  */
 export function taskRunExecutedUserCode(tr: TaskRun): boolean {

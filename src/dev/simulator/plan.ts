@@ -58,12 +58,8 @@ function withPreviousStatus(message: string, previous: Condition | undefined): s
   return `${message}\nPrevious status: [${previous.reason}] ${previous.message}`;
 }
 
-/** Reasons of a TaskRun stuck before execution, which Tekton repeats in its timeout message. */
-const STUCK_REASONS: readonly string[] = [
-  'ExceededResourceQuota',
-  'ExceededNodeResources',
-  'PullImageFailed',
-];
+/** Tekton's prefix on the messages of failures it blames on the user's spec. */
+const USER_ERROR = '[User error] ';
 
 const DEFAULT_STEP = { name: 'run', image: 'registry.example.com/remediation/run:1.0' };
 
@@ -383,22 +379,35 @@ function taskRunTimeline(
         ),
       };
       const endMs = POD_START_MS + d;
-      const [reason, message] = pull
-        ? [
-            'TaskRunImagePullFailed',
-            // Tekton names the step's imageID, which stays empty for an image that was never pulled.
-            `the step "${first.name}" in TaskRun "${trName}" failed to pull the image "". The pod errored with the message: "${waitMessage}."`,
-          ]
-        : [
-            'CreateContainerConfigError',
-            `the step "${first.name}" in TaskRun "${trName}" failed to start. The pod errored with the message: "${waitMessage}."`,
-          ];
+      const points = [
+        { atMs: 0, status: pending },
+        { atMs: POD_START_MS, status: stuck },
+      ];
+      if (!pull) {
+        // Tekton fails it from the pod's status with its own fixed message; the steps stay waiting.
+        const status: TaskRunStatus = {
+          ...stuck,
+          conditions: [
+            condition(
+              'False',
+              'CreateContainerConfigError',
+              'Failed to create pod due to config error',
+              t(endMs),
+            ),
+          ],
+          completionTime: t(endMs),
+        };
+        return { points, end: { atMs: endMs, failed: true, status } };
+      }
+      // Tekton names the step's imageID, which stays empty for an image that was never pulled.
+      const message = `the step "${first.name}" in TaskRun "${trName}" failed to pull the image "". The pod errored with the message: "${waitMessage}."`;
       return {
-        points: [
-          { atMs: 0, status: pending },
-          { atMs: POD_START_MS, status: stuck },
-        ],
-        end: { atMs: endMs, failed: true, status: failTaskRun(stuck, reason, message, t(endMs), t(0)) },
+        points,
+        end: {
+          atMs: endMs,
+          failed: true,
+          status: failTaskRun(stuck, 'TaskRunImagePullFailed', message, t(endMs), t(0)),
+        },
       };
     }
     case Outcome.PodAdmission: {
@@ -407,7 +416,9 @@ function taskRunTimeline(
         startTime: t(0),
         conditions: [condition('Unknown', 'Started', undefined, t(0))],
       };
-      const message = `admission webhook "validate.policy.example.com" denied the request: pods "${podName}" is forbidden: privileged containers are not allowed (container "step-${first.name}")`;
+      // An admission policy refusing the pod is an error Tekton does not recognise (only PodSecurity
+      // and OpenShift SCC refusals become PodAdmissionFailed): PodCreationFailed, steps by name only.
+      const message = `failed to create task run pod "${trName}": pods "${podName}" is forbidden: ValidatingAdmissionPolicy 'pod-policy' with binding 'pod-policy' denied request: this pod is not allowed by the cluster's pod policy. Maybe invalid TaskSpec`;
       return {
         points: [{ atMs: 0, status: started }],
         end: {
@@ -415,15 +426,16 @@ function taskRunTimeline(
           failed: true,
           status: {
             ...started,
-            conditions: [condition('False', 'PodAdmissionFailed', message, t(d))],
+            conditions: [condition('False', 'PodCreationFailed', message, t(d))],
             completionTime: t(d),
+            steps: steps.map((s) => ({ name: s.name })),
           },
         },
       };
     }
     case Outcome.Quota: {
       // Tekton resets startTime while the pod cannot be created, and retries until the timeout.
-      const message = `TaskRun Pod exceeded available resources: pods "${podName}" is forbidden: exceeded quota: remediation-quota, requested: limits.memory=2Gi, used: limits.memory=3Gi, limited: limits.memory=4Gi`;
+      const message = `TaskRun Pod exceeded available resources: pods "${podName}" is forbidden: exceeded quota: remediation-quota, requested: pods=1, used: pods=0, limited: pods=0`;
       return {
         points: [
           {
@@ -431,6 +443,7 @@ function taskRunTimeline(
             status: {
               podName: '',
               conditions: [condition('Unknown', 'ExceededResourceQuota', message, t(0))],
+              steps: steps.map((s) => ({ name: s.name })),
             },
           },
         ],
@@ -483,7 +496,7 @@ export function planRun(input: PlanInput): Transition[] {
   const invalid = (why: string) =>
     failNow(
       'PipelineValidationFailed',
-      `Pipeline ${namespace}/${pipelineName} can't be Run; it has an invalid spec: ${why}`,
+      `${USER_ERROR}Pipeline ${namespace}/${pipelineName} can't be Run; it has an invalid spec: ${why}`,
     );
   const script = parseScript(pipeline.metadata.annotations?.[SCRIPT_ANNOTATION]);
   if ('error' in script) return invalid(script.error);
@@ -499,7 +512,7 @@ export function planRun(input: PlanInput): Transition[] {
     const missing = required.length ? required.map((p) => p.name) : ['simulated-param'];
     return failNow(
       'ParameterMissing',
-      `PipelineRun ${namespace}/${name} is missing some parameters required by Pipeline ${namespace}/${pipelineName}: pipelineRun missing parameters: [${missing.join(' ')}]`,
+      `${USER_ERROR}PipelineRun ${namespace}/${name} is missing some parameters required by Pipeline ${namespace}/${pipelineName}: pipelineRun missing parameters: [${missing.join(' ')}]`,
     );
   }
 
@@ -591,17 +604,17 @@ export function planRun(input: PlanInput): Transition[] {
       completionTime: finishedAt,
     },
     taskRuns: children.map((c) => {
+      // The PipelineRun's timeout cancels its TaskRuns (their own timeout is no shorter).
       const current = last.taskRuns.find((tr) => tr.name === c.name)?.status ?? { podName: '' };
-      const previous = current.conditions?.[0];
-      const because =
-        previous?.reason && STUCK_REASONS.includes(previous.reason)
-          ? `. Previous status: [${previous.reason}] ${previous.message ?? ''}`
-          : '';
-      const message = `TaskRun "${c.name}" failed to finish within "${timeoutText}"${because}`;
+      const message = taskRunCancelledMessage(
+        c.name,
+        TASKRUN_CANCELLED_BY_TIMEOUT_MESSAGE,
+        current.conditions?.find((x) => x.type === 'Succeeded'),
+      );
       return {
         name: c.name,
         pipelineTask: c.pipelineTask,
-        status: failTaskRun(current, 'TaskRunTimeout', message, finishedAt, c.created),
+        status: failTaskRun(current, 'TaskRunCancelled', message, finishedAt, c.created),
       };
     }),
   });
