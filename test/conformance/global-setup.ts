@@ -3,12 +3,10 @@
  * temp folder; tests find it through CONFORMANCE_STACK_JSON (see stack-env.ts). The first run builds
  * the tools (scripts/provision.sh --profile conformance). STACK_VERBOSE=1 prints the progress.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startConformanceStack, type ConformanceStack } from '../../src/dev/stack/conformance';
-import { freePort } from '../../src/dev/stack/proc';
 import { CONFORMANCE_STACK_JSON } from './stack-env';
 
 const KEY = Symbol.for('remediation-orchestrator.conformance-stack');
@@ -23,15 +21,11 @@ export default async function globalSetup(): Promise<void> {
   };
   const t0 = Date.now();
   try {
-    // Alertmanager sends to the intake that alertmanager.test.ts runs on this port, with this token.
-    const intakePort = await freePort();
-    const tokenFile = join(dir, 'intake-token');
-    writeFileSync(tokenFile, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
+    // The Tekton outcome suite needs neither Temporal nor Alertmanager.
     const stack = await startConformanceStack({
       dir: join(dir, 'stack'),
-      alertmanagerWebhookUrl: `http://127.0.0.1:${String(intakePort)}/api/v1/alerts/alertmanager`,
-      alertmanagerTokenFile: tokenFile,
-      alertmanagerRepeatInterval: '4s',
+      withTemporal: false,
+      withAlertmanager: false,
       log,
     });
     holder[KEY] = { stack, dir };
@@ -42,14 +36,7 @@ export default async function globalSetup(): Promise<void> {
       process.once(signal, () => process.exit(code));
     }
     const file = join(dir, 'stack.json');
-    writeFileSync(
-      file,
-      JSON.stringify(
-        { ...stack.info, caCert: stack.pki.caCert, intakePort, intakeTokenFile: tokenFile },
-        null,
-        2,
-      ),
-    );
+    writeFileSync(file, JSON.stringify({ ...stack.info, caCert: stack.pki.caCert }, null, 2));
     process.env[CONFORMANCE_STACK_JSON] = file;
   } catch (err) {
     process.stderr.write(lines.map((l) => `[conformance] ${l}\n`).join(''));

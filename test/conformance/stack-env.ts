@@ -7,9 +7,6 @@ export const CONFORMANCE_STACK_JSON = 'CONFORMANCE_STACK_JSON';
 
 export type ConformanceTestStack = ConformanceStackInfo & {
   caCert: string;
-  /** Where Alertmanager's receiver posts, and the bearer token it sends (credentials_file). */
-  intakePort: number;
-  intakeTokenFile: string;
 };
 
 export function conformanceStack(): ConformanceTestStack {

@@ -16,6 +16,7 @@ import { classifyCreateError } from '../../src/domain/classifier';
 import type { PipelineRunOutcome } from '../../src/domain/model';
 import {
   PIPELINE_RUN_LABEL,
+  succeededCondition,
   TEKTON_GROUP,
   TEKTON_VERSION,
   TektonPlural,
@@ -239,9 +240,15 @@ async function runCase(c: Case): Promise<Result> {
     await runs.cancel(namespace, name);
   }
   const outcome = await runs.waitForCompletion(namespace, name, { signal: AbortSignal.timeout(120_000) });
-  // Tekton writes the TaskRuns' final status before the PipelineRun's; read both settled.
-  const { pipelineRun, taskRuns } = await read(namespace, name);
-  return { outcome, pipelineRun, taskRuns, name, namespace };
+  // A cancelled or timed-out PipelineRun is finished before Tekton has cancelled its TaskRuns:
+  // read them once every one has settled too.
+  let settled = await read(namespace, name);
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    if (settled.taskRuns.every((tr) => (succeededCondition(tr)?.status ?? 'Unknown') !== 'Unknown')) break;
+    await new Promise((r) => setTimeout(r, 250));
+    settled = await read(namespace, name);
+  }
+  return { outcome, ...settled, name, namespace };
 }
 
 async function read(

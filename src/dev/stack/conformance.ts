@@ -70,8 +70,6 @@ export interface ConformanceStackOptions {
   alertmanagerWebhookUrl?: string;
   /** File holding the bearer token Alertmanager sends (credentials_file); none when absent. */
   alertmanagerTokenFile?: string;
-  /** Alertmanager's repeat_interval (default 1m). */
-  alertmanagerRepeatInterval?: string;
   log?: Log;
 }
 
@@ -649,10 +647,7 @@ async function startAlertmanager(
 
 /** Short group timings so a test sees firing, repeated and resolved notifications within seconds. */
 export function alertmanagerConfig(
-  opts: Pick<
-    ConformanceStackOptions,
-    'alertmanagerWebhookUrl' | 'alertmanagerTokenFile' | 'alertmanagerRepeatInterval'
-  >,
+  opts: Pick<ConformanceStackOptions, 'alertmanagerWebhookUrl' | 'alertmanagerTokenFile'>,
 ): string {
   return stringify({
     route: {
@@ -660,7 +655,7 @@ export function alertmanagerConfig(
       group_by: ['alertname', 'namespace'],
       group_wait: '1s',
       group_interval: '2s',
-      repeat_interval: opts.alertmanagerRepeatInterval ?? '1m',
+      repeat_interval: '1m',
     },
     receivers: [
       {
@@ -783,23 +778,6 @@ function adminKubeconfig(server: string, pki: ConformancePki): string {
     ],
     contexts: [{ name: 'conformance', context: { cluster: 'conformance', user: 'conformance-admin' } }],
     'current-context': 'conformance',
-  });
-}
-
-/** A kubeconfig for `token` against the stack (a ServiceAccount's, from the TokenRequest API). */
-export function tokenKubeconfig(server: string, caCert: string, user: string, token: string): string {
-  return stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [
-      {
-        name: 'conformance',
-        cluster: { server, 'certificate-authority-data': readFileSync(caCert).toString('base64') },
-      },
-    ],
-    users: [{ name: user, user: { token } }],
-    contexts: [{ name: user, context: { cluster: 'conformance', user } }],
-    'current-context': user,
   });
 }
 
