@@ -9,7 +9,7 @@
  * conformance stack runs per host.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -793,24 +793,4 @@ async function portAllocator(count = 16): Promise<() => number> {
     if (p === undefined) throw new Error('conformance stack: out of pre-allocated ports');
     return p;
   };
-}
-
-/** True when every conformance tool is in the cache already (nothing would be built). */
-export function conformanceToolsCached(): boolean {
-  const cache =
-    process.env.REMEDIATION_TOOLS_CACHE ??
-    join(
-      process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '', '.cache'),
-      'remediation-orchestrator',
-      'tools',
-    );
-  const script = readFileSync(join(REPO_ROOT, 'scripts', 'provision.sh'), 'utf8');
-  const version = (name: string): string =>
-    /^\w+=(\S+)/m.exec(script.split('\n').find((l) => l.startsWith(`${name}=`)) ?? '')?.[1] ?? '';
-  return [
-    join(cache, `kubernetes-${version('KUBERNETES_VERSION')}`, 'kube-controller-manager'),
-    join(cache, `tekton-pipelines-${version('TEKTON_VERSION')}`, 'webhook'),
-    join(cache, `kwok-${version('KWOK_VERSION')}`, 'kwok'),
-    join(cache, `alertmanager-${version('ALERTMANAGER_VERSION')}`, 'alertmanager'),
-  ].every((f) => existsSync(f));
 }
