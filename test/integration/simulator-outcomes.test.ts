@@ -123,7 +123,7 @@ const rows: Row[] = [
     script: script('fail-step'),
     prReason: 'Failed',
     expected: { category: 'StepFailed', wasExecutionFailure: true },
-    taskRunReason: 'Failed',
+    taskRunReason: 'StepFailed',
   },
   {
     title: 'S15 oom → OutOfMemory, execution',
@@ -139,7 +139,7 @@ const rows: Row[] = [
     script: script('timeout', 1_500),
     prReason: 'PipelineRunTimeout',
     expected: { category: 'TimedOut', wasExecutionFailure: true },
-    taskRunReason: 'TaskRunTimeout',
+    taskRunReason: 'TaskRunCancelled',
   },
   {
     title: 'S14 image-pull → ImagePullFailed, pre-execution',
@@ -155,7 +155,7 @@ const rows: Row[] = [
     script: script('quota', 2_500),
     prReason: 'PipelineRunTimeout',
     expected: { category: 'ResourceQuotaExceeded', wasExecutionFailure: false },
-    taskRunReason: 'TaskRunTimeout',
+    taskRunReason: 'TaskRunCancelled',
   },
   {
     title: 'S14 config-error → ContainerConfigError, pre-execution',
@@ -166,12 +166,12 @@ const rows: Row[] = [
     taskRunReason: 'CreateContainerConfigError',
   },
   {
-    title: 'S14 pod-admission → PodAdmissionFailed, pre-execution',
+    title: 'S14 pod-admission → PodCreationFailed (a policy refusal), pre-execution',
     key: 'adm',
     script: script('pod-admission'),
     prReason: 'Failed',
-    expected: { category: 'PodAdmissionFailed', wasExecutionFailure: false },
-    taskRunReason: 'PodAdmissionFailed',
+    expected: { category: 'PodCreationFailed', wasExecutionFailure: false },
+    taskRunReason: 'PodCreationFailed',
   },
   {
     title: 'param-missing → ParameterInvalid, pre-execution, no TaskRun',
@@ -252,7 +252,7 @@ describe('Tekton simulator outcomes on the real API server', () => {
     });
     expect(succeededCondition(taskRuns[0]!)).toMatchObject({
       reason: 'TaskRunCancelled',
-      message: 'TaskRun cancelled as the PipelineRun it belongs to has been cancelled.',
+      message: `TaskRun "${taskRuns[0]?.metadata.name ?? ''}" was cancelled. TaskRun cancelled as the PipelineRun it belongs to has been cancelled.`,
     });
     expect(taskRuns[0]?.spec.status).toBe('TaskRunCancelled');
     expect(

@@ -31,15 +31,35 @@ export const DEFAULT_PIPELINE_TIMEOUT_MS = 3_600_000;
  */
 export const POD_START_MS = 1_000;
 
+/** The `spec.statusMessage` Tekton sets on the TaskRuns of a cancelled PipelineRun. */
 export const TASKRUN_CANCELLED_MESSAGE =
   'TaskRun cancelled as the PipelineRun it belongs to has been cancelled.';
+/** The same, when the PipelineRun timed out. */
+export const TASKRUN_CANCELLED_BY_TIMEOUT_MESSAGE =
+  'TaskRun cancelled as the PipelineRun it belongs to has timed out.';
 
-/** Reasons of a TaskRun stuck before execution, which Tekton repeats in its timeout message. */
-const STUCK_REASONS: readonly string[] = [
-  'ExceededResourceQuota',
-  'ExceededNodeResources',
-  'PullImageFailed',
-];
+/**
+ * The condition message of a cancelled TaskRun: `TaskRun "x" was cancelled. <statusMessage>`, plus
+ * the condition it had before when that says more than Started/Running/Pending.
+ */
+export function taskRunCancelledMessage(
+  name: string,
+  statusMessage: string,
+  previous: Condition | undefined,
+): string {
+  const message = `TaskRun "${name}" was cancelled. ${statusMessage}`;
+  return withPreviousStatus(message, previous);
+}
+
+/** Tekton's `Previous status: [reason] message` suffix, left out for Started, Running and Pending. */
+function withPreviousStatus(message: string, previous: Condition | undefined): string {
+  if (!previous?.reason || !previous.message || ['Started', 'Running', 'Pending'].includes(previous.reason))
+    return message;
+  return `${message}\nPrevious status: [${previous.reason}] ${previous.message}`;
+}
+
+/** Tekton's prefix on the messages of failures it blames on the user's spec. */
+const USER_ERROR = '[User error] ';
 
 const DEFAULT_STEP = { name: 'run', image: 'registry.example.com/remediation/run:1.0' };
 
@@ -200,7 +220,11 @@ export function cancelRun(
       status: failTaskRun(
         tr.status ?? { podName: '' },
         'TaskRunCancelled',
-        TASKRUN_CANCELLED_MESSAGE,
+        taskRunCancelledMessage(
+          tr.metadata.name ?? '',
+          TASKRUN_CANCELLED_MESSAGE,
+          tr.status?.conditions?.find((c) => c.type === 'Succeeded'),
+        ),
         at,
         tr.metadata.creationTimestamp ?? at,
       ),
@@ -319,7 +343,7 @@ function taskRunTimeline(
       const [exit, reason, message] =
         script.outcome === Outcome.Oom
           ? [{ exitCode: 137, reason: 'OOMKilled' }, 'StepOOM', `"${last}" exited with code 137: OOMKilled`]
-          : [{ exitCode: 1, reason: 'Error' }, 'Failed', `"${last}" exited with code 1`];
+          : [{ exitCode: 1, reason: 'Error' }, 'StepFailed', `"${last}" exited with code 1: Error`];
       const status = finished(exit);
       return {
         points,
@@ -355,21 +379,35 @@ function taskRunTimeline(
         ),
       };
       const endMs = POD_START_MS + d;
-      const [reason, message] = pull
-        ? [
-            'TaskRunImagePullFailed',
-            `the step "${first.name}" in TaskRun "${trName}" failed to pull the image "${first.image}". The pod errored with the message: "${waitMessage}."`,
-          ]
-        : [
-            'CreateContainerConfigError',
-            `the step "${first.name}" in TaskRun "${trName}" failed to start. The pod errored with the message: "${waitMessage}."`,
-          ];
+      const points = [
+        { atMs: 0, status: pending },
+        { atMs: POD_START_MS, status: stuck },
+      ];
+      if (!pull) {
+        // Tekton fails it from the pod's status with its own fixed message; the steps stay waiting.
+        const status: TaskRunStatus = {
+          ...stuck,
+          conditions: [
+            condition(
+              'False',
+              'CreateContainerConfigError',
+              'Failed to create pod due to config error',
+              t(endMs),
+            ),
+          ],
+          completionTime: t(endMs),
+        };
+        return { points, end: { atMs: endMs, failed: true, status } };
+      }
+      // Tekton names the step's imageID, which stays empty for an image that was never pulled.
+      const message = `the step "${first.name}" in TaskRun "${trName}" failed to pull the image "". The pod errored with the message: "${waitMessage}."`;
       return {
-        points: [
-          { atMs: 0, status: pending },
-          { atMs: POD_START_MS, status: stuck },
-        ],
-        end: { atMs: endMs, failed: true, status: failTaskRun(stuck, reason, message, t(endMs), t(0)) },
+        points,
+        end: {
+          atMs: endMs,
+          failed: true,
+          status: failTaskRun(stuck, 'TaskRunImagePullFailed', message, t(endMs), t(0)),
+        },
       };
     }
     case Outcome.PodAdmission: {
@@ -378,7 +416,9 @@ function taskRunTimeline(
         startTime: t(0),
         conditions: [condition('Unknown', 'Started', undefined, t(0))],
       };
-      const message = `admission webhook "validate.policy.example.com" denied the request: pods "${podName}" is forbidden: privileged containers are not allowed (container "step-${first.name}")`;
+      // An admission policy refusing the pod is an error Tekton does not recognise (only PodSecurity
+      // and OpenShift SCC refusals become PodAdmissionFailed): PodCreationFailed, steps by name only.
+      const message = `failed to create task run pod "${trName}": pods "${podName}" is forbidden: ValidatingAdmissionPolicy 'pod-policy' with binding 'pod-policy' denied request: this pod is not allowed by the cluster's pod policy. Maybe invalid TaskSpec`;
       return {
         points: [{ atMs: 0, status: started }],
         end: {
@@ -386,15 +426,16 @@ function taskRunTimeline(
           failed: true,
           status: {
             ...started,
-            conditions: [condition('False', 'PodAdmissionFailed', message, t(d))],
+            conditions: [condition('False', 'PodCreationFailed', message, t(d))],
             completionTime: t(d),
+            steps: steps.map((s) => ({ name: s.name })),
           },
         },
       };
     }
     case Outcome.Quota: {
       // Tekton resets startTime while the pod cannot be created, and retries until the timeout.
-      const message = `TaskRun Pod exceeded available resources: pods "${podName}" is forbidden: exceeded quota: remediation-quota, requested: limits.memory=2Gi, used: limits.memory=3Gi, limited: limits.memory=4Gi`;
+      const message = `TaskRun Pod exceeded available resources: pods "${podName}" is forbidden: exceeded quota: remediation-quota, requested: pods=1, used: pods=0, limited: pods=0`;
       return {
         points: [
           {
@@ -402,6 +443,7 @@ function taskRunTimeline(
             status: {
               podName: '',
               conditions: [condition('Unknown', 'ExceededResourceQuota', message, t(0))],
+              steps: steps.map((s) => ({ name: s.name })),
             },
           },
         ],
@@ -448,13 +490,13 @@ export function planRun(input: PlanInput): Transition[] {
   if (!pipelineName || !pipeline) {
     return failNow(
       'CouldntGetPipeline',
-      `Error retrieving pipeline for pipelinerun ${namespace}/${name}: error when listing pipelines for pipelineRun ${name}: pipelines.tekton.dev "${pipelineName ?? ''}" not found`,
+      `Error retrieving pipeline for pipelinerun ${namespace}/${name}: error when getting Pipeline for PipelineRun ${name}: tekton client cannot get pipeline ${pipelineName ?? ''} from local cluster: pipelines.tekton.dev "${pipelineName ?? ''}" not found`,
     );
   }
   const invalid = (why: string) =>
     failNow(
       'PipelineValidationFailed',
-      `Pipeline ${namespace}/${pipelineName} can't be Run; it has an invalid spec: ${why}`,
+      `${USER_ERROR}Pipeline ${namespace}/${pipelineName} can't be Run; it has an invalid spec: ${why}`,
     );
   const script = parseScript(pipeline.metadata.annotations?.[SCRIPT_ANNOTATION]);
   if ('error' in script) return invalid(script.error);
@@ -470,7 +512,7 @@ export function planRun(input: PlanInput): Transition[] {
     const missing = required.length ? required.map((p) => p.name) : ['simulated-param'];
     return failNow(
       'ParameterMissing',
-      `PipelineRun ${namespace}/${name} is missing some parameters required by Pipeline ${namespace}/${pipelineName}: pipelineRun missing parameters: [${missing.join(' ')}]`,
+      `${USER_ERROR}PipelineRun ${namespace}/${name} is missing some parameters required by Pipeline ${namespace}/${pipelineName}: pipelineRun missing parameters: [${missing.join(' ')}]`,
     );
   }
 
@@ -562,17 +604,17 @@ export function planRun(input: PlanInput): Transition[] {
       completionTime: finishedAt,
     },
     taskRuns: children.map((c) => {
+      // The PipelineRun's timeout cancels its TaskRuns (their own timeout is no shorter).
       const current = last.taskRuns.find((tr) => tr.name === c.name)?.status ?? { podName: '' };
-      const previous = current.conditions?.[0];
-      const because =
-        previous?.reason && STUCK_REASONS.includes(previous.reason)
-          ? `. Previous status: [${previous.reason}] ${previous.message ?? ''}`
-          : '';
-      const message = `TaskRun "${c.name}" failed to finish within "${timeoutText}"${because}`;
+      const message = taskRunCancelledMessage(
+        c.name,
+        TASKRUN_CANCELLED_BY_TIMEOUT_MESSAGE,
+        current.conditions?.find((x) => x.type === 'Succeeded'),
+      );
       return {
         name: c.name,
         pipelineTask: c.pipelineTask,
-        status: failTaskRun(current, 'TaskRunTimeout', message, finishedAt, c.created),
+        status: failTaskRun(current, 'TaskRunCancelled', message, finishedAt, c.created),
       };
     }),
   });

@@ -21,7 +21,7 @@ export const Outcome = {
   Quota: 'quota',
   /** The first step's container cannot be configured (missing Secret). */
   ConfigError: 'config-error',
-  /** An admission webhook refuses the pod. */
+  /** An admission policy refuses the pod (Tekton then fails the TaskRun PodCreationFailed). */
   PodAdmission: 'pod-admission',
   /** The PipelineRun lacks a required parameter. */
   ParamMissing: 'param-missing',

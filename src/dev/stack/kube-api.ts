@@ -4,7 +4,7 @@
  * installed from deploy/crds/.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { request, type RequestOptions } from 'node:https';
 import { get as httpGet } from 'node:http';
 import { join, resolve } from 'node:path';
@@ -145,7 +145,7 @@ export async function startKubeApi(opts: KubeApiOptions): Promise<KubeApi> {
 
 /**
  * Creates or replaces every CustomResourceDefinition found in *.yaml/*.yml under `dir`
- * (recursively), then waits until each is Established and actually served. Returns CRD names.
+ * (recursively; or in the one file `dir` names), then waits until each is Established and actually served. Returns CRD names.
  */
 export async function installCrds(kubeConfig: KubeConfig, dir: string, log: Log = noLog): Promise<string[]> {
   const base = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
@@ -211,6 +211,7 @@ export async function kubeRequest(
   method: string,
   path: string,
   body?: unknown,
+  contentType = 'application/json',
 ): Promise<KubeResponse> {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error('kubeconfig has no current cluster');
@@ -219,7 +220,7 @@ export async function kubeRequest(
     method,
     headers: {
       Accept: 'application/json',
-      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...(body === undefined ? {} : { 'Content-Type': contentType }),
     },
     timeout: 10_000,
   };
@@ -260,8 +261,10 @@ function readCrds(dir: string, log: Log): Crd[] {
   return out;
 }
 
+/** YAML files under `dir` (recursively), or `dir` itself when it is a file. */
 function yamlFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
+  if (statSync(dir).isFile()) return [dir];
   const out: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const p = join(dir, e.name);

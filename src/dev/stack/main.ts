@@ -5,8 +5,15 @@
  * Flags (env): --dir (STACK_DIR), --temporal-port (STACK_TEMPORAL_PORT, default 7233),
  * --temporal-ui-port (STACK_TEMPORAL_UI_PORT, default port+1000), --etcd-port (STACK_ETCD_PORT),
  * --api-port (STACK_API_PORT), --no-simulator (STACK_NO_SIMULATOR=1).
+ *
+ * --profile conformance (STACK_PROFILE) starts the conformance stack instead (src/dev/stack/conformance.ts:
+ * kube-apiserver, scheduler, controller manager, kwok, Tekton, Alertmanager, Temporal) in
+ * .stack-conformance/, building its tools on first use.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_CONFORMANCE_DIR, startConformanceStack } from './conformance';
 import { startStack, type Stack, type StackOptions } from './stack';
 
 const log = (line: string): void => {
@@ -22,7 +29,9 @@ function port(flag: string | undefined, env: string): number | undefined {
   return n;
 }
 
-function options(argv: string[]): StackOptions {
+type Profile = 'default' | 'conformance';
+
+function options(argv: string[]): StackOptions & { profile: Profile } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -32,16 +41,23 @@ function options(argv: string[]): StackOptions {
       'etcd-port': { type: 'string' },
       'api-port': { type: 'string' },
       'no-simulator': { type: 'boolean' },
+      profile: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     process.stderr.write(
-      'usage: npm run stack -- [--dir D] [--temporal-port P] [--temporal-ui-port P] [--etcd-port P] [--api-port P] [--no-simulator]\n',
+      'usage: npm run stack -- [--profile default|conformance] [--dir D] [--temporal-port P] [--temporal-ui-port P] [--etcd-port P] [--api-port P] [--no-simulator]\n',
     );
     process.exit(0);
   }
+  const profile = values.profile ?? (process.env.STACK_PROFILE || 'default');
+  if (profile !== 'default' && profile !== 'conformance')
+    throw new Error(
+      `invalid profile ${JSON.stringify(profile)} (--profile): expected default or conformance`,
+    );
   return {
+    profile,
     dir: values.dir ?? (process.env.STACK_DIR || undefined),
     temporalPort: port(values['temporal-port'], 'STACK_TEMPORAL_PORT'),
     temporalUiPort: port(values['temporal-ui-port'], 'STACK_TEMPORAL_UI_PORT'),
@@ -53,7 +69,7 @@ function options(argv: string[]): StackOptions {
 }
 
 async function main(): Promise<void> {
-  let opts: StackOptions;
+  let opts: StackOptions & { profile: Profile };
   try {
     opts = options(process.argv.slice(2));
   } catch (err) {
@@ -85,7 +101,7 @@ async function main(): Promise<void> {
   }, 1000).unref();
 
   try {
-    stack = await startStack(opts);
+    stack = opts.profile === 'conformance' ? await conformance(opts) : await startStack(opts);
   } catch (err) {
     log(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
@@ -100,6 +116,24 @@ async function main(): Promise<void> {
   log(`KUBECONFIG: ${info.kubeconfig}`);
   log(`try: ${info.temporal.cli} workflow list --address ${info.temporal.address}`);
   process.stdout.write('stack ready\n');
+}
+
+/** The conformance stack, with its stack.json (same shape, plus the profile and versions) in its folder. */
+async function conformance(opts: StackOptions): Promise<Stack> {
+  const dir = opts.dir ?? DEFAULT_CONFORMANCE_DIR;
+  const stack = await startConformanceStack({
+    dir,
+    temporalPort: opts.temporalPort,
+    temporalUiPort: opts.temporalUiPort,
+    log,
+  });
+  const file = join(dir, 'stack.json');
+  writeFileSync(file, JSON.stringify(stack.info, null, 2) + '\n');
+  log(
+    `wrote ${file}; use it with: export KUBECONFIG=${stack.info.kubeconfig} TEMPORAL_ADDRESS=${stack.info.temporal.address}`,
+  );
+  log(`Alertmanager: ${stack.info.alertmanagerUrl ?? 'not started'}`);
+  return stack;
 }
 
 void main();

@@ -139,10 +139,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
  * Retries exit 141: the script's `--version | head -1` pipelines die of SIGPIPE now and then
  * under `pipefail` (~1 run in 6 here); a retry is cheap once the cache is warm.
  */
-export async function provision(log: Log = noLog): Promise<ProvisionResult> {
+export async function provision(log: Log = noLog, args: string[] = []): Promise<ProvisionResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await provisionOnce(log);
+      return await provisionOnce(log, args);
     } catch (err) {
       if (!(err instanceof ProvisionSigpipe) || attempt >= 5) throw err;
       log(`provision.sh died of SIGPIPE (exit 141); retrying (${attempt}/4)`);
@@ -152,9 +152,9 @@ export async function provision(log: Log = noLog): Promise<ProvisionResult> {
 
 class ProvisionSigpipe extends Error {}
 
-function provisionOnce(log: Log): Promise<ProvisionResult> {
+function provisionOnce(log: Log, args: string[]): Promise<ProvisionResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'provision.sh')], {
+    const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'provision.sh'), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

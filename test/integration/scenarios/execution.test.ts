@@ -14,7 +14,7 @@ describe('execution: classification into the persisted counters, and cancel', ()
     ['image-pull', 'ImagePullFailed'],
     ['quota', 'ResourceQuotaExceeded'],
     ['config-error', 'ContainerConfigError'],
-    ['pod-admission', 'PodAdmissionFailed'],
+    ['pod-admission', 'PodCreationFailed'],
   ])(
     'S14: %s is a pre-execution failure: counter 1, backoff set, no manual review',
     async (outcome, category) => {

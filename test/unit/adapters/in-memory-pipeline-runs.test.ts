@@ -28,7 +28,7 @@ describe('InMemoryPipelineRuns', () => {
     ['image-pull', 'ImagePullFailed', false],
     ['quota', 'ResourceQuotaExceeded', false],
     ['config-error', 'ContainerConfigError', false],
-    ['pod-admission', 'PodAdmissionFailed', false],
+    ['pod-admission', 'PodCreationFailed', false],
     ['param-missing', 'ParameterInvalid', false],
   ])(
     'when the script says %s → %s (execution: %s), through the simulator plan and the classifier',

@@ -108,7 +108,7 @@ describe('planRun', () => {
     expect(cond(last(t).pipelineRun)).toEqual([
       'False',
       'CouldntGetPipeline',
-      'Error retrieving pipeline for pipelinerun runs/pr1: error when listing pipelines for pipelineRun pr1: pipelines.tekton.dev "restart" not found',
+      'Error retrieving pipeline for pipelinerun runs/pr1: error when getting Pipeline for PipelineRun pr1: tekton client cannot get pipeline restart from local cluster: pipelines.tekton.dev "restart" not found',
     ]);
     expect(last(t).pipelineRun.completionTime).toBe(START);
     expect(last(t).taskRuns).toEqual([]);
@@ -121,7 +121,7 @@ describe('planRun', () => {
     const [status, reason, message] = cond(last(t).pipelineRun);
     expect([status, reason]).toEqual(['False', 'PipelineValidationFailed']);
     expect(message).toMatch(
-      /^Pipeline runs\/restart can't be Run; it has an invalid spec: annotation simulator\.remediation\.dev\/script is not valid JSON/,
+      /^\[User error\] Pipeline runs\/restart can't be Run; it has an invalid spec: annotation simulator\.remediation\.dev\/script is not valid JSON/,
     );
   });
 
@@ -166,10 +166,10 @@ describe('planRun', () => {
     expect(steps(pending).map((s) => s.waiting?.reason)).toEqual(['PodInitializing', 'PodInitializing']);
   });
 
-  it('fail-step → last step exits 1 (Error), TaskRun Failed, PipelineRun Failed with counts only', () => {
+  it('fail-step → last step exits 1 (Error), TaskRun StepFailed, PipelineRun Failed with counts only', () => {
     const end = last(plan({ outcome: 'fail-step' }));
     expect(steps(taskRun(end)).map((s) => s.terminated?.reason)).toEqual(['Completed', 'Error']);
-    expect(cond(taskRun(end))).toEqual(['False', 'Failed', '"step-act" exited with code 1']);
+    expect(cond(taskRun(end))).toEqual(['False', 'StepFailed', '"step-act" exited with code 1: Error']);
     expect(cond(end.pipelineRun)).toEqual([
       'False',
       'Failed',
@@ -184,7 +184,7 @@ describe('planRun', () => {
     expect(cond(end.pipelineRun)[1]).toBe('Failed');
   });
 
-  it('timeout → steps ran, then TaskRunTimeout keeping their real startedAt, PipelineRunTimeout', () => {
+  it('timeout → steps ran, then the PipelineRunTimeout cancels the TaskRun, which keeps their real startedAt', () => {
     const created = isoSeconds(T0);
     const end = last(plan({ outcome: 'timeout', durationMs: 2000 }, {}, created));
     expect(end.atMs).toBe(POD_START_MS + 2000);
@@ -195,11 +195,11 @@ describe('planRun', () => {
     ]);
     expect(cond(taskRun(end))).toEqual([
       'False',
-      'TaskRunTimeout',
-      'TaskRun "pr1-main" failed to finish within "3s"',
+      'TaskRunCancelled',
+      'TaskRun "pr1-main" was cancelled. TaskRun cancelled as the PipelineRun it belongs to has timed out.',
     ]);
     for (const s of steps(taskRun(end))) {
-      expect(s.terminated).toMatchObject({ exitCode: 1, reason: 'TaskRunTimeout' });
+      expect(s.terminated).toMatchObject({ exitCode: 1, reason: 'TaskRunCancelled' });
       expect(s.terminated?.startedAt).not.toBe(created);
     }
   });
@@ -227,7 +227,7 @@ describe('planRun', () => {
     expect(cond(taskRun(end))).toEqual([
       'False',
       'TaskRunImagePullFailed',
-      'the step "check" in TaskRun "pr1-main" failed to pull the image "img:1". The pod errored with the message: "Back-off pulling image "img:1"."',
+      'the step "check" in TaskRun "pr1-main" failed to pull the image "". The pod errored with the message: "Back-off pulling image "img:1"."',
     ]);
     for (const s of steps(taskRun(end))) {
       expect(s.terminated).toMatchObject({
@@ -244,20 +244,24 @@ describe('planRun', () => {
     ]);
   });
 
-  it('config-error → CreateContainerConfigError with the overlay', () => {
+  it('config-error → CreateContainerConfigError from the pod status, the step left waiting', () => {
     const end = last(plan({ outcome: 'config-error' }));
-    expect(cond(taskRun(end))[1]).toBe('CreateContainerConfigError');
-    expect(cond(taskRun(end))[2]).toMatch(
-      /^the step "check" in TaskRun "pr1-main" failed to start\. The pod errored with the message: "secret/,
-    );
-    expect(steps(taskRun(end))[0]?.terminated?.reason).toBe('CreateContainerConfigError');
+    expect(cond(taskRun(end)).slice(1)).toEqual([
+      'CreateContainerConfigError',
+      'Failed to create pod due to config error',
+    ]);
+    expect(steps(taskRun(end))[0]?.waiting?.reason).toBe('CreateContainerConfigError');
+    expect(steps(taskRun(end))[0]?.terminated).toBeUndefined();
   });
 
-  it('pod-admission → PodAdmissionFailed, no pod, no steps', () => {
+  it('pod-admission → PodCreationFailed (a policy refusal Tekton does not recognise), no pod, steps by name only', () => {
     const end = last(plan({ outcome: 'pod-admission' }));
-    expect(cond(taskRun(end))[1]).toBe('PodAdmissionFailed');
+    expect(cond(taskRun(end))[1]).toBe('PodCreationFailed');
+    expect(cond(taskRun(end))[2]).toMatch(
+      /^failed to create task run pod "pr1-main": pods "pr1-main-pod" is forbidden: /,
+    );
     expect(taskRun(end).podName).toBe('');
-    expect(taskRun(end).steps).toBeUndefined();
+    expect(taskRun(end).steps).toEqual([{ name: 'check' }, { name: 'act' }]);
   });
 
   it('quota → Unknown/ExceededResourceQuota without pod or startTime, then a timeout citing it', () => {
@@ -268,9 +272,9 @@ describe('planRun', () => {
     expect(stuck.startTime).toBeUndefined();
     const end = last(t);
     expect(end.atMs).toBe(5000);
-    expect(cond(taskRun(end))[1]).toBe('TaskRunTimeout');
+    expect(cond(taskRun(end))[1]).toBe('TaskRunCancelled');
     expect(cond(taskRun(end))[2]).toMatch(
-      /^TaskRun "pr1-main" failed to finish within "5s"\. Previous status: \[ExceededResourceQuota\] TaskRun Pod exceeded available resources: /,
+      /^TaskRun "pr1-main" was cancelled\. TaskRun cancelled as the PipelineRun it belongs to has timed out\.\nPrevious status: \[ExceededResourceQuota\] TaskRun Pod exceeded available resources: /,
     );
     expect(cond(end.pipelineRun)[1]).toBe('PipelineRunTimeout');
   });
@@ -284,7 +288,7 @@ describe('planRun', () => {
     expect(cond(last(t).pipelineRun)).toEqual([
       'False',
       'ParameterMissing',
-      'PipelineRun runs/pr1 is missing some parameters required by Pipeline runs/restart: pipelineRun missing parameters: [target]',
+      '[User error] PipelineRun runs/pr1 is missing some parameters required by Pipeline runs/restart: pipelineRun missing parameters: [target]',
     ]);
     expect(t.every((x) => x.taskRuns.length === 0)).toBe(true);
   });
@@ -326,7 +330,11 @@ describe('cancelRun', () => {
     expect(cond(out.pipelineRun)).toEqual(['False', 'Cancelled', 'PipelineRun "pr1" was cancelled']);
     expect(out.pipelineRun.completionTime).toBe(isoSeconds(T0 + 10_000));
     const status = out.taskRuns[0]!.status;
-    expect(cond(status)).toEqual(['False', 'TaskRunCancelled', TASKRUN_CANCELLED_MESSAGE]);
+    expect(cond(status)).toEqual([
+      'False',
+      'TaskRunCancelled',
+      `TaskRun "pr1-main" was cancelled. ${TASKRUN_CANCELLED_MESSAGE}`,
+    ]);
     expect(
       steps(status).map((s) => [s.terminated?.exitCode, s.terminated?.reason, s.terminated?.startedAt]),
     ).toEqual([
