@@ -67,6 +67,6 @@ describe(`on Node ${NODE_LTS}`, () => {
     );
     const last = stdout.trimEnd().split('\n').at(-1)!;
     expect(JSON.parse(last)).toMatchObject({ phase: 'Completed', reason: 'Succeeded' });
-    expect(worker!.output()).toContain(`task queue ${h.taskQueue}`);
+    expect(worker!.output()).toContain(`"msg":"worker started","taskQueue":"${h.taskQueue}"`);
   });
 });

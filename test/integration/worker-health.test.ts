@@ -19,7 +19,7 @@ describe('worker /healthz in the worker process', () => {
     const healthPort = await freePort();
     worker = spawnWorker(stackInfo(), uniqueName('health'), { healthPort });
     await worker.ready;
-    expect(worker.output()).toContain(`health on :${healthPort}/healthz`);
+    expect(worker.output()).toContain(`"health":":${healthPort}/healthz"`);
 
     const res = await fetch(`http://127.0.0.1:${healthPort}/healthz`);
     expect(res.status).toBe(200);
