@@ -132,9 +132,15 @@ export function slotIsDead(holder: BudgetHolder, target: TargetState): boolean {
   return !locked && !unsettled;
 }
 
-/** Starts within the window ending at `now`, oldest first. */
-function startsInWindow(state: BudgetState, windowMs: number, now: number): number[] {
+/** Starts within the window ending at `now`, oldest first (but the one `except` names). */
+function startsInWindow(
+  state: BudgetState,
+  windowMs: number,
+  now: number,
+  except?: { remediationId: string; since: string },
+): number[] {
   return state.starts
+    .filter((s) => !(except && s.remediationId === except.remediationId && s.at === except.since))
     .map((s) => Date.parse(s.at))
     .filter((at) => at > now - windowMs)
     .sort((a, b) => a - b);
@@ -157,7 +163,13 @@ function evaluateOne(
   const { policy } = applicable;
   const name = `budget ${policy.name} (${policy.scope} ${applicable.scopeKey})`;
   const free: BudgetVerdict = { blocked: false, kind: 'lock', until: null, detail: '', block: null };
-  if (holdsSlot(state, caller)) return { ...free, detail: `${name}: this remediation holds a slot` };
+  // A slot still held is a retried pass whose answer was lost: its run has not started, so its
+  // old start does not count, and the window is asked again (others may have started meanwhile).
+  const held = state.holders.find(
+    (h) => h.remediationId === caller.remediationId && h.workflowId === caller.workflowId,
+  );
+  if (held && policy.maxPerWindow === null)
+    return { ...free, detail: `${name}: this remediation holds a slot` };
   const others = state.holders.filter((h) => h.remediationId !== caller.remediationId);
   const block = (limitedBy: BudgetBlock['limitedBy'], limit: number, used: number, until: number | null) => ({
     budget: policy.name,
@@ -168,7 +180,7 @@ function evaluateOne(
     until: until === null ? null : iso(until),
     limitedBy,
   });
-  if (policy.maxConcurrent !== null && others.length >= policy.maxConcurrent) {
+  if (!held && policy.maxConcurrent !== null && others.length >= policy.maxConcurrent) {
     return {
       blocked: true,
       kind: 'lock',
@@ -179,7 +191,7 @@ function evaluateOne(
   }
   if (policy.maxPerWindow !== null) {
     const { count, windowMs } = policy.maxPerWindow;
-    const starts = startsInWindow(state, windowMs, now);
+    const starts = startsInWindow(state, windowMs, now, held);
     if (starts.length >= count) {
       // The start that must age out before one more fits.
       const until = starts[starts.length - count]! + windowMs;
@@ -192,6 +204,7 @@ function evaluateOne(
       };
     }
   }
+  if (held) return { ...free, detail: `${name}: this remediation holds a slot` };
   const ahead = budgetWaitersAhead(state, caller.remediationId);
   if (ahead.length > 0) {
     const limit = policy.maxConcurrent ?? policy.maxPerWindow!.count;

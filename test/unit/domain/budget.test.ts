@@ -104,6 +104,27 @@ describe('check 8: BudgetExceeded', () => {
     expect(checkBudgets([budget], [withHolders(budget, ['a'])], caller('a'), T0).blocked).toBe(false);
   });
 
+  it('seed 79461: a retried pass that still holds its slot is asked the window again, without its own old start', () => {
+    const budget = one({ name: 'rate', scope: 'namespace', maxPerWindow: { count: 1, window: '2m' } });
+    const window = { targetKey: 'prod/Deployment/x', fencingToken: 3, windowMs: 120_000 };
+    // A took its slot, but its answer was lost; its start aged out; B started meanwhile.
+    const aHeld = takeSlot(emptyBudgetFor(budget), caller('a'), window, T0);
+    const bStarted = takeSlot(
+      aHeld,
+      caller('b'),
+      { ...window, targetKey: 'prod/Deployment/y' },
+      T0 + 180_000,
+    );
+    expect(checkBudgets([budget], [bStarted], caller('a'), T0 + 181_000)).toMatchObject({
+      blocked: true,
+      kind: 'temporary',
+      until: T0 + 300_000,
+      block: { limitedBy: 'maxPerWindow', used: 1 },
+    });
+    // With nobody else in the window, its retried pass runs.
+    expect(checkBudgets([budget], [aHeld], caller('a'), T0 + 1_000).blocked).toBe(false);
+  });
+
   it('when the window is full then it blocks until the oldest start in it ages out', () => {
     const budget = one({ name: 'rate', scope: 'namespace', maxPerWindow: { count: 2, window: '1m' } });
     let state = withHolders(budget, ['a'], T0);
