@@ -8,7 +8,13 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { Runtime } from '@temporalio/worker';
 import * as budgets from '../domain/budget';
-import { admitAction, type ActionAdmission, type AdmissionPolicy } from '../domain/catalog';
+import {
+  admitAction,
+  createRefusal,
+  type ActionAdmission,
+  type AdmissionPolicy,
+  type ResolvedAction,
+} from '../domain/catalog';
 import { classifyCreateError } from '../domain/classifier';
 import type { PolicyConfig } from '../domain/config';
 import * as core from '../domain/ledger';
@@ -82,6 +88,8 @@ export interface StartPipelineRunInput {
   fencingToken: number;
   /** Epoch ms; the create refuses at or after it. Absent in histories recorded before it existed. */
   deadline?: number;
+  /** An operator approved this remediation (absent: it holds no approval, as in histories before approvals). */
+  approved?: boolean;
 }
 
 export type StartPipelineRunResult =
@@ -370,7 +378,7 @@ export function createActivities(deps: ActivityDeps) {
   async function plan(
     input: StartPipelineRunInput,
   ): Promise<
-    | { kind: 'planned'; name: string; run: PipelineRunRequest; timeoutMs: number }
+    | { kind: 'planned'; name: string; run: PipelineRunRequest; timeoutMs: number; action: ResolvedAction }
     | { kind: 'refused'; name: string; reason: 'ActionNotAllowed'; message: string }
   > {
     const { ref, request, attempt, fencingToken } = input;
@@ -404,7 +412,7 @@ export function createActivities(deps: ActivityDeps) {
         'remediation.dev/fingerprint': ref.fingerprintKey,
       },
     };
-    return { kind: 'planned', name, run, timeoutMs };
+    return { kind: 'planned', name, run, timeoutMs, action };
   }
 
   /** Reads a target, applies `transition`, writes it if it changed (compare-and-swap, retried). */
@@ -516,6 +524,8 @@ export function createActivities(deps: ActivityDeps) {
       const planned = await plan(input);
       if (planned.kind === 'refused') return planned;
       const { name, run, timeoutMs } = planned;
+      const refusal = createRefusal(planned.action, input.approved === true);
+      if (refusal) return { kind: 'refused', name, reason: 'ActionNotAllowed', message: refusal };
       const notAfter = now() + timeoutMs + policy.watchGraceMs;
       const intent = { remediationId: ref.remediationId, fencingToken, pipelineRun: name };
       const begun = await updateTarget(ref.targetKey, (target) => {

@@ -296,6 +296,19 @@ function refused(errors: FieldError[]): ActionAdmission {
 }
 
 /**
+ * The last gate before a real create: the action as the catalog says *now* must still let this
+ * remediation run for real. An operator who turns an action into a dry run, or makes it need an
+ * approval, after a remediation was admitted must not see that remediation run anyway. Null: go.
+ */
+export function createRefusal(action: ResolvedAction, holdsApproval: boolean): string | null {
+  if (action.mode === ActionMode.DryRun)
+    return `action ${action.id} is now a dry run (mode DryRun, or the policy's Shadow mode), but this remediation was admitted to run for real: nothing was created`;
+  if (action.approval.required && !holdsApproval)
+    return `action ${action.id} now requires an approval, and this remediation was admitted without one: nothing was created (start a new remediation to ask for one)`;
+  return null;
+}
+
+/**
  * Decides whether `request` may run and what exactly it runs. Every violated rule is reported,
  * each naming its field, so one refusal tells the caller everything to fix.
  */

@@ -399,7 +399,17 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       if (v3) holding = { fencingToken: fencingToken!, name: null };
       const start = await tekton.startPipelineRun.executeWithOptions(
         { summary: `Create PipelineRun for ${pipelineName} (attempt ${attempt})` },
-        [{ ref, request, attempt, fencingToken: fencingToken!, ...(v3 ? { deadline } : {}) }],
+        [
+          {
+            ref,
+            request,
+            attempt,
+            fencingToken: fencingToken!,
+            ...(v3 ? { deadline } : {}),
+            // The create checks the catalog again: an action that needs an approval now needs this one.
+            ...(tracker.approval?.state === 'Approved' ? { approved: true } : {}),
+          },
+        ],
       );
       if (start.kind === 'refused') {
         holding = null;

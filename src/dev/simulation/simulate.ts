@@ -16,6 +16,7 @@ import { InMemoryLedger } from '../fakes/in-memory-ledger';
 import { InMemoryPipelineRuns } from '../fakes/in-memory-pipeline-runs';
 import { parsePolicyConfig, type PolicyConfig } from '../../domain/config';
 import { InMemoryActionCatalog } from '../fakes/in-memory-action-catalog';
+import type { ResolvedAction } from '../../domain/catalog';
 import { applicableBudgets, emptyBudgetFor, hasRoom } from '../../domain/budget';
 import { disappeared, watchTimedOut } from '../../domain/ledger';
 import { isParked } from '../../domain/routing';
@@ -69,7 +70,7 @@ export interface SimulationResult {
   stats: { pipelineRuns: number; faults: number; completed: number };
 }
 
-type Pc = 'route' | 'wait' | 'start' | 'await' | 'record' | 'stop' | 'finish' | 'done';
+type Pc = 'route' | 'wait' | 'start' | 'await' | 'record' | 'verify' | 'stop' | 'finish' | 'done';
 
 interface Rem {
   id: string;
@@ -94,6 +95,13 @@ interface Rem {
   runs: number;
   /** Failed attempts of the activity at `pc` so far (Temporal's attempt number minus one). */
   tries: number;
+  /** The action as admitted at the start of this run (undefined: not admitted yet). */
+  admitted: ResolvedAction | undefined;
+  /** The approval this remediation needs or holds (null: its action needed none when admitted). */
+  approval: 'Pending' | 'Approved' | null;
+  /** Verifying: the signal resolved (an operator or the intake said so). */
+  resolved: boolean;
+  verification: 'Effective' | 'Ineffective' | null;
 }
 
 const START = Date.parse('2026-01-01T00:00:00Z');
@@ -147,6 +155,16 @@ const POLICY = POLICIES[0]!;
 /** The catalogued action the operator keeps changing: it runs only `ok`, and names the target itself. */
 const CATALOGUED_ACTION = 'scale';
 const CATALOGUED_SPEC = { pipeline: 'ok', targetParams: { name: '{{ target.name }}' } };
+/**
+ * What the operator makes of that action each time they (re)write it: plain, gated by an approval,
+ * a dry run, or verified after it ran. A remediation admitted under one may meet another at its create.
+ */
+const CATALOGUED_VARIANTS = [
+  CATALOGUED_SPEC,
+  { ...CATALOGUED_SPEC, approval: { required: true } },
+  { ...CATALOGUED_SPEC, mode: 'DryRun' },
+  { ...CATALOGUED_SPEC, verification: { window: '2m' } },
+] as const;
 const MAX_SKEW_MS = 2_000;
 /** What a void activity returns in the simulation: it succeeded (undefined means it failed). */
 const DONE = Symbol('done');
@@ -183,9 +201,23 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const catalogRandom = new Random(options.seed ^ 0x5eed);
   const catalog = new InMemoryActionCatalog();
   let catalogued = false;
+  // Its own stream as well: which variant of the action the operator writes, approvals, resolves.
+  const featureRandom = new Random(options.seed ^ 0xa99e0e);
+  let cataloguedSpec: (typeof CATALOGUED_VARIANTS)[number] = CATALOGUED_SPEC;
   pipelineRuns.onCreated = (request) => {
+    const creator = rems.find((r) => r.id === request.labels['remediation.dev/remediation-id']);
+    // A remediation admitted as a dry run never creates anything, whatever the catalog says now.
+    if (creator?.admitted?.mode === 'DryRun')
+      fail('catalog', `${request.name} was created by ${creator.id}, admitted as a dry run`);
     // Catalog: a run of the catalogued action is exactly what the catalog says, on the locked target.
     if (!catalogued || request.labels['remediation.dev/action'] !== CATALOGUED_ACTION) return;
+    if ('mode' in cataloguedSpec)
+      fail('catalog', `${request.name} was created while ${CATALOGUED_ACTION} is a dry run`);
+    if ('approval' in cataloguedSpec && creator?.approval !== 'Approved')
+      fail(
+        'catalog',
+        `${request.name} was created without an approval while ${CATALOGUED_ACTION} requires one (${creator?.id} admitted ${creator?.admitted?.approval.required ? 'with' : 'without'} it)`,
+      );
     const target = request.annotations?.['remediation.dev/target'] ?? '';
     if (request.pipeline !== CATALOGUED_SPEC.pipeline)
       fail(
@@ -288,6 +320,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       events: 0,
       runs: 0,
       tries: 0,
+      admitted: undefined,
+      approval: null,
+      resolved: false,
+      verification: null,
     };
     rems.push(rem);
     return rem;
@@ -507,6 +543,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const ref = rem.ref;
     switch (rem.pc) {
       case 'route': {
+        // Each run of the workflow admits the action once, before its first pass (a local activity).
+        if (rem.admitted === undefined) {
+          const admission = await self.admitAction({ request: rem.request });
+          if (admission.kind === 'refused') return end(rem, rem.runs > 0 ? 'Failed' : 'Skipped');
+          rem.admitted = admission.action;
+          if (admission.action.approval.required && rem.approval === null) rem.approval = 'Pending';
+        }
         const firstPass = !rem.holdsShared;
         rem.holdsShared = true;
         const before = await innerLedger.getTarget(ref.targetKey);
@@ -517,6 +560,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
             actionId: rem.request.action.id,
             deadline: rem.deadline,
             overrideActive: rem.overrideActive,
+            ...(rem.approval ? { awaitingApproval: rem.approval === 'Pending' } : {}),
           }),
         );
         if (!result) return;
@@ -553,21 +597,29 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
           rem.wf.closedRuns.add(rem.wf.runId);
           rem.wf.runId = `run-${runSeq++}`;
           rem.events = 0;
+          rem.admitted = undefined; // the next run admits the action again
           note(`${rem.id} continued as new (${rem.wf.runId})`);
         }
         rem.pc = 'route';
         return;
       }
       case 'start': {
-        const result = await activity(rem, () =>
-          self.startPipelineRun({
-            ref,
-            request: rem.request,
-            attempt: rem.attempts,
-            fencingToken: rem.fencingToken!,
-            deadline: rem.deadline,
-          }),
-        );
+        const input = {
+          ref,
+          request: rem.request,
+          attempt: rem.attempts,
+          fencingToken: rem.fencingToken!,
+          deadline: rem.deadline,
+          approved: rem.approval === 'Approved',
+        };
+        if (rem.admitted?.mode === 'DryRun') {
+          // Where it would create, a dry run checks and records, then ends; nothing runs.
+          const dry = await activity(rem, () => self.dryRunPipelineRun(input));
+          if (!dry) return;
+          note(`${rem.id} dry run → ${dry.kind}`);
+          return end(rem, rem.runs > 0 ? 'Failed' : 'Skipped');
+        }
+        const result = await activity(rem, () => self.startPipelineRun(input));
         if (!result) return;
         note(`${rem.id} start → ${result.kind} ${result.name}`);
         if (result.kind === 'refused') {
@@ -620,10 +672,21 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         if (!result) return;
         rem.fencingToken = null;
         if (rem.cancelRequested || 'cancelled' in outcome) return end(rem, 'Cancelled');
+        if (outcome.succeeded && rem.admitted?.verification) {
+          // The lock is free; the fingerprint stays claimed until the signal resolves or the window ends.
+          rem.pc = 'verify';
+          rem.waitUntil = clock.now() + rem.admitted.verification.windowMs;
+          return;
+        }
         if (outcome.succeeded) return end(rem, 'Completed');
         if (outcome.failure.wasExecutionFailure) return end(rem, 'Failed');
         rem.pc = 'route';
         return;
+      }
+      case 'verify': {
+        rem.verification = rem.resolved ? 'Effective' : 'Ineffective';
+        note(`${rem.id} verification ${rem.verification}`);
+        return end(rem, 'Completed');
       }
       case 'stop': {
         const which = rem.run
@@ -649,6 +712,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
             ...ref,
             runId: rem.wf.runId,
             phase: rem.phase!,
+            actionId: rem.request.action.id,
+            ...(rem.verification
+              ? {
+                  verification: rem.verification,
+                  ...(rem.verification === 'Ineffective' ? { ineffective: true } : {}),
+                }
+              : {}),
             duplicates: { count: 0, lastAt: null },
           }),
         );
@@ -706,7 +776,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
 
   // --------------------------------------------------------------------------- the schedule
   const live = () => rems.filter((r) => r.pc !== 'done' && !r.wf.closed);
-  const runnable = () => live().filter((r) => r.pc !== 'wait' || r.woken || clock.now() >= r.waitUntil);
+  const runnable = () =>
+    live().filter(
+      (r) =>
+        (r.pc !== 'wait' || r.woken || clock.now() >= r.waitUntil) &&
+        (r.pc !== 'verify' || r.resolved || clock.now() >= r.waitUntil),
+    );
+  const sleeping = (r: Rem) => r.pc === 'wait' || r.pc === 'verify';
 
   async function operatorOrFault(): Promise<void> {
     const roll = random.int(14);
@@ -798,7 +874,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         rem.cancelRequested = true;
         note(`OP cancel ${rem.id} at ${rem.pc}`);
         if (rem.pc === 'start' || rem.pc === 'await') rem.pc = 'stop';
-        else if (rem.pc === 'route' || rem.pc === 'wait') end(rem, 'Cancelled');
+        else if (rem.pc === 'route' || rem.pc === 'wait' || rem.pc === 'verify') end(rem, 'Cancelled');
         return;
       }
       case 10: {
@@ -810,18 +886,62 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       default: {
         if (catalogRandom.chance(0.05)) {
           catalogued = !catalogued;
-          if (catalogued) catalog.put(CATALOGUED_ACTION, CATALOGUED_SPEC);
+          if (catalogued)
+            catalog.put(CATALOGUED_ACTION, (cataloguedSpec = pickFrom(featureRandom, CATALOGUED_VARIANTS)!));
           else catalog.delete(CATALOGUED_ACTION);
-          note(`OP ${catalogued ? 'catalogues' : 'removes'} RemediationAction ${CATALOGUED_ACTION}`);
+          note(
+            `OP ${catalogued ? `catalogues ${JSON.stringify(cataloguedSpec)} as` : 'removes'} RemediationAction ${CATALOGUED_ACTION}`,
+          );
+        } else if (catalogued && featureRandom.chance(0.1)) {
+          catalog.put(CATALOGUED_ACTION, (cataloguedSpec = pickFrom(featureRandom, CATALOGUED_VARIANTS)!));
+          note(`OP rewrites RemediationAction ${CATALOGUED_ACTION} as ${JSON.stringify(cataloguedSpec)}`);
         }
+        await operatorDecides();
         // time passes: to the next wait's end, or a bit
         const waits = live()
-          .filter((r) => r.pc === 'wait')
+          .filter(sleeping)
           .map((r) => r.waitUntil);
         const next = Math.min(...waits, clock.now() + (1 + random.int(180)) * 1_000);
         clock.current = Math.max(clock.current, next);
         return;
       }
+    }
+  }
+
+  /** An operator approves or rejects a pending remediation, or its signal resolves while it verifies. */
+  async function operatorDecides(): Promise<void> {
+    const rem = pickFrom(
+      featureRandom,
+      live().filter(
+        (r) =>
+          (r.approval === 'Pending' && (r.pc === 'wait' || r.pc === 'route')) ||
+          (r.pc === 'verify' && !r.resolved),
+      ),
+    );
+    if (!rem || !featureRandom.chance(0.5)) return;
+    if (rem.pc === 'verify') {
+      rem.resolved = true;
+      note(`the signal of ${rem.id} resolves`);
+      return;
+    }
+    const decision = featureRandom.chance(0.8) ? 'approve' : 'reject';
+    const audited = await activity(rem, () =>
+      workers[0]!.recordApproval({
+        targetKey: rem.ref.targetKey,
+        remediationId: rem.id,
+        actionId: rem.request.action.id,
+        by: 'operator',
+        reason: 'sim',
+        decision,
+      }),
+    );
+    if (audited === undefined) return;
+    note(`OP ${decision} ${rem.id} at ${rem.pc}`);
+    if (decision === 'approve') {
+      rem.approval = 'Approved';
+      rem.woken = true;
+    } else {
+      end(rem, rem.runs > 0 ? 'Failed' : 'Skipped'); // the workflow checks a rejection before each pass
     }
   }
 
@@ -856,11 +976,28 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     }
   }
 
+  /** Verifying: the lock is free for others, the fingerprint stays claimed (no second fix of it meanwhile). */
+  async function checkVerifying(): Promise<void> {
+    for (const rem of live()) {
+      if (rem.pc !== 'verify') continue;
+      const fp = await innerLedger.getFingerprint(rem.ref.fingerprintKey, rem.ref.fingerprint);
+      if (fp.active?.remediationId !== rem.id)
+        fail(
+          'verification',
+          `${rem.id} verifies but ${fp.key}'s claim is ${fp.active ? `${fp.active.remediationId}'s` : 'free'}`,
+        );
+      const target = await innerLedger.getTarget(rem.ref.targetKey);
+      if (target.lock?.remediationId === rem.id)
+        fail('verification', `${rem.id} verifies while still holding ${target.key}'s lock`);
+    }
+  }
+
   async function afterStep(wakesBefore: number): Promise<void> {
     checkWrites();
     checkWakes(wakesBefore);
     checkBudgetWakes(wakesBefore);
     await checkRuns();
+    await checkVerifying();
   }
 
   const steps = options.steps ?? 150;
@@ -888,11 +1025,16 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   async function runToQuiet(who: string, every: number, nudgeMs: number, operatorClears: boolean) {
     for (let i = 0; !violation && live().length > 0 && i < 5_000; i++) {
       step++;
+      // The operator approves whatever still waits for an approval.
+      for (const r of live())
+        if (r.approval === 'Pending' && r.pc === 'wait') {
+          r.approval = 'Approved';
+          r.woken = true;
+          note(`OP approve ${r.id} (drain)`);
+        }
       const ready = runnable();
       if (ready.length === 0) {
-        clock.current = Math.min(
-          ...live().map((r) => (r.pc === 'wait' ? r.waitUntil : clock.current + 30_000)),
-        );
+        clock.current = Math.min(...live().map((r) => (sleeping(r) ? r.waitUntil : clock.current + 30_000)));
         continue;
       }
       const wakesBefore = remediations.wakes.length;

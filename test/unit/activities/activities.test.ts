@@ -6,6 +6,7 @@ import { createActivities, type RouteInput, type RouteResult } from '../../../sr
 import { InMemoryLedger } from '../../../src/dev/fakes/in-memory-ledger';
 import { InMemoryPipelineRuns, VirtualTimer } from '../../../src/dev/fakes/in-memory-pipeline-runs';
 import { InMemoryRemediations } from '../../../src/dev/fakes/in-memory-remediations';
+import { InMemoryActionCatalog } from '../../../src/dev/fakes/in-memory-action-catalog';
 import { defaultPolicyConfig } from '../../../src/domain/config';
 import { parseRemediationRequest } from '../../../src/domain/request';
 
@@ -331,5 +332,97 @@ describe('recordOutcome and finishRemediation are exactly-once', () => {
       active: null,
       consecutiveFailedRemediations: 0,
     });
+  });
+});
+
+describe('startPipelineRun: the create obeys the catalog as it is now, not as it was at admission', () => {
+  function withCatalog() {
+    const ledger = new InMemoryLedger();
+    const remediations = new InMemoryRemediations();
+    const pipelineRuns = new InMemoryPipelineRuns();
+    const catalog = new InMemoryActionCatalog();
+    catalog.put('restart', { pipeline: 'restart' });
+    const activities = createActivities({
+      ledger,
+      pipelineRuns,
+      remediations,
+      catalog,
+      policy: defaultPolicyConfig,
+      executionNamespace: 'remediation-runs',
+      clock: () => T0,
+    });
+    const request = parseRemediationRequest({
+      signal: { fingerprint: 'fp-1', name: 'Alert', severity: 'warning' },
+      target: { kind: 'Deployment', namespace: 'prod', name: 'api' },
+      action: { id: 'restart', params: {} },
+    });
+    const ref = {
+      remediationId: 'r1',
+      workflowId: 'remediation-r1',
+      targetKey: 'prod/Deployment/api',
+      fingerprintKey: 'prod/fp-1',
+      fingerprint: 'fp-1',
+    };
+    remediations.running.set('remediation-r1', { targetKey: ref.targetKey });
+    /** Admitted and routed under the plain action: it holds the lock with this token. */
+    const admittedAndLocked = async () => {
+      expect(await activities.admitAction({ request })).toMatchObject({
+        kind: 'allowed',
+        action: { mode: 'Enforce', approval: { required: false } },
+      });
+      const routed = await activities.route({
+        ...ref,
+        runId: 'run-r1',
+        actionId: 'restart',
+        deadline: T0 + 3_600_000,
+        overrideActive: false,
+      });
+      expect(routed.verdict.kind).toBe('run');
+      return routed.fencingToken!;
+    };
+    const created: string[] = [];
+    const create = pipelineRuns.create.bind(pipelineRuns);
+    pipelineRuns.create = async (run) => {
+      created.push(run.name);
+      return create(run);
+    };
+    return { ledger, catalog, activities, request, ref, admittedAndLocked, created };
+  }
+
+  it('S33: when the operator turns the action into a dry run after admission, nothing is created and the target records no run', async () => {
+    const { ledger, catalog, activities, request, ref, admittedAndLocked, created } = withCatalog();
+    const fencingToken = await admittedAndLocked();
+    catalog.put('restart', { pipeline: 'restart', mode: 'DryRun' });
+    const start = await activities.startPipelineRun({
+      ref,
+      request,
+      attempt: 1,
+      fencingToken,
+      deadline: T0 + 3_600_000,
+    });
+    expect(start).toMatchObject({
+      kind: 'refused',
+      reason: 'ActionNotAllowed',
+      message: expect.stringContaining('action restart is now a dry run'),
+    });
+    expect(created).toEqual([]);
+    expect((await ledger.getTarget(ref.targetKey)).lock?.run ?? null).toBeNull();
+  });
+
+  it('S33: when the action needs an approval after admission, the create is refused unless the remediation holds one', async () => {
+    const { catalog, activities, request, ref, admittedAndLocked, created } = withCatalog();
+    const fencingToken = await admittedAndLocked();
+    catalog.put('restart', { pipeline: 'restart', approval: { required: true } });
+    const input = { ref, request, attempt: 1, fencingToken, deadline: T0 + 3_600_000 };
+    expect(await activities.startPipelineRun(input)).toMatchObject({
+      kind: 'refused',
+      reason: 'ActionNotAllowed',
+      message: expect.stringContaining('now requires an approval'),
+    });
+    expect(created).toEqual([]);
+    expect(await activities.startPipelineRun({ ...input, approved: true })).toMatchObject({
+      kind: 'started',
+    });
+    expect(created).toHaveLength(1);
   });
 });

@@ -31,6 +31,17 @@ describe('the safety simulation catches broken wiring', () => {
     expect(await firstViolation('blindToBudgets', 200)).toMatchObject({ invariant: 'budget' });
   }, 120_000);
 
+  it('catalog: seed 188 — an action made a dry run after a remediation was admitted never runs for real', async () => {
+    // Found by the simulation: the create re-read the catalog's Pipeline and params but not its mode,
+    // so a remediation admitted before the operator made the action a dry run created a real run.
+    process.env.SIM_TRACE = '1'; // the whole trace
+    const result = await simulate({ seed: 188 }).finally(() => delete process.env.SIM_TRACE);
+    expect(result.violation).toBeNull();
+    const trace = result.trace.join('\n');
+    expect(trace).toContain('"mode":"DryRun"} as RemediationAction scale');
+    expect(trace).toMatch(/r5 start → refused rem-/);
+  });
+
   it('a schedule is a pure function of its seed (replayable)', async () => {
     const [a, b] = [await simulate({ seed: 4242 }), await simulate({ seed: 4242 })];
     expect(b.trace).toEqual(a.trace);

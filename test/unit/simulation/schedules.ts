@@ -13,5 +13,5 @@ export function runSchedules(from: number, count: number): void {
         );
       }
     }
-  }, 600_000);
+  }, 1_200_000);
 }
