@@ -10,11 +10,11 @@
  * count` (visibility, by the SignalFingerprint Alertmanager computed), PipelineRuns through the API
  * server (by the product's fingerprint annotation).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { alertmanagerConfig, startAlertmanager, type Alertmanager } from '../../src/dev/stack/alertmanager';
 import { provisionConformance } from '../../src/dev/stack/conformance';
 import { freePort } from '../../src/dev/stack/proc';
@@ -333,6 +333,38 @@ describe('Alertmanager → intake → remediation, on the conformance stack', ()
     );
   });
 
+  it('flapping: resolved and firing again within one group_interval → no resolved notification; the new firing arrives with the next repeat as a new remediation', async () => {
+    const namespace = uniqueName('am-flap');
+    const labels = deploymentAlert(namespace, 'search');
+    const groupKey = `namespace="${namespace}"`;
+    await prom.fire(labels);
+    const fingerprint = await alertmanagerFingerprint(am.url, labels);
+    const id1 = await nthRemediation(fingerprint, 1);
+    expect(await h.result(id1)).toMatchObject({ phase: 'Completed' });
+
+    // Back to back, as a rule that clears for one evaluation: Alertmanager's next flush sees the
+    // same alert (same fingerprint) firing, so nothing changed for the group but its startsAt.
+    await prom.flap(labels);
+    const id2 = await nthRemediation(fingerprint, 2);
+    expect(await h.result(id2)).toMatchObject({ phase: 'Completed' });
+
+    const lines = intake.notifications(groupKey);
+    const startedIt = lines.findIndex((l, i) => i > 0 && l.started === 1);
+    expect(lines.slice(0, startedIt + 1).map(summary)).toEqual([
+      { started: 1, duplicate: 0, resolved: 0, ignored: 0, error: 0 },
+      // Repeats of the first firing, if the flap came later than one repeat_interval.
+      ...lines
+        .slice(1, startedIt)
+        .map(() => ({ started: 0, duplicate: 1, resolved: 0, ignored: 0, error: 0 })),
+      { started: 1, duplicate: 0, resolved: 0, ignored: 0, error: 0 },
+    ]);
+    // Delivered as a repeat: at least repeat_interval after the group's previous notification.
+    const gap = Date.parse(String(lines[startedIt]!.time)) - Date.parse(String(lines[startedIt - 1]!.time));
+    expect(gap).toBeGreaterThanOrEqual(3_500);
+    expect(await countWorkflows(visibility, `SignalFingerprint = '${fingerprint}'`)).toBe(2);
+    await prom.resolve(labels);
+  });
+
   it('grouping: two alerts for different targets in one group notification → two remediations', async () => {
     const namespace = uniqueName('am-web');
     const api = deploymentAlert(namespace, 'api');
@@ -425,6 +457,47 @@ describe('Alertmanager → intake → remediation, on the conformance stack', ()
         expect(await pipelineRunsOfFingerprint(h.kube, stack.executionNamespace, `${ns}/${fp}`)).toEqual([]);
       }
       await prom.resolve(wrong, missing);
+    } finally {
+      await am.reload(baseConfig);
+    }
+  });
+  it('the shipped receiver (deploy/alertmanager-receiver.yaml) loads in Alertmanager and delivers with its token file', async () => {
+    const shipped = parse(
+      readFileSync(join(__dirname, '../../deploy/alertmanager-receiver.yaml'), 'utf8'),
+    ) as {
+      route: { routes: Record<string, unknown>[] };
+      receivers: { name: string; webhook_configs?: Record<string, unknown>[] }[];
+    };
+    // Only what differs on this host: the intake's address, the token file's path, and group
+    // timings in seconds instead of minutes.
+    const webhook = shipped.receivers.find((r) => r.name === 'remediation')!.webhook_configs![0]!;
+    webhook.url = webhookUrl();
+    (webhook.http_config as { authorization: { credentials_file: string } }).authorization.credentials_file =
+      tokenFile;
+    Object.assign(shipped.route.routes[0]!, {
+      group_wait: '1s',
+      group_interval: '2s',
+      repeat_interval: REPEAT_INTERVAL,
+    });
+    await am.reload(stringify(shipped));
+    try {
+      const namespace = uniqueName('am-cart');
+      const labels = deploymentAlert(namespace, 'cart');
+      await prom.fire(labels);
+      const id = await nthRemediation(await alertmanagerFingerprint(am.url, labels), 1);
+      expect(await h.result(id)).toMatchObject({
+        phase: 'Completed',
+        target: `${namespace}/Deployment/cart`,
+      });
+      // Routed by the shipped child route and grouped by its group_by.
+      const [notification] = intake.notifications(`namespace="${namespace}"`);
+      expect(String(notification!.groupKey)).toMatch(
+        new RegExp(
+          `^\\{\\}/\\{alertname=~".*KubeDeploymentReplicasMismatch.*"\\}:\\{alertname="KubeDeploymentReplicasMismatch", namespace="${namespace}"\\}$`,
+        ),
+      );
+      expect(summary(notification!)).toEqual({ started: 1, duplicate: 0, resolved: 0, ignored: 0, error: 0 });
+      await prom.resolve(labels);
     } finally {
       await am.reload(baseConfig);
     }

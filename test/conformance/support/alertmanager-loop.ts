@@ -83,6 +83,20 @@ export class PrometheusSender {
     await this.send(resolved);
   }
 
+  /**
+   * The alert resolves and fires again at once (a rule that cleared for one evaluation): the
+   * resolved and the new firing, in one request so that no Alertmanager flush falls between them.
+   */
+  async flap(labels: Record<string, string>): Promise<SentAlert> {
+    const old = this.alerts.get(key(labels));
+    if (!old) throw new Error(`never fired: ${key(labels)}`);
+    const resolved = { ...old, resolvedAt: new Date(Date.now() - 1).toISOString() };
+    const fired: SentAlert = { ...old, startsAt: new Date().toISOString(), resolvedAt: null };
+    this.alerts.set(key(labels), fired);
+    await this.send([resolved, fired]);
+    return fired;
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.sending;
