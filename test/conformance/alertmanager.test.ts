@@ -40,6 +40,7 @@ const stack = conformanceStack();
 const suffix = uniqueName('am').slice(3);
 const plainAction = `am-restart-deployment-${suffix}`;
 const verifiedAction = `am-restart-statefulset-${suffix}`;
+const approvedAction = `am-delete-job-${suffix}`;
 const pipeline = `am-restart-${suffix}`;
 /** Short enough to see several repeats within a test; group_wait/group_interval as the stack's. */
 const REPEAT_INTERVAL = '4s';
@@ -123,6 +124,12 @@ beforeAll(async () => {
     targets: { kinds: ['StatefulSet'] },
     verification: { window: '2m' },
   });
+  await h.defineAction(approvedAction, {
+    pipeline,
+    targetParams,
+    targets: { kinds: ['Job'] },
+    approval: { required: true },
+  });
 
   // The shipped kube-prometheus routes' shape (deploy/intake-routes.yaml), with this file's actions.
   const routesFile = join(dir, 'intake-routes.yaml');
@@ -139,6 +146,13 @@ beforeAll(async () => {
             name: '{{ labels.deployment }}',
             namespace: '{{ labels.namespace }}',
           },
+        },
+        {
+          name: 'job-failed-delete',
+          match: { alertname: 'KubeJobFailed' },
+          action: { id: approvedAction },
+          deadline: '4h',
+          target: { kind: 'Job', name: '{{ labels.job_name }}', namespace: '{{ labels.namespace }}' },
         },
         {
           name: 'statefulset-replicas-mismatch-restart',
@@ -299,6 +313,14 @@ describe('Alertmanager → intake → remediation, on the conformance stack', ()
     const fingerprint = await alertmanagerFingerprint(am.url, labels);
     const id1 = await nthRemediation(fingerprint, 1);
     await h.waitFor(id1, verifying, 60_000, 'Verifying');
+    // Alertmanager repeats the still-firing alert meanwhile: the same firing, not a new one, so
+    // it leaves the verification alone.
+    await until(
+      async () =>
+        intake.notifications(`namespace="${namespace}"`).some((l) => l.duplicate === 1) ? true : undefined,
+      'a repeat while Verifying',
+    );
+    expect(await h.client.status(id1)).toMatchObject({ phase: 'Verifying', duplicates: 0 });
     await prom.resolve(labels);
     expect(await h.result(id1)).toMatchObject({
       phase: 'Completed',
@@ -331,6 +353,43 @@ describe('Alertmanager → intake → remediation, on the conformance stack', ()
         { started: 1, duplicate: 0, resolved: 0, ignored: 0, error: 0 },
       ]),
     );
+  });
+
+  it('S35: a remediation awaiting approval when Alertmanager resolves its alert → Skipped AlreadyResolved, nothing ran', async () => {
+    const namespace = uniqueName('am-batch');
+    const labels = {
+      alertname: 'KubeJobFailed',
+      condition: 'true',
+      container: 'kube-rbac-proxy-main',
+      instance: '10.2.0.15:8443',
+      job: 'kube-state-metrics',
+      job_name: 'nightly-report-29012345',
+      namespace,
+      prometheus: 'monitoring/k8s',
+      severity: 'warning',
+    };
+    await prom.fire(labels);
+    const fingerprint = await alertmanagerFingerprint(am.url, labels);
+    const id = await nthRemediation(fingerprint, 1);
+    await h.waitFor(id, (s) => s.blockReason === 'AwaitingApproval', 60_000, 'AwaitingApproval');
+    await prom.resolve(labels);
+    expect(await h.result(id)).toMatchObject({
+      phase: 'Skipped',
+      reason: 'AlreadyResolved',
+      pipelineRuns: [],
+      target: `${namespace}/Job/nightly-report-29012345`,
+    });
+    expect(intake.notifications(`namespace="${namespace}"`).map(summary)).toEqual([
+      { started: 1, duplicate: 0, resolved: 0, ignored: 0, error: 0 },
+      ...intake
+        .notifications(`namespace="${namespace}"`)
+        .slice(1, -1)
+        .map(() => ({ started: 0, duplicate: 1, resolved: 0, ignored: 0, error: 0 })),
+      { started: 0, duplicate: 0, resolved: 1, ignored: 0, error: 0 },
+    ]);
+    expect(
+      await pipelineRunsOfFingerprint(h.kube, stack.executionNamespace, `${namespace}/${fingerprint}`),
+    ).toEqual([]);
   });
 
   it('flapping: resolved and firing again within one group_interval → no resolved notification; the new firing arrives with the next repeat as a new remediation', async () => {
