@@ -179,7 +179,15 @@ export class RemediationTracker {
   }
 
   status(): RemediationStatus {
-    return { ...this.state, pipelineRuns: [...this.state.pipelineRuns], timeline: [...this.state.timeline] };
+    return {
+      ...this.state,
+      // Always named in the status, null while undecided or when the action has none.
+      verification: this.state.verification ?? null,
+      verificationEndsAt: this.state.verificationEndsAt ?? null,
+      approval: this.state.approval ?? null,
+      pipelineRuns: [...this.state.pipelineRuns],
+      timeline: [...this.state.timeline],
+    };
   }
 
   routing(at: number, pass: number): void {

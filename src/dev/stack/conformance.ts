@@ -15,8 +15,9 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
+import { alertmanagerConfig, startAlertmanager } from './alertmanager';
 import { DEFAULT_CRDS_DIR, REPO_ROOT, installCrds, kubeRequest } from './kube-api';
-import { elapsed, freePort, noLog, spawnLogged, waitFor, type Child, type Log } from './proc';
+import { elapsed, freePort, noLog, spawnLogged, waitFor, type Log } from './proc';
 import { CONTROL_NAMESPACE, EXECUTION_NAMESPACE, provision, type StackInfo } from './stack';
 import { startTemporalDevServer } from './temporal';
 
@@ -349,7 +350,22 @@ export async function startConformanceStack(opts: ConformanceStackOptions = {}):
             log,
           });
     if (opts.withAlertmanager !== false) {
-      const am = await startAlertmanager(tools.alertmanager.path, dir, amPort, opts, logFile('alertmanager'));
+      const am = await startAlertmanager({
+        path: tools.alertmanager.path,
+        config: alertmanagerConfig({
+          receivers: [
+            {
+              name: 'remediation-intake',
+              url: opts.alertmanagerWebhookUrl ?? 'http://127.0.0.1:9095/api/v1/alerts/alertmanager',
+              ...(opts.alertmanagerTokenFile ? { credentialsFile: opts.alertmanagerTokenFile } : {}),
+            },
+          ],
+        }),
+        configFile: join(dir, 'alertmanager.yml'),
+        storageDir: join(dir, 'alertmanager'),
+        port: amPort,
+        logFile: logFile('alertmanager'),
+      });
       started.push(am.child);
       alertmanagerUrl = am.url;
       log(`alertmanager ready on ${am.url} (${elapsed(t0)})`);
@@ -608,74 +624,6 @@ function nonLoopbackIPv4(): string {
     for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   }
   throw new Error('the Tekton webhook needs a non-loopback IPv4 address on this host; none found');
-}
-
-// ---------------------------------------------------------------------------------- Alertmanager
-
-async function startAlertmanager(
-  path: string,
-  dir: string,
-  port: number,
-  opts: ConformanceStackOptions,
-  log: string,
-): Promise<{ child: Child; url: string }> {
-  const url = `http://127.0.0.1:${String(port)}`;
-  const config = join(dir, 'alertmanager.yml');
-  writeFileSync(config, alertmanagerConfig(opts));
-  const child = spawnLogged(
-    'alertmanager',
-    path,
-    [
-      `--config.file=${config}`,
-      `--storage.path=${join(dir, 'alertmanager')}`,
-      `--web.listen-address=127.0.0.1:${String(port)}`,
-      // An empty address turns gossip off: one Alertmanager, no cluster.
-      '--cluster.listen-address=',
-    ],
-    log,
-  );
-  await waitFor(
-    'alertmanager /-/ready',
-    async () => {
-      const res = await fetch(`${url}/-/ready`);
-      return res.status === 200;
-    },
-    { timeoutMs: 30_000, intervalMs: 250, child },
-  );
-  return { child, url };
-}
-
-/** Short group timings so a test sees firing, repeated and resolved notifications within seconds. */
-export function alertmanagerConfig(
-  opts: Pick<ConformanceStackOptions, 'alertmanagerWebhookUrl' | 'alertmanagerTokenFile'>,
-): string {
-  return stringify({
-    route: {
-      receiver: 'remediation-intake',
-      group_by: ['alertname', 'namespace'],
-      group_wait: '1s',
-      group_interval: '2s',
-      repeat_interval: '1m',
-    },
-    receivers: [
-      {
-        name: 'remediation-intake',
-        webhook_configs: [
-          {
-            url: opts.alertmanagerWebhookUrl ?? 'http://127.0.0.1:9095/api/v1/alerts/alertmanager',
-            send_resolved: true,
-            ...(opts.alertmanagerTokenFile
-              ? {
-                  http_config: {
-                    authorization: { type: 'Bearer', credentials_file: opts.alertmanagerTokenFile },
-                  },
-                }
-              : {}),
-          },
-        ],
-      },
-    ],
-  });
 }
 
 // ---------------------------------------------------------------------------------- PKI

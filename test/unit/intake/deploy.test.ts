@@ -55,12 +55,13 @@ const intakePort = container.ports!.find((p) => p.name === 'http')!.containerPor
 describe('deploy/alertmanager-receiver.yaml', () => {
   const [doc] = readYamlDocuments(repoPath('deploy/alertmanager-receiver.yaml'));
   const config = doc!.value as {
-    route: { routes: { receiver: string }[] };
+    route: { routes: { receiver: string; group_by?: string[]; group_interval?: string }[] };
     receivers: {
       name: string;
       webhook_configs?: {
         url: string;
         max_alerts?: number;
+        send_resolved?: boolean;
         http_config?: { authorization?: Record<string, string>; bearer_token?: string };
       }[];
     }[];
@@ -92,6 +93,13 @@ describe('deploy/alertmanager-receiver.yaml', () => {
 
   it('routes to the remediation receiver', () => {
     expect(config.route.routes.map((r) => r.receiver)).toContain('remediation');
+  });
+
+  it('sends resolved notifications (verification, AlreadyResolved), grouped by alert name and namespace', () => {
+    expect(webhook.send_resolved).toBe(true);
+    const route = config.route.routes.find((r) => r.receiver === 'remediation')!;
+    expect(route.group_by).toEqual(['alertname', 'namespace']);
+    expect(route.group_interval).toBe('5m');
   });
 });
 
