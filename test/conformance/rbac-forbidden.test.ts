@@ -14,10 +14,22 @@ import { freePort } from '../../src/dev/stack/proc';
 import { CONTROL_NAMESPACE, EXECUTION_NAMESPACE, type StackInfo } from '../../src/dev/stack/stack';
 import { startTemporalDevServer, type TemporalDevServer } from '../../src/dev/stack/temporal';
 import { spawnWorker, type WorkerProcess } from '../../src/dev/stack/worker-process';
+import { KubernetesLedger } from '../../src/adapters/kubernetes-ledger';
+import { KubernetesPipelineRuns } from '../../src/adapters/kubernetes-pipeline-runs';
+import { classifyCreateError } from '../../src/domain/classifier';
+import { emptyTargetState } from '../../src/domain/model';
+import { KubernetesForbiddenError } from '../../src/k8s/kube';
+import { PipelineRunRejectedError } from '../../src/ports/pipeline-runs';
 import { RemediationHarness, uniqueName } from '../integration/support/remediation-harness';
 import { adminKubeConfig, conformanceStack } from './stack-env';
 import { applyObjects } from './support/kube-identity';
-import { applyDeploy, deployedPolicy, serviceAccountIdentity } from './support/product';
+import {
+  applyDeploy,
+  deployedPolicy,
+  INTAKE_SA,
+  serviceAccountIdentity,
+  type Identity,
+} from './support/product';
 
 const SA = 'conformance-worker-partial';
 const rbac = 'rbac.authorization.k8s.io';
@@ -25,6 +37,8 @@ const rbac = 'rbac.authorization.k8s.io';
 let dir: string;
 let temporal: TemporalDevServer | undefined;
 let worker: WorkerProcess | undefined;
+/** An identity with no Role at all: every product call is refused. */
+let intake: Identity;
 const h = {} as { harness: RemediationHarness };
 
 function pipelineRunRole(verbs: string[]): Record<string, unknown> {
@@ -63,6 +77,10 @@ beforeAll(async () => {
     binding(EXECUTION_NAMESPACE, SA),
   ]);
   const identity = await serviceAccountIdentity(admin, SA, join(dir, 'worker.kubeconfig'), {
+    server: stack.apiServer,
+    caCertFile: stack.caCert,
+  });
+  intake = await serviceAccountIdentity(admin, INTAKE_SA, join(dir, 'intake.kubeconfig'), {
     server: stack.apiServer,
     caCertFile: stack.caCert,
   });
@@ -145,6 +163,37 @@ it('a PipelineRun the worker may create but not list is reported as Forbidden at
   expect(await h.harness.result(id, 60_000)).toMatchObject({
     phase: 'Completed',
     pipelineRuns: executing.pipelineRuns,
+  });
+});
+
+it('the ledger names a refused read or write; a refused PipelineRun create is a 403 rejection (pre-execution, retried with backoff)', async () => {
+  const ledger = new KubernetesLedger(intake.kc, CONTROL_NAMESPACE);
+  const key = `${uniqueName('conf-forbidden')}/Deployment/api`;
+  const refused = (verb: string) =>
+    `the Kubernetes API server refused to ${verb} remediationtargets.ledger.remediation.dev in namespace ${CONTROL_NAMESPACE} (HTTP 403: `;
+  await expect(ledger.getTarget(key)).rejects.toThrow(KubernetesForbiddenError);
+  await expect(ledger.getTarget(key)).rejects.toThrow(refused('get'));
+  await expect(ledger.putTarget(emptyTargetState(key))).rejects.toThrow(refused('create'));
+  await expect(ledger.listTargets()).rejects.toThrow(
+    `refused to list remediationtargets.ledger.remediation.dev in namespace ${CONTROL_NAMESPACE}`,
+  );
+
+  const create = new KubernetesPipelineRuns(intake.kc).create({
+    name: uniqueName('conf-forbidden'),
+    namespace: EXECUTION_NAMESPACE,
+    pipeline: 'restart-deployment',
+    params: {},
+    labels: {},
+  });
+  const rejection = (await create.catch((e: unknown) => e)) as PipelineRunRejectedError;
+  expect(rejection).toBeInstanceOf(PipelineRunRejectedError);
+  expect(rejection.status).toBe(403);
+  expect(rejection.message).toContain(
+    `User "system:serviceaccount:${CONTROL_NAMESPACE}:${INTAKE_SA}" cannot create`,
+  );
+  expect(classifyCreateError(rejection.status, rejection.message)).toMatchObject({
+    category: 'CreateRejected',
+    wasExecutionFailure: false,
   });
 });
 
