@@ -29,7 +29,7 @@ import {
   TARGET_PLURAL,
   targetObjectName,
 } from '../k8s/ledger-types';
-import { apiMessage, apiStatus, isNotFound } from '../k8s/kube';
+import { apiMessage, apiStatus, isForbidden, isNotFound, KubernetesForbiddenError } from '../k8s/kube';
 import {
   boundedAudit,
   budgetProblem,
@@ -148,14 +148,18 @@ export class KubernetesLedger implements Ledger {
     const items: O[] = [];
     let continueToken: string | undefined;
     do {
-      const list = (await this.api.listNamespacedCustomObject({
-        group: LEDGER_GROUP,
-        version: LEDGER_VERSION,
-        namespace: this.namespace,
-        plural,
-        limit: 500,
-        _continue: continueToken,
-      })) as { items: O[]; metadata?: { continue?: string } };
+      const list = (await this.api
+        .listNamespacedCustomObject({
+          group: LEDGER_GROUP,
+          version: LEDGER_VERSION,
+          namespace: this.namespace,
+          plural,
+          limit: 500,
+          _continue: continueToken,
+        })
+        .catch((err: unknown) => {
+          throw this.forbiddenOr(err, 'list', plural);
+        })) as { items: O[]; metadata?: { continue?: string } };
       items.push(...list.items);
       continueToken = list.metadata?.continue || undefined;
     } while (continueToken);
@@ -190,7 +194,7 @@ export class KubernetesLedger implements Ledger {
         this.seen.delete(seenKey(plural, name));
         return null;
       }
-      throw err;
+      throw this.forbiddenOr(err, 'get', plural);
     }
     // A hash collision would silently merge two records' state: refuse instead.
     if (object.spec.key !== key)
@@ -225,7 +229,7 @@ export class KubernetesLedger implements Ledger {
         throw new LedgerRecordDeletedError(key);
       }
       if (status === 422) throw new LedgerInvalidStateError(key, apiMessage(err));
-      throw err;
+      throw this.forbiddenOr(err, version === null ? 'create' : 'update', plural);
     }
     this.remember(plural, written.metadata);
     return written;
@@ -244,6 +248,13 @@ export class KubernetesLedger implements Ledger {
     if (!current) throw new LedgerRecordDeletedError(key);
     if (current.metadata.resourceVersion !== version) throw new LedgerConflictError(key);
     return seenMetadata(current.metadata);
+  }
+
+  /** A refusal by RBAC as a KubernetesForbiddenError naming the verb; anything else unchanged. */
+  private forbiddenOr(err: unknown, verb: string, plural: string): unknown {
+    return isForbidden(err)
+      ? KubernetesForbiddenError.of(err, verb, `${plural}.${LEDGER_GROUP}`, this.namespace)
+      : err;
   }
 
   private remember(plural: string, metadata: LedgerObjectMeta): void {

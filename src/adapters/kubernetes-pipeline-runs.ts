@@ -3,11 +3,20 @@
  * by deterministic name (adopting only a run whose owner labels match), a server-side dry run of
  * that same create (plus a GET of the referenced Pipeline), classified observation of
  * the run and its child TaskRuns, a watch that survives 410 Gone and API-server restarts and turns
- * a deleted run into a failure, cancel by merge patch.
+ * a deleted run into a failure, cancel by merge patch. A list or watch the worker may not make
+ * (401/403) ends the wait with a KubernetesForbiddenError instead of being retried unseen.
  */
 import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { classifyDisappeared, classifyPipelineRun, latestObservation } from '../domain/classifier';
-import { apiMessage, apiStatus, isConflict, isNotFound, mergePatch } from '../k8s/kube';
+import {
+  apiMessage,
+  apiStatus,
+  isConflict,
+  isForbidden,
+  isNotFound,
+  KubernetesForbiddenError,
+  mergePatch,
+} from '../k8s/kube';
 import {
   PIPELINE_RUN_CANCELLED,
   PIPELINE_RUN_LABEL,
@@ -171,6 +180,10 @@ export class KubernetesPipelineRuns implements PipelineRuns {
         watch?.abort();
         settle();
       };
+      // RBAC refusals are not outages: retrying inside the wait would hide them (the activity fails
+      // with the reason, is retried by Temporal, and resumes once the verb is granted).
+      const forbidden = (e: unknown, verb: string, plural: string) =>
+        finish(() => reject(KubernetesForbiddenError.of(e, verb, `${plural}.${TEKTON_GROUP}`, namespace)));
       const onAbort = () =>
         finish(() =>
           reject(new DOMException(`stopped waiting for PipelineRun ${namespace}/${name}`, 'AbortError')),
@@ -196,8 +209,9 @@ export class KubernetesPipelineRuns implements PipelineRuns {
             last = outcome;
             if (outcome.state !== 'running') finish(() => resolve(outcome));
             else onProgress?.(outcome);
-          } catch {
-            // The watch or the next heartbeat retries; an outage must not end the wait.
+          } catch (e) {
+            if (isForbidden(e)) forbidden(e, 'list', TektonPlural.TaskRun);
+            // Otherwise the watch or the next heartbeat retries; an outage must not end the wait.
           }
         });
       };
@@ -226,8 +240,9 @@ export class KubernetesPipelineRuns implements PipelineRuns {
 
       const schedule = (delay: number) => {
         retry = setTimeout(() => {
-          cycle().catch(() => {
-            if (!finished) schedule(Math.min(maxBackoff, minBackoff * 2 ** failures++));
+          cycle().catch((e: unknown) => {
+            if (e instanceof KubernetesForbiddenError) finish(() => reject(e));
+            else if (!finished) schedule(Math.min(maxBackoff, minBackoff * 2 ** failures++));
           });
         }, delay);
       };
@@ -235,7 +250,13 @@ export class KubernetesPipelineRuns implements PipelineRuns {
       // One list (fresh state and resourceVersion) then one watch from there; any end re-lists.
       const cycle = async () => {
         if (finished) return;
-        const list = (await this.api.listNamespacedCustomObject({ ...base, namespace, fieldSelector })) as {
+        const list = (await this.api
+          .listNamespacedCustomObject({ ...base, namespace, fieldSelector })
+          .catch((e: unknown) => {
+            throw isForbidden(e)
+              ? KubernetesForbiddenError.of(e, 'list', `${base.plural}.${TEKTON_GROUP}`, namespace)
+              : e;
+          })) as {
           metadata?: { resourceVersion?: string };
           items: PipelineRun[];
         };
@@ -245,24 +266,30 @@ export class KubernetesPipelineRuns implements PipelineRuns {
         refresh(pr);
         await refreshing;
         if (finished) return;
-        watch = await new Watch(this.kubeConfig).watch(
-          path,
-          {
-            fieldSelector,
-            resourceVersion: list.metadata?.resourceVersion,
-            allowWatchBookmarks: true,
-            timeoutSeconds: this.opts.watchTimeoutSeconds ?? 60,
-          },
-          (type: string, obj: PipelineRun) => {
-            if (type === 'ADDED' || type === 'MODIFIED') refresh(obj);
-            else if (type === 'DELETED') deleted(obj);
-            // ERROR (410 Gone included) is followed by the end of the stream, handled below.
-          },
-          (err: unknown) => {
-            if (finished) return;
-            schedule(err ? Math.min(maxBackoff, minBackoff * 2 ** failures++) : 0);
-          },
-        );
+        watch = await new Watch(this.kubeConfig)
+          .watch(
+            path,
+            {
+              fieldSelector,
+              resourceVersion: list.metadata?.resourceVersion,
+              allowWatchBookmarks: true,
+              timeoutSeconds: this.opts.watchTimeoutSeconds ?? 60,
+            },
+            (type: string, obj: PipelineRun) => {
+              if (type === 'ADDED' || type === 'MODIFIED') refresh(obj);
+              else if (type === 'DELETED') deleted(obj);
+              // ERROR (410 Gone included) is followed by the end of the stream, handled below.
+            },
+            (err: unknown) => {
+              if (finished) return;
+              schedule(err ? Math.min(maxBackoff, minBackoff * 2 ** failures++) : 0);
+            },
+          )
+          .catch((e: unknown) => {
+            throw isForbidden(e)
+              ? KubernetesForbiddenError.of(e, 'watch', `${base.plural}.${TEKTON_GROUP}`, namespace)
+              : e;
+          });
       };
 
       if (signal?.aborted) return onAbort();

@@ -144,6 +144,45 @@ export function apiStatus(e: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/**
+ * 401 or 403: the API server will not let this identity do this. Unlike an outage, waiting does
+ * not help until someone grants the verb, so callers report it instead of retrying quietly.
+ */
+export function isForbidden(e: unknown): boolean {
+  const status = apiStatus(e);
+  return status === 401 || status === 403;
+}
+
+/** An API call the kubeconfig's identity may not make (RBAC), naming the verb and where. */
+export class KubernetesForbiddenError extends Error {
+  override readonly name = 'KubernetesForbiddenError';
+  constructor(
+    readonly status: number,
+    readonly verb: string,
+    readonly resource: string,
+    readonly namespace: string,
+    detail: string,
+  ) {
+    super(
+      `the Kubernetes API server refused to ${verb} ${resource} in namespace ${namespace} ` +
+        `(HTTP ${status}${detail ? `: ${detail}` : ''}); grant this verb to the identity in use ` +
+        `(the worker's ServiceAccount has its Roles in deploy/rbac.yaml)`,
+    );
+  }
+
+  static of(e: unknown, verb: string, resource: string, namespace: string): KubernetesForbiddenError {
+    const detail = apiMessage(e);
+    // A refused watch carries only the status text ("Forbidden"), not the server's message.
+    return new KubernetesForbiddenError(
+      apiStatus(e) ?? 403,
+      verb,
+      resource,
+      namespace,
+      /^(Forbidden|Unauthorized)$/.test(detail) ? '' : detail,
+    );
+  }
+}
+
 export function isNotFound(e: unknown): boolean {
   return apiStatus(e) === 404;
 }

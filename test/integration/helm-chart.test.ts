@@ -156,6 +156,11 @@ describe('helm lint', () => {
     ['a misspelled key', 'worker.replica=3', /additional properties 'replica' not allowed/],
     ['a namespace that is no DNS label', 'namespaces.control=Ops_NS', /\/namespaces\/control/],
     ['an image digest that is no sha256', 'image.digest=latest', /\/image\/digest/],
+    [
+      'a Pod Security level that does not exist',
+      'namespaces.podSecurity.execution=strict',
+      /podSecurity\/execution/,
+    ],
   ])('refuses %s before rendering anything', async (_what, set, message) => {
     await expect(helmTemplate(tool, { set: [set] })).rejects.toThrow(message);
   });
@@ -304,6 +309,21 @@ describe('helm template with non-default values', () => {
     expect(
       templatesOnly.filter((d) => /remediation-(system|runs)/.test(d.text)).map((d) => d.source),
     ).toEqual([]);
+  });
+
+  it('enforces each namespace its own Pod Security level: Tekton pods need baseline unless Tekton sets securityContexts', async () => {
+    const levels = async (set: string[]) =>
+      Object.fromEntries(
+        ofKind(await render({ set }), 'Namespace').map((n) => [
+          n.metadata.name,
+          n.metadata.labels?.['pod-security.kubernetes.io/enforce'],
+        ]),
+      );
+    expect(await levels([])).toEqual({ 'remediation-system': 'restricted', 'remediation-runs': 'baseline' });
+    expect(await levels(['namespaces.podSecurity.execution=restricted'])).toEqual({
+      'remediation-system': 'restricted',
+      'remediation-runs': 'restricted',
+    });
   });
 
   it("creates no Namespace object for the release's own namespace (Helm needs it first)", async () => {
