@@ -3,9 +3,10 @@
  * `npm run build` (also npm's `prepare`, so `npm ci` builds): everything that runs in production,
  * prebuilt into dist/ (gitignored), so that nothing compiles TypeScript at run time.
  *
- *   dist/cli/main.js, heavy.cjs     the `remediate` CLI (bin/remediate.js), dependencies included: a
- *                                   small entry that answers --help, --version and completion alone,
- *                                   and the commands with the Temporal and Kubernetes clients, loaded
+ *   dist/cli/main.js, heavy.cjs,    the `remediate` CLI (bin/remediate.js), dependencies included: a
+ *   status-query.cjs                small entry that answers --help, --version and completion alone,
+ *                                   the commands with the Temporal and Kubernetes clients, and the
+ *                                   one call of `status ID` with only what it needs, each loaded
  *                                   with a V8 code cache when a command runs
  *   dist/worker.js                  the worker; dist/intake/main.js the Alertmanager intake (CommonJS,
  *                                   node_modules left outside: the SDK's native core and its worker
@@ -21,6 +22,7 @@ import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { pruneProtos } from './prune-protos.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const dist = join(root, 'dist');
@@ -57,48 +59,90 @@ function gitCommit() {
 }
 
 /**
- * The entry bundle gets, instead of src/cli/load-heavy.ts (a plain import of ./heavy.ts), a loader of
- * the separate heavy bundle through the V8 code cache: the entry stays small, and what --help,
- * --version and completion load is only it.
+ * The entry bundle gets, instead of src/cli/load-heavy.ts and src/cli/load-status-query.ts (plain
+ * imports of ./heavy.ts and ./status-query.ts), loaders of the separate bundles through the V8 code
+ * cache: the entry stays small, and what --help, --version and completion load is only it.
  */
-const loadHeavyFromBundle = {
-  name: 'load-heavy-from-bundle',
+const loadBundlesApart = {
+  name: 'load-bundles-apart',
   setup(b) {
-    b.onResolve({ filter: /\/load-heavy(\.js)?$/ }, () => ({ path: 'load-heavy', namespace: 'remediate' }));
-    b.onLoad({ filter: /^load-heavy$/, namespace: 'remediate' }, () => ({
-      resolveDir: join(root, 'src', 'cli'),
-      loader: 'ts',
-      contents: `
-        import { join } from 'node:path';
-        import { requireWithCodeCache } from './code-cache';
-        import type { Heavy } from './load-heavy';
-        let heavy: Heavy | undefined;
-        export function loadHeavy(): Promise<Heavy> {
-          heavy ??= requireWithCodeCache(join(__dirname, 'heavy.cjs')).exports as Heavy;
-          return Promise.resolve(heavy);
-        }`,
+    const loaders = {
+      'load-heavy': { bundle: 'heavy.cjs', type: 'Heavy', fn: 'loadHeavy' },
+      'load-status-query': { bundle: 'status-query.cjs', type: 'StatusQueryModule', fn: 'loadStatusQuery' },
+    };
+    b.onResolve({ filter: /\/load-(heavy|status-query)(\.js)?$/ }, ({ path }) => ({
+      path: path.replace(/^.*\//, '').replace(/\.js$/, ''),
+      namespace: 'remediate',
     }));
+    b.onLoad({ filter: /^load-/, namespace: 'remediate' }, ({ path }) => {
+      const { bundle, type, fn } = loaders[path];
+      return {
+        resolveDir: join(root, 'src', 'cli'),
+        loader: 'ts',
+        contents: `
+          import { join } from 'node:path';
+          import { requireWithCodeCache } from './code-cache';
+          import type { ${type} } from './${path}';
+          let loaded: ${type} | undefined;
+          export function ${fn}(): Promise<${type}> {
+            loaded ??= requireWithCodeCache(join(__dirname, '${bundle}')).exports as ${type};
+            return Promise.resolve(loaded);
+          }`,
+      };
+    });
   },
 };
 
 /**
- * The CLI never uses the Temporal Cloud operations API, a quarter of the protobuf definitions the SDK
- * builds at load: left out of the CLI bundle (the worker loads the SDK as published).
+ * The Temporal API's protobuf definitions, which the SDK builds at load, rewritten for a CLI bundle:
+ * `prune(protos)` returns what that bundle keeps.
  */
-const withoutCloudProtos = {
-  name: 'without-cloud-protos',
-  setup(b) {
-    b.onLoad({ filter: /@temporalio[\\/]proto[\\/]protos[\\/]json-module\.js$/ }, ({ path }) => {
-      const source = readFileSync(path, 'utf8');
-      const start = source.indexOf('.addJSON(') + '.addJSON('.length;
-      const end = source.lastIndexOf(');');
-      const protos = JSON.parse(source.slice(start, end));
-      if (!protos.temporal?.nested?.api?.nested?.cloud) throw new Error(`${path}: no temporal.api.cloud`);
-      delete protos.temporal.nested.api.nested.cloud;
-      return { contents: source.slice(0, start) + JSON.stringify(protos) + source.slice(end), loader: 'js' };
-    });
-  },
-};
+function rewriteProtos(name, prune) {
+  return {
+    name,
+    setup(b) {
+      b.onLoad({ filter: /@temporalio[\\/]proto[\\/]protos[\\/]json-module\.js$/ }, ({ path }) => {
+        const source = readFileSync(path, 'utf8');
+        const start = source.indexOf('.addJSON(') + '.addJSON('.length;
+        const end = source.lastIndexOf(');');
+        const protos = prune(JSON.parse(source.slice(start, end)), path);
+        return {
+          contents: source.slice(0, start) + JSON.stringify(protos) + source.slice(end),
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
+
+/**
+ * The commands never use the Temporal Cloud operations API, a quarter of the protobuf definitions:
+ * left out of the commands bundle (the worker loads the SDK as published).
+ */
+function withoutCloud(protos, path) {
+  if (!protos.temporal?.nested?.api?.nested?.cloud) throw new Error(`${path}: no temporal.api.cloud`);
+  delete protos.temporal.nested.api.nested.cloud;
+  return protos;
+}
+
+/**
+ * `status ID` makes one call, QueryWorkflow: its bundle keeps that method's messages, the messages
+ * the SDK reads by name, and every enum and service (a tenth of the definitions: building all of
+ * them is most of what the SDK's start-up costs).
+ */
+function queryOnly(protos) {
+  return pruneProtos(protos, {
+    methods: { 'temporal.api.workflowservice.v1.WorkflowService': ['QueryWorkflow'] },
+    // Read by name: gRPC error details (google.rpc.Status and what it carries), and the payload
+    // messages the SDK's converters bind when they load.
+    types: [
+      'google.rpc.Status',
+      'temporal.api.errordetails.v1',
+      'temporal.api.common.v1.Payload',
+      'temporal.api.sdk.v1.ExternalStorageReference',
+    ],
+  });
+}
 
 async function buildCli(buildInfo) {
   const common = {
@@ -117,7 +161,7 @@ async function buildCli(buildInfo) {
       entryPoints: ['src/cli/main.ts'],
       outfile: 'dist/cli/main.js',
       define: { REMEDIATE_BUILD_INFO: JSON.stringify(buildInfo) },
-      plugins: [loadHeavyFromBundle],
+      plugins: [loadBundlesApart],
     }),
     build({
       ...common,
@@ -125,7 +169,15 @@ async function buildCli(buildInfo) {
       outfile: 'dist/cli/heavy.cjs',
       minify: true,
       keepNames: true,
-      plugins: [withoutCloudProtos],
+      plugins: [rewriteProtos('without-cloud', withoutCloud)],
+    }),
+    build({
+      ...common,
+      entryPoints: ['src/cli/status-query.ts'],
+      outfile: 'dist/cli/status-query.cjs',
+      minify: true,
+      keepNames: true,
+      plugins: [rewriteProtos('query-only', queryOnly)],
     }),
   ]);
 }

@@ -3,21 +3,16 @@
  * Sources, later wins: defaults ← `.stack/stack.json` (local stack) ← REMEDIATION_CONFIG file
  * (JSON or YAML) ← environment. Every field is validated with zod; errors name the field.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InvalidConfigError, parsePolicyConfig, type PolicyConfig } from './domain/config';
 import { toFieldErrors } from './domain/request';
 import { DEFAULT_TASK_QUEUE } from './shared';
 
-/** `.stack/stack.json`, written by the local stack (`npm run stack`); clients read their defaults from it. */
-export interface StackInfo {
-  temporal: { address: string; namespace: string; uiUrl: string; cli: string };
-  kubeconfig: string;
-  executionNamespace: string;
-  controlNamespace: string;
-}
+import { readStackInfo, type StackInfo } from './stack-file';
+
+export { readStackInfo, type StackInfo };
 
 export const WorkerSettingsSchema = z.strictObject({
   temporalAddress: z
@@ -93,10 +88,6 @@ export const WorkerSettingsSchema = z.strictObject({
 export type WorkerSettings = z.output<typeof WorkerSettingsSchema>;
 
 const settingKeys = new Set(Object.keys(WorkerSettingsSchema.shape));
-
-export function readStackInfo(path = resolve('.stack/stack.json')): StackInfo | null {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as StackInfo) : null;
-}
 
 /** Reads a JSON or YAML config file: its policy keys (docs/behaviour.md#defaults) and its worker settings keys. */
 export function readConfigFile(path: string): Record<string, unknown> {

@@ -7,6 +7,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { INVALID_REQUEST_ERROR, type RemediationRequest } from './domain/request';
 import type { CatalogEntry } from './domain/catalog';
+import { STATUS_QUERY } from './remediation-ids';
 import type { BudgetBlock } from './domain/budget';
 import type { BlockKind, BlockReason, EndReason, Failure, Phase, WouldRun } from './domain/model';
 
@@ -43,14 +44,7 @@ export function catalogWorkflowId(kind: 'check' | 'list', unique: string): strin
   return `${kind === 'check' ? 'check-action' : 'list-actions'}-${unique}`;
 }
 
-/** Workflow id of a remediation: the idempotency key. */
-export function remediationWorkflowId(remediationId: string): string {
-  return `remediation-${remediationId}`;
-}
-
-export function remediationIdFromWorkflowId(workflowId: string): string {
-  return workflowId.startsWith('remediation-') ? workflowId.slice('remediation-'.length) : workflowId;
-}
+export { remediationIdFromWorkflowId, remediationWorkflowId } from './remediation-ids';
 
 // ------------------------------------------------------------------ search attributes
 
@@ -199,7 +193,7 @@ export interface ApprovalStatus {
   forbidSelfApproval: boolean;
 }
 
-export const statusQuery = defineQuery<RemediationStatus>('status');
+export const statusQuery = defineQuery<RemediationStatus>(STATUS_QUERY);
 /** Approves a remediation awaiting approval: it routes again from the top and runs. */
 export const approveUpdate = defineUpdate<ApprovalResult, [ApprovalRequest]>('approve');
 /** Rejects a remediation awaiting approval: it ends Skipped with reason Rejected. */

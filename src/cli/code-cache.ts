@@ -3,10 +3,13 @@
  * compiling it (Node 22's module.enableCompileCache does this for every module; Node 20 has none).
  *
  * The cache lives in a folder of the OS temp dir that only the current user can use (checked: V8
- * trusts cached code), one file per bundle, Node version and bundle mtime/size; V8 rejects a cache
- * whose source does not match, and then a fresh one is written. Writing happens at exit, so the
- * cache also holds the functions this run compiled lazily. Any failure only costs the cache.
+ * trusts cached code), one file per bundle path, Node version and bundle mtime/size; V8 rejects a
+ * cache whose source does not match, and then a fresh one is written. Writing happens at exit, so
+ * the cache also holds the functions this run compiled lazily. Any failure only costs the cache.
+ * Keyed by the bundle's full path: two installs of the CLI (say two checkouts) keep a cache each
+ * instead of replacing each other's at every alternate run.
  */
+import { createHash } from 'node:crypto';
 import {
   closeSync,
   mkdirSync,
@@ -20,7 +23,7 @@ import {
 } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Script } from 'node:vm';
 
 export interface CodeCacheOptions {
@@ -54,7 +57,7 @@ export function requireWithCodeCache(
   const source = readFileSync(file, 'utf8');
   const { mtimeMs, size } = statSync(file);
   const dir = privateCacheDir(cacheRoot);
-  const prefix = `${basename(file)}-`;
+  const prefix = `${basename(file)}-${createHash('sha256').update(resolve(file)).digest('hex').slice(0, 12)}-`;
   const cacheFile =
     dir && join(dir, `${prefix}${process.version}-${process.arch}-${Math.floor(mtimeMs)}-${size}.v8`);
   let cachedData: Buffer | undefined;

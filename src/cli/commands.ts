@@ -4,19 +4,17 @@
  * {@link classify}.
  */
 import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { NamespaceNotFoundError, WorkflowNotFoundError } from '@temporalio/common';
 import { RemediationClosedError, TargetNotFoundError } from '../client';
 import { BlockReason, EndReason, Phase } from '../domain/model';
 import { operatorInputErrors } from '../domain/operator';
 import { InvalidRequestError, parseRemediationRequest, parseTargetKey } from '../domain/request';
-import { DEFAULT_CONTROL_NAMESPACE } from '../k8s/ledger-types';
 import { KubeConfigError } from '../k8s/kube-config-error';
-import { readStackInfo, type StackInfo } from '../settings';
-import { TemporalConfigError, resolveTemporalConnection } from '../temporal-connection';
+import { TemporalConfigError } from '../temporal-connection';
 import { remediationIdFromWorkflowId, type ClearTargetResult, type RemediationStatus } from '../shared';
-import { globalOptions, noPositionals, onePositional, parseFlags, parseKeyValues } from './args';
+import { noPositionals, onePositional, parseFlags, parseKeyValues } from './args';
+import { ConnectSettings, type GlobalValues } from './connect-options';
 import { CliError, UsageError, messageOf } from './errors';
 import {
   clearedText,
@@ -28,12 +26,8 @@ import {
   targetViewText,
   actionsView,
 } from './format';
-import type { CliClient, ConnectOptions, Deps, Failure, FieldFlags, Io, Reporting } from './run';
+import type { CliClient, Deps, Failure, FieldFlags, Io, Reporting } from './run';
 import { commandFlags, listOutputs, type CommandName } from './spec';
-
-type GlobalValues = {
-  [K in keyof typeof globalOptions]?: (typeof globalOptions)[K]['type'] extends 'string' ? string : boolean;
-};
 
 /** Runs one known command (not `completion`, which ./run.ts answers itself). */
 export async function runCommand(
@@ -51,12 +45,15 @@ class Session {
   readonly io: Io;
   readonly json: boolean;
 
+  private readonly settings: ConnectSettings;
+
   constructor(
     private readonly deps: Deps,
     private readonly reporting: Reporting,
   ) {
     this.io = reporting.io;
     this.json = reporting.json;
+    this.settings = new ConnectSettings(reporting.io);
   }
 
   /** Which flag sets which input field, for hints in text-mode error lists. */
@@ -115,9 +112,9 @@ class Session {
     return username;
   }
 
-  /** Where the ledger is read from (for messages), as {@link connectOptions} resolves it. */
+  /** Where the ledger is read from (for messages), as the connection settings resolve it. */
   ledgerNamespace(values: GlobalValues): string {
-    return this.ledgerOptions(values).namespace ?? DEFAULT_CONTROL_NAMESPACE;
+    return this.settings.ledgerNamespace(values);
   }
 
   async withClient<T>(
@@ -125,64 +122,13 @@ class Session {
     use: (client: CliClient) => Promise<T>,
     ledger = false,
   ): Promise<T> {
-    const client = await this.deps.connect(this.connectOptions(values, ledger));
+    const options = this.settings.connectOptions(values, ledger, (line) => this.warn(line));
+    const client = await this.deps.connect(options);
     try {
       return await use(client);
     } finally {
       await client.close();
     }
-  }
-
-  private stack: StackInfo | null | undefined;
-
-  private fromStack(): StackInfo | null {
-    return (this.stack ??= readStackInfo(resolve(this.io.cwd, '.stack/stack.json')));
-  }
-
-  /**
-   * Temporal: flag, else environment, else the Temporal profile (`--profile`/TEMPORAL_PROFILE of
-   * `--config-file`/TEMPORAL_CONFIG_FILE), else `.stack/stack.json` (the local stack), else the defaults.
-   */
-  private connectOptions(values: GlobalValues, ledger: boolean): ConnectOptions {
-    const env = this.io.env;
-    const temporal = resolveTemporalConnection({
-      env,
-      explicit: {
-        address: values.address,
-        namespace: values.namespace,
-        profile: values.profile,
-        configFile: values['config-file'],
-      },
-      fallback: () => {
-        const stack = this.fromStack();
-        return stack
-          ? {
-              address: stack.temporal.address,
-              namespace: stack.temporal.namespace,
-              source: '.stack/stack.json',
-            }
-          : null;
-      },
-    });
-    for (const warning of temporal.warnings) this.warn(warning);
-    return {
-      address: temporal.connectionOptions.address,
-      namespace: temporal.namespace,
-      connection: temporal.connectionOptions,
-      taskQueue: values['task-queue'] ?? (env['REMEDIATION_TASK_QUEUE'] || 'remediation'),
-      ...(ledger && { ledger: this.ledgerOptions(values) }),
-    };
-  }
-
-  /** Kubernetes: flag, else KUBECONFIG / KUBE_CONTEXT, else `.stack/stack.json`, else kubectl's defaults. */
-  private ledgerOptions(values: GlobalValues): NonNullable<ConnectOptions['ledger']> {
-    const env = this.io.env;
-    const context = values.context ?? (env['KUBE_CONTEXT'] || undefined);
-    return {
-      kubeconfig: values.kubeconfig ?? (env['KUBECONFIG'] || this.fromStack()?.kubeconfig),
-      ...(context !== undefined && { context }),
-      namespace: values['control-namespace'] ?? this.fromStack()?.controlNamespace,
-    };
   }
 }
 

@@ -42,6 +42,17 @@ export class UnreachableError extends CliError {
   }
 }
 
+/** Connection settings that cannot work (unreadable certificate, unknown profile): nothing was done. Exit 2. */
+export class ConfigError extends CliError {
+  override readonly name = 'ConfigError';
+  readonly exitCode = 2;
+  readonly code = 'config';
+
+  constructor(cause: Error) {
+    super(cause.message, [], { cause });
+  }
+}
+
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

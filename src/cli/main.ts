@@ -2,12 +2,14 @@
  * Entry point of `remediate` (bin/remediate.js runs its bundle, dist/cli/main.js): wires
  * {@link run} to the process and to a real RemediationClient. The client, and the Kubernetes
  * client for the commands that read the ledger, are loaded only when a command connects, so
- * `--help`, `--version` and `completion` load neither.
+ * `--help`, `--version` and `completion` load neither; `status ID` loads only its query.
  */
 import type { RemediationClient } from '../client';
 import type { Ledger } from '../ports/ledger';
+import type { RemediationStatus } from '../shared';
 import { UnreachableError } from './errors';
 import { loadHeavy } from './load-heavy';
+import { loadStatusQuery } from './load-status-query';
 import { run, type ConnectOptions } from './run';
 
 /**
@@ -44,11 +46,27 @@ async function connect(options: ConnectOptions): Promise<RemediationClient> {
   }
 }
 
+/** `status ID`: only the query's bundle, not the commands' (the SDK client all the same). */
+async function queryStatus(options: ConnectOptions, id: string): Promise<RemediationStatus> {
+  const { connectStatusQuery } = await loadStatusQuery();
+  let query: Awaited<ReturnType<typeof connectStatusQuery>>;
+  try {
+    query = await connectStatusQuery(options.connection, options.namespace);
+  } catch (error) {
+    throw new UnreachableError(options.address, options.namespace, error);
+  }
+  try {
+    return await query.status(id);
+  } finally {
+    await query.close();
+  }
+}
+
 async function main(): Promise<number> {
   return run(
     process.argv.slice(2),
     { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() },
-    { connect },
+    { connect, queryStatus },
   );
 }
 

@@ -6,7 +6,9 @@
  *
  * This module loads nothing heavy: `--help`, `--version` and `completion` answer from here, and the
  * commands (./commands.ts, with the Temporal client, zod and the rest, through ./load-heavy.ts) are
- * loaded only when one runs. Keep it that way: every import here is paid by every invocation.
+ * loaded only when one runs; `status ID`, the command polled most, loads only ./quick-status.ts
+ * and its query (see {@link Deps.queryStatus}). Keep it that way: every import here is paid by
+ * every invocation.
  */
 import type { RemediationClient } from '../client';
 import type { FieldError } from '../domain/request';
@@ -16,6 +18,7 @@ import { completionCommand } from './completion';
 import { CliError, UsageError } from './errors';
 import { commandHelp, mainHelp } from './help';
 import { loadHeavy } from './load-heavy';
+import { quickStatus, type QueryStatus } from './quick-status';
 import { commandFlags } from './spec';
 import { versionCommand } from './version';
 
@@ -60,6 +63,11 @@ export interface Io {
 
 export interface Deps {
   connect(options: ConnectOptions): Promise<CliClient>;
+  /**
+   * `status ID` without `--wait`: one status over a connection made for it (main.ts: a bundle with
+   * only that call). Without it, `status` connects a full client.
+   */
+  queryStatus?: QueryStatus;
 }
 
 /** Which flag sets which input field (prefix of the field path, flag), for hints in error lists. */
@@ -98,11 +106,26 @@ export async function run(argv: readonly string[], io: Io, deps: Deps): Promise<
     if (!Object.hasOwn(commandFlags, command)) throw unknownCommand(command);
     if (wantsHelp(args)) return printHelp(io, command);
     if (command === 'completion') return completionCommand(args, io);
+    if (command === 'status') {
+      const code = await quickStatus(args, reporting, deps.queryStatus ?? statusThroughClient(deps));
+      if (code !== undefined) return code;
+    }
     const { runCommand } = await loadHeavy();
     return await runCommand(command, args, deps, reporting);
   } catch (error) {
     return report(error, reporting);
   }
+}
+
+function statusThroughClient(deps: Deps): QueryStatus {
+  return async (options, id) => {
+    const client = await deps.connect(options);
+    try {
+      return await client.status(id);
+    } finally {
+      await client.close();
+    }
+  };
 }
 
 function printHelp(io: Io, command: string): number {

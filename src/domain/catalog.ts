@@ -9,7 +9,8 @@
  * Pure: importable in the workflow sandbox.
  */
 import { z } from 'zod';
-import { durationSchema, formatDuration } from './duration';
+import { formatDuration } from './duration';
+import { durationSchema } from './duration-schema';
 import {
   KIND,
   TEKTON_PARAM_NAME,

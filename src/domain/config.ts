@@ -5,7 +5,7 @@
  * Pure: importable in the workflow sandbox.
  */
 import { z } from 'zod';
-import { durationSchema } from './duration';
+import { durationSchema } from './duration-schema';
 import type { BudgetScope } from './model';
 import { toFieldErrors, type FieldError } from './request';
 

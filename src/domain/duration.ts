@@ -1,9 +1,9 @@
 /**
  * Durations as the product's users write them:
  * `"90s"`, `"1m"`, `"1h30m"`, `"500ms"`, or a non-negative integer number of milliseconds.
- * Pure: importable in the workflow sandbox.
+ * Pure: importable in the workflow sandbox. Free of zod (./duration-schema.ts has the schema), so
+ * that the CLI formats durations without loading it.
  */
-import { z } from 'zod';
 
 export const DURATION_HINT = 'expected a duration like 90s, 1m, 1h or milliseconds';
 
@@ -61,19 +61,3 @@ export function formatDuration(ms: number): string {
   }
   return out;
 }
-
-/** zod schema: a duration string or milliseconds → milliseconds. */
-export const durationSchema = z
-  .union([z.string(), z.number()], { error: DURATION_HINT })
-  .transform((value, ctx) => {
-    try {
-      return parseDuration(value);
-    } catch {
-      ctx.addIssue({
-        code: 'custom',
-        message: `${DURATION_HINT}, got ${JSON.stringify(value)}`,
-        params: { rule: 'duration' },
-      });
-      return z.NEVER;
-    }
-  });

@@ -4,7 +4,8 @@
  * Pure: importable in the workflow sandbox.
  */
 import { z } from 'zod';
-import { durationSchema, formatDuration } from './duration';
+import { formatDuration } from './duration';
+import { durationSchema } from './duration-schema';
 import type { Timestamp } from './model';
 
 /** One violated rule on one field. */

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { durationSchema } from '../domain/duration';
+import { durationSchema } from '../domain/duration-schema';
 import { remediationRequestSchema, targetSchema, type FieldError } from '../domain/request';
 import { describeFieldErrors, fieldErrorsOf, formatPath } from './fields';
 

@@ -80,6 +80,21 @@ describe('requireWithCodeCache', () => {
     expect(inChild()).toEqual({ cache: 'hit', name: 'bundle.cjs' });
   });
 
+  it('when another install has a bundle of the same name then each keeps its own cache', () => {
+    const other = join(dir, 'other');
+    mkdirSync(other);
+    const otherBundle = join(other, 'bundle.cjs');
+    writeFileSync(otherBundle, 'module.exports = { other: true };\n');
+    const loadOther = () => requireWithCodeCache(otherBundle, { cacheRoot, atExit });
+    load();
+    exit();
+    loadOther();
+    exit();
+    expect(readdirSync(cacheDir())).toHaveLength(2);
+    expect(load().cache).toBe('hit');
+    expect(loadOther().cache).toBe('hit');
+  });
+
   it('when the cache folder is open to others then it is not used', () => {
     mkdirSync(cacheDir(), { mode: 0o777 });
     chmodSync(cacheDir(), 0o777);

@@ -31,6 +31,20 @@ describe('the prebuilt CLI', () => {
     expect(commands).not.toContain('CloudService');
   });
 
+  it('answers `status ID` from a bundle with the query alone: no commands, zod or Kubernetes, a tenth of the protos', () => {
+    const entry = readFileSync(join(root, 'dist/cli/main.js'), 'utf8');
+    const commands = readFileSync(join(root, 'dist/cli/heavy.cjs'), 'utf8');
+    const query = readFileSync(join(root, 'dist/cli/status-query.cjs'), 'utf8');
+    expect(entry).toContain('status-query.cjs');
+    expect(query).toContain('grpc.max_receive_message_length');
+    expect(query).toContain('QueryWorkflowRequest:{fields:');
+    // Messages of calls `status` never makes are in the commands bundle only.
+    expect(commands).toContain('StartWorkflowExecutionRequest:{fields:');
+    expect(query).not.toContain('StartWorkflowExecutionRequest:{fields:');
+    expect(query).not.toContain('HistoryEvent:{');
+    for (const heavy of ['CustomObjectsApi', 'ZodError', 'runCommand']) expect(query).not.toContain(heavy);
+  });
+
   it('--help prints the usage', async () => {
     const { stdout } = await remediate('--help');
     expect(stdout).toMatch(/^Usage: remediate <command> \[flags\]/);

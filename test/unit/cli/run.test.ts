@@ -585,6 +585,68 @@ describe('status', () => {
   });
 });
 
+describe('status with a status query (the prebuilt CLI: a connection for the one query)', () => {
+  const executing = status({ phase: 'Executing', attempts: 1, message: 'PipelineRun rem-r1-1 running' });
+
+  async function withQuery(
+    argv: string[],
+    queryStatus: (options: ConnectOptions, id: string) => Promise<RemediationStatus>,
+  ) {
+    let stdout = '';
+    let stderr = '';
+    const client = fakeClient({ status: unexpected('status'), wait: () => Promise.resolve(executing) });
+    const connect = jest.fn((_options: ConnectOptions) => Promise.resolve<CliClient>(client));
+    const query = jest.fn(queryStatus);
+    const code = await run(
+      argv,
+      {
+        stdout: { write: (s: string) => (stdout += s) },
+        stderr: { write: (s: string) => (stderr += s) },
+        env: { TEMPORAL_ADDRESS: 'env:7233', REMEDIATION_TASK_QUEUE: 'q' },
+        cwd: '/nonexistent',
+        now: () => NOW,
+      },
+      { connect, queryStatus: query },
+    );
+    return { code, stdout, stderr, connect, query };
+  }
+
+  it('when status ID then it asks the query alone, with the resolved settings, and prints what the client path prints', async () => {
+    const quick = await withQuery(['status', 'r1'], () => Promise.resolve(executing));
+    const viaClient = await cli(['status', 'r1'], fakeClient({ status: () => Promise.resolve(executing) }), {
+      TEMPORAL_ADDRESS: 'env:7233',
+      REMEDIATION_TASK_QUEUE: 'q',
+    });
+    expect(quick.code).toBe(0);
+    expect(quick.connect).not.toHaveBeenCalled();
+    expect(quick.query).toHaveBeenCalledWith(
+      expect.objectContaining({ address: 'env:7233', namespace: 'default', taskQueue: 'q' }),
+      'r1',
+    );
+    expect(quick.stdout).toBe(viaClient.stdout);
+    const json = await withQuery(['--json', 'status', 'r1'], () => Promise.resolve(executing));
+    expect(JSON.parse(json.stdout)).toEqual(executing);
+  });
+
+  it('when --wait then it follows through the client instead', async () => {
+    const { code, connect, query } = await withQuery(['status', 'r1', '--wait'], unexpected('queryStatus'));
+    expect(code).toBe(1); // Executing is not Completed: the fake wait returns it as final
+    expect(connect).toHaveBeenCalled();
+    expect(query).not.toHaveBeenCalled();
+  });
+
+  it('when the query fails then the error is reported as the client path reports it', async () => {
+    const { code, stderr } = await withQuery(['status', 'nope', '--json'], () =>
+      Promise.reject(new WorkflowNotFoundError('workflow not found', 'remediation-nope', undefined)),
+    );
+    expect(code).toBe(1);
+    expect(parseError(stderr)).toMatchObject({
+      code: 'not_found',
+      message: expect.stringContaining('nope') as unknown,
+    });
+  });
+});
+
 describe('--version', () => {
   const { version } = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')) as {
     version: string;

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { durationSchema, formatDuration, parseDuration } from '../../../src/domain/duration';
+import { formatDuration, parseDuration } from '../../../src/domain/duration';
+import { durationSchema } from '../../../src/domain/duration-schema';
 
 describe('parseDuration', () => {
   it.each([
