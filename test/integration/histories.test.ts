@@ -29,7 +29,7 @@ describe('workflow histories', () => {
     if (tag) writeFileSync(join(fixtures, `${name}-${tag}.json`), historyToJSON(history));
   }
 
-  it('S25: histories of the main paths replay deterministically (clean, backoff retry, override, clear, duplicate, cancel)', async () => {
+  it('S25: histories of the main paths replay deterministically (clean, backoff retry, override, execution failure, clear, duplicate, cancel)', async () => {
     const succeed = await h.definePipeline('succeed');
     const hang = await h.definePipeline('hang');
     const failing = await h.definePipeline('fail-step');
@@ -56,7 +56,8 @@ describe('workflow histories', () => {
 
     // Execution failure → manual block → clear → runs; plus a duplicate and a cancel mid-execution.
     const broken = h.request({ pipeline: failing });
-    await h.result(await h.start(broken));
+    const failed = await h.start(broken);
+    await h.result(failed);
     const manualRequest = { ...h.request({ pipeline: hang }), target: broken.target };
     const manual = await h.start(manualRequest);
     await h.waitFor(manual, (s) => s.blockReason === 'PreviousExecutionFailed', 30_000, 'manual block');
@@ -70,7 +71,7 @@ describe('workflow histories', () => {
     await h.client.cancel(manual);
     await h.result(manual);
 
-    for (const [name, id] of Object.entries({ clean, retry, overridden, manual, duplicate })) {
+    for (const [name, id] of Object.entries({ clean, retry, overridden, failed, manual, duplicate })) {
       await replayAndMaybeRecord(name, remediationWorkflowId(id));
     }
   });
