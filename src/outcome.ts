@@ -22,7 +22,7 @@ export function remediationFailedMessage(status: RemediationStatus): string {
   const numbers = [
     `${status.attempts} attempt${status.attempts === 1 ? '' : 's'}`,
     `${runs.length} PipelineRun${runs.length === 1 ? '' : 's'}${runs.length ? ` (last ${runs[runs.length - 1]})` : ''}`,
-    ...(status.failure ? [`failure ${status.failure.category} (${status.failure.reason})`] : []),
+    ...(status.failure ? [`failure ${failureName(status.failure)}`] : []),
   ];
   return `remediation ${status.id} on ${status.target} ended Failed (${status.reason ?? 'unknown reason'}) after ${numbers.join(', ')}: ${status.message}`;
 }
@@ -40,4 +40,9 @@ export function finalStatusFromFailure(failure: {
   if (typeof status !== 'object' || status === null) return null;
   const phase = (status as { phase?: unknown }).phase;
   return terminalPhases.includes(phase as Phase) ? (status as RemediationStatus) : null;
+}
+
+/** The category, and Tekton's own reason when it says more (e.g. `ImagePullFailed (TaskRunImagePullFailed)`). */
+function failureName({ category, reason }: { category: string; reason: string }): string {
+  return reason && reason !== category ? `${category} (${reason})` : category;
 }

@@ -4,7 +4,7 @@
  * replay test guards every later workflow change against non-determinism.
  */
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { targetKey } from '../../src/domain/request';
@@ -12,6 +12,7 @@ import { remediationWorkflowId } from '../../src/shared';
 import { RemediationHarness, uniqueName, workflowBundle } from './support/remediation-harness';
 
 const fixtures = join(__dirname, '../fixtures/histories');
+const repoRoot = resolve(__dirname, '../..');
 
 describe('workflow histories', () => {
   const h = new RemediationHarness();
@@ -26,7 +27,12 @@ describe('workflow histories', () => {
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
     // RECORD_HISTORIES=<tag> adds <name>-<tag>.json; earlier recordings stay, so patched() paths keep replaying.
     const tag = process.env.RECORD_HISTORIES;
-    if (tag) writeFileSync(join(fixtures, `${name}-${tag}.json`), historyToJSON(history));
+    // A failure's stack trace names files by absolute path: kept relative to the repository.
+    if (tag)
+      writeFileSync(
+        join(fixtures, `${name}-${tag}.json`),
+        historyToJSON(history).split(`${repoRoot}/`).join(''),
+      );
   }
 
   it('S25: histories of the main paths replay deterministically (clean, backoff retry, override, execution failure, clear, duplicate, cancel)', async () => {

@@ -75,6 +75,18 @@ describe('remediationFailedMessage', () => {
     );
   });
 
+  it("names the failure by its category alone when Tekton's reason is the same word", () => {
+    const failure = {
+      category: 'StepFailed',
+      wasExecutionFailure: true,
+      reason: 'StepFailed',
+      message: 'exit 1',
+    } as const;
+    expect(remediationFailedMessage(finalStatus({ failure }))).toContain(
+      '(last rem-r1-1), failure StepFailed: PipelineRun',
+    );
+  });
+
   it('leaves out the failure when there is none', () => {
     const message = remediationFailedMessage(
       finalStatus({ reason: 'Rejected', failure: null, message: 'rejected by bob: no' }),

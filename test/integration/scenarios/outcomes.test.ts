@@ -128,7 +128,7 @@ describe('outcomes in Temporal: a Failed remediation fails its workflow', () => 
     expect(failure).toMatchObject({ type: 'RemediationFailed', nonRetryable: true });
     expect(failure.message).toBe(
       `remediation ${id} on ${target} ended Failed (ExecutionFailed) after 1 attempt, ` +
-        `1 PipelineRun (last ${final.pipelineRuns[0]}), failure StepFailed (${final.failure!.reason}): ${final.message}`,
+        `1 PipelineRun (last ${final.pipelineRuns[0]}), failure StepFailed: ${final.message}`,
     );
     expect(failure.details).toEqual([final]);
 
@@ -145,6 +145,45 @@ describe('outcomes in Temporal: a Failed remediation fails its workflow', () => 
       workflowId,
     );
     expect(byPhase.map((w) => w.execution.workflowId)).toEqual([workflowId]);
+
+    // The plain CLI's result: exit 1, the failure with the final status as its first detail.
+    const { cli, address, namespace } = h.info.temporal;
+    const plain = await exec(cli, [
+      'workflow',
+      'result',
+      '--workflow-id',
+      workflowId,
+      '-o',
+      'json',
+      '--address',
+      address,
+      '--namespace',
+      namespace,
+    ]);
+    expect(plain.code).toBe(1);
+    const closed = JSON.parse(plain.stdout) as {
+      status: string;
+      closeEvent: {
+        workflowExecutionFailedEventAttributes: {
+          failure: {
+            message: string;
+            applicationFailureInfo: { type: string; nonRetryable: boolean; details: unknown[] };
+          };
+        };
+      };
+    };
+    expect(closed.status).toBe('FAILED');
+    const plainFailure = closed.closeEvent.workflowExecutionFailedEventAttributes.failure;
+    expect(plainFailure.message).toBe(failure.message);
+    expect(plainFailure.applicationFailureInfo).toMatchObject({
+      type: 'RemediationFailed',
+      nonRetryable: true,
+    });
+    expect(plainFailure.applicationFailureInfo.details[0]).toMatchObject({
+      id,
+      phase: 'Failed',
+      reason: 'ExecutionFailed',
+    });
 
     // The status query answers on the closed, failed workflow (replayed by the worker).
     const status = await remediate('status', id, '--json');
