@@ -93,9 +93,9 @@ export class Driver {
     };
   }
 
-  /** Waits for the workflow result (long poll, no status polling load on the worker). */
-  async result(taskQueue: string, id: string): Promise<RemediationStatus> {
-    return (await this.client(taskQueue).handle(id).result()) as RemediationStatus;
+  /** Waits for the final status (long poll on the result, no status polling load on the worker; Failed included). */
+  result(taskQueue: string, id: string): Promise<RemediationStatus> {
+    return this.client(taskQueue).result(id);
   }
 
   /** Polls the status query until `predicate` holds (for intermediate phases only). */

@@ -18,6 +18,7 @@ import {
 import type { ActionAdmission } from './domain/catalog';
 import { emptyTargetState, terminalPhases, type Phase, type TargetState } from './domain/model';
 import { operatorInputErrors } from './domain/operator';
+import { REMEDIATION_FAILED, finalStatusFromFailure } from './outcome';
 import {
   InvalidRequestError,
   fingerprintKey,
@@ -382,6 +383,33 @@ export class RemediationClient {
     }
   }
 
+  /**
+   * Waits for the remediation to end and returns its final status, without polling the worker:
+   * a long poll on the workflow's result, following continue-as-new. A remediation that ended
+   * Failed fails its workflow (RemediationFailed) and still answers here with its final status.
+   * Throws {@link RemediationClosedError} when the workflow closed without a final phase.
+   */
+  async result(id: string): Promise<RemediationStatus> {
+    const handle = this.handle(id);
+    try {
+      return (await handle.result()) as RemediationStatus;
+    } catch (error) {
+      const final = finalStatusOf(error);
+      if (final) return final;
+      if (!(error instanceof WorkflowFailedError)) throw error;
+      const description = await handle.describe();
+      const closed = closedStatus(description.status.name);
+      throw new RemediationClosedError(
+        id,
+        handle.workflowId,
+        description.runId,
+        closed === null || closed === 'CONTINUED_AS_NEW' ? 'FAILED' : closed,
+        error.cause?.message || error.message || null,
+        null,
+      );
+    }
+  }
+
   /** The final status of a closed run, null if it continued as new, else a RemediationClosedError. */
   private async closedRun(
     id: string,
@@ -399,6 +427,9 @@ export class RemediationClient {
     } catch (error) {
       if (error instanceof WorkflowContinuedAsNewError) return null;
       if (!(error instanceof WorkflowFailedError)) throw error;
+      // Phase Failed fails the workflow; its failure carries the final status.
+      const final = finalStatusOf(error);
+      if (final) return final;
       reason = error.cause?.message || error.message || null;
     }
     throw new RemediationClosedError(id, workflowId, runId, closed, reason, lastStatus());
@@ -559,8 +590,20 @@ function requireOperatorInput(by: unknown, reason: unknown): void {
   if (errors.length) throw new InvalidRequestError(errors);
 }
 
+/**
+ * The final status of a remediation that ended Failed, from the error its workflow's result threw
+ * (a `WorkflowFailedError` whose cause is the `RemediationFailed` failure); null for any other error.
+ */
+export function finalStatusOf(error: unknown): RemediationStatus | null {
+  const failure = failureOfType(error, REMEDIATION_FAILED);
+  return failure ? finalStatusFromFailure(failure) : null;
+}
+
 /** The first failure in `error`'s cause chain whose `type` is `type` (an ApplicationFailure). */
-function failureOfType(error: unknown, type: string): Error | undefined {
+function failureOfType(
+  error: unknown,
+  type: string,
+): (Error & { type?: unknown; details?: unknown }) | undefined {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
     if ((e as { type?: unknown }).type === type) return e;
   }

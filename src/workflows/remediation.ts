@@ -3,6 +3,7 @@
  *   loop { routing checks (one atomic activity) → run | durable wait | end }
  *   run: create PipelineRun → await it → record outcome (releases the lock)
  *        success → Completed; execution failure → Failed; pre-execution failure → route again (backoff)
+ *   end: Completed and Skipped complete the workflow, Cancelled cancels it, Failed fails it (RemediationFailed)
  * Handlers first, main loop below. Time and randomness come from the workflow sandbox (replay-safe).
  */
 import {
@@ -28,6 +29,7 @@ import { formatDuration } from '../domain/duration';
 import { ActionMode, type ResolvedAction } from '../domain/catalog';
 import { BlockKind, BlockReason, EndReason, Phase, type Failure } from '../domain/model';
 import { describeOperatorErrors, operatorInputErrors } from '../domain/operator';
+import { REMEDIATION_FAILED, failsWorkflow, remediationFailedMessage } from '../outcome';
 import { fingerprintKey, parseRemediationRequest, resolveDeadline, targetKey } from '../domain/request';
 import {
   ErrorType,
@@ -293,7 +295,19 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   // into a cancelled workflow (status and Temporal would disagree).
   if (v3) await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   else await condition(allHandlersFinished);
-  return tracker.status();
+  const final = tracker.status();
+  // Failed closes the workflow as FAILED (non-retryable, the final status in its details), so the
+  // Web UI's Failures filter, ExecutionStatus="Failed" and workflow_failed see it; the status query
+  // still answers on the closed workflow. Histories recorded before this completed with the status.
+  if (failsWorkflow(final.phase) && patched('failed-remediation-fails-workflow')) {
+    throw ApplicationFailure.create({
+      type: REMEDIATION_FAILED,
+      message: remediationFailedMessage(final),
+      nonRetryable: true,
+      details: [final],
+    });
+  }
+  return final;
 
   async function routeAndRun(): Promise<Ending> {
     if (checksCatalog) {

@@ -4,7 +4,7 @@
  * replay test guards every later workflow change against non-determinism.
  */
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { targetKey } from '../../src/domain/request';
@@ -12,6 +12,7 @@ import { remediationWorkflowId } from '../../src/shared';
 import { RemediationHarness, uniqueName, workflowBundle } from './support/remediation-harness';
 
 const fixtures = join(__dirname, '../fixtures/histories');
+const repoRoot = resolve(__dirname, '../..');
 
 describe('workflow histories', () => {
   const h = new RemediationHarness();
@@ -26,10 +27,15 @@ describe('workflow histories', () => {
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
     // RECORD_HISTORIES=<tag> adds <name>-<tag>.json; earlier recordings stay, so patched() paths keep replaying.
     const tag = process.env.RECORD_HISTORIES;
-    if (tag) writeFileSync(join(fixtures, `${name}-${tag}.json`), historyToJSON(history));
+    // A failure's stack trace names files by absolute path: kept relative to the repository.
+    if (tag)
+      writeFileSync(
+        join(fixtures, `${name}-${tag}.json`),
+        historyToJSON(history).split(`${repoRoot}/`).join(''),
+      );
   }
 
-  it('S25: histories of the main paths replay deterministically (clean, backoff retry, override, clear, duplicate, cancel)', async () => {
+  it('S25: histories of the main paths replay deterministically (clean, backoff retry, override, execution failure, clear, duplicate, cancel)', async () => {
     const succeed = await h.definePipeline('succeed');
     const hang = await h.definePipeline('hang');
     const failing = await h.definePipeline('fail-step');
@@ -56,7 +62,8 @@ describe('workflow histories', () => {
 
     // Execution failure → manual block → clear → runs; plus a duplicate and a cancel mid-execution.
     const broken = h.request({ pipeline: failing });
-    await h.result(await h.start(broken));
+    const failed = await h.start(broken);
+    await h.result(failed);
     const manualRequest = { ...h.request({ pipeline: hang }), target: broken.target };
     const manual = await h.start(manualRequest);
     await h.waitFor(manual, (s) => s.blockReason === 'PreviousExecutionFailed', 30_000, 'manual block');
@@ -70,7 +77,7 @@ describe('workflow histories', () => {
     await h.client.cancel(manual);
     await h.result(manual);
 
-    for (const [name, id] of Object.entries({ clean, retry, overridden, manual, duplicate })) {
+    for (const [name, id] of Object.entries({ clean, retry, overridden, failed, manual, duplicate })) {
       await replayAndMaybeRecord(name, remediationWorkflowId(id));
     }
   });

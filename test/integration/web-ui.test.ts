@@ -3,7 +3,7 @@
  * in headless Debian Chromium by playwright-core: a blocked remediation is found by our search
  * attributes in the workflows list, and its page shows the static summary set by client.start(),
  * why it waits (current details, the timer's summary, BlockReason) — docs/behaviour.md#operator-controls — and, for a
- * remediation awaiting approval, who must act.
+ * remediation awaiting approval, who must act; a remediation that ended Failed is listed as a Failed workflow.
  * Screenshots land in test-artifacts/web-ui/ (git-ignored).
  */
 import { execFileSync } from 'node:child_process';
@@ -194,6 +194,20 @@ describe('Temporal Web UI', () => {
     const target = `${namespace}/Deployment/api`;
     const failing = await h.start(h.request({ namespace, pipeline: await h.definePipeline('fail-step') }));
     expect(await h.result(failing)).toMatchObject({ phase: 'Failed', reason: 'ExecutionFailed' });
+
+    // The run that failed is a Failed workflow (S39): the Failures view of docs/operators-guide.md lists it.
+    const failures = `ExecutionStatus="Failed" AND TargetResource="${target}"`;
+    await waitListed(failing, failures);
+    await step('failed-1-list', async () => {
+      await page.goto(listUrl(failures));
+      const link = page.getByRole('link', { name: `remediation-${failing}`, exact: true });
+      await link.waitFor();
+      expect(await page.getByRole('link', { name: /^remediation-/ }).count()).toBe(1);
+      const row = page.getByRole('row').filter({ has: link });
+      await row.getByText(/^Failed$/).waitFor();
+      await shot('failed-1-list');
+    });
+
     const id = await h.start(h.request({ namespace, pipeline: succeed }));
     await h.waitFor(id, (s) => s.blockReason === 'PreviousExecutionFailed', 60_000, 'the manual block');
 

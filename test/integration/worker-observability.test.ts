@@ -150,6 +150,25 @@ describe('the worker process: Prometheus conventions and JSON logs', () => {
     }
   });
 
+  it('counts a remediation that ended Failed in temporal_workflow_failed_total, as remediation_finished_total{phase="Failed"} does', async () => {
+    const pipeline = await h.definePipeline('fail-step', 100);
+    const id = await h.start(h.request({ pipeline }));
+    expect(await h.result(id)).toMatchObject({ phase: 'Failed', reason: 'ExecutionFailed' });
+    // Its workflow failed (docs/behaviour.md#how-a-remediation-closes-in-temporal): the SDK counts it.
+    const failed =
+      /^temporal_workflow_failed_total\{(?=[^}]*workflow_type="remediation")[^}]*\} ([1-9]\d*)$/m;
+    const finished = /^remediation_finished_total\{[^}]*phase="Failed"[^}]*\} ([1-9]\d*)$/m;
+    let text = '';
+    const until = Date.now() + 30_000;
+    while (Date.now() < until) {
+      text = await scrape();
+      if (failed.test(text) && finished.test(text)) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(text).toMatch(failed);
+    expect(text).toMatch(finished);
+  });
+
   it('prints only JSON lines: its own (logger worker) and the Temporal SDK’s (logger temporal), at LOG_LEVEL info', () => {
     const lines = jsonLines(worker!.output());
     for (const line of lines) {

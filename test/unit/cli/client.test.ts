@@ -1,7 +1,9 @@
 /**
- * RemediationClient.wait and .clear over a fake Temporal client: `wait` notices a workflow that
- * closed without a final phase (and follows continue-as-new); `clear` refuses a target the ledger
- * has no record of, before starting anything, and maps the worker's refusal to the same error.
+ * RemediationClient.wait, .result and .clear over a fake Temporal client: `wait` notices a workflow
+ * that closed without a final phase (and follows continue-as-new); `wait` and `result` answer the
+ * final status of a remediation that ended Failed (its workflow failed with RemediationFailed);
+ * `clear` refuses a target the ledger has no record of, before starting anything, and maps the
+ * worker's refusal to the same error.
  */
 import {
   WorkflowContinuedAsNewError,
@@ -22,6 +24,7 @@ import {
   RemediationClient,
   RemediationClosedError,
   TargetNotFoundError,
+  finalStatusOf,
   type ClosedWorkflowStatus,
 } from '../../../src/client';
 import { emptyTargetState, type TargetState } from '../../../src/domain/model';
@@ -64,6 +67,8 @@ function fakeTemporal(options: {
   describes: { status: WorkflowExecutionStatusName; runId?: string }[];
   queries?: RemediationStatus[];
   result?: (runId: string) => Promise<unknown>;
+  /** What the handle's own result() (following runs) settles with. */
+  handleResult?: () => Promise<unknown>;
 }) {
   let polls = 0;
   let described = 0;
@@ -79,19 +84,34 @@ function fakeTemporal(options: {
   const result = jest.fn((_workflowId: string, runId: string) =>
     options.result ? options.result(runId) : Promise.reject(new Error('unexpected result()')),
   );
+  const handleResult = jest.fn(() =>
+    options.handleResult ? options.handleResult() : Promise.reject(new Error('unexpected handle.result()')),
+  );
   const execute = jest.fn();
   const client = {
     workflow: {
-      getHandle: (workflowId: string) => ({ workflowId, describe, query }),
+      getHandle: (workflowId: string) => ({ workflowId, describe, query, result: handleResult }),
       result,
       execute,
     },
   } as unknown as Client;
-  return { client, describe, query, result, execute };
+  return { client, describe, query, result, handleResult, execute };
 }
 
 const failed = (message: string, cause: Error) =>
   new WorkflowFailedError(message, cause, RetryState.NON_RETRYABLE_FAILURE);
+
+/** What the workflow of a remediation that ended Failed throws, as the client sees it. */
+const remediationFailed = (final: RemediationStatus) =>
+  failed(
+    'Workflow execution failed',
+    ApplicationFailure.create({
+      type: 'RemediationFailed',
+      message: `remediation ${final.id} ended Failed`,
+      nonRetryable: true,
+      details: [final],
+    }),
+  );
 
 describe('wait: a workflow that closes without a final phase', () => {
   it.each<[string, WorkflowExecutionStatusName, Error, ClosedWorkflowStatus, string]>([
@@ -219,11 +239,100 @@ describe('wait: a workflow that closes without a final phase', () => {
     await expect(new RemediationClient(temporal.client).wait('r1', () => {}, 0)).resolves.toEqual(final);
   });
 
+  it('when it ended Failed then the workflow failed (RemediationFailed) and wait returns the final status it carries', async () => {
+    const final = status({ phase: 'Failed', reason: 'ExecutionFailed', blockReason: null });
+    const temporal = fakeTemporal({
+      describes: [{ status: 'RUNNING' }, { status: 'FAILED', runId: 'run-3' }],
+      result: () => Promise.reject(remediationFailed(final)),
+    });
+    const seen: RemediationStatus[] = [];
+    await expect(new RemediationClient(temporal.client).wait('r1', (s) => seen.push(s), 0)).resolves.toEqual(
+      final,
+    );
+    expect(seen).toEqual([status(), final]);
+    expect(temporal.result).toHaveBeenCalledWith('remediation-r1', 'run-3', { followRuns: false });
+  });
+
+  it('when a RemediationFailed failure carries no final status then wait rejects as for any failed workflow', async () => {
+    const temporal = fakeTemporal({
+      describes: [{ status: 'FAILED' }],
+      result: () => Promise.reject(remediationFailed(status())),
+    });
+    await expect(new RemediationClient(temporal.client).wait('r1', () => {}, 0)).rejects.toMatchObject({
+      name: 'RemediationClosedError',
+      temporalStatus: 'FAILED',
+    });
+  });
+
   it('when it stays open then wait returns at the first terminal phase, as before', async () => {
     const final = status({ phase: 'Failed', reason: 'ExecutionFailed', blockReason: null });
     const temporal = fakeTemporal({ describes: [{ status: 'RUNNING' }], queries: [status(), final] });
     await expect(new RemediationClient(temporal.client).wait('r1', () => {}, 0)).resolves.toEqual(final);
     expect(temporal.result).not.toHaveBeenCalled();
+  });
+});
+
+describe('result: the final status without polling the worker', () => {
+  it('when the workflow completed then it is the workflow result', async () => {
+    const final = status({ phase: 'Skipped', reason: 'DuplicateInProgress', blockReason: null });
+    const temporal = fakeTemporal({
+      describes: [{ status: 'COMPLETED' }],
+      handleResult: () => Promise.resolve(final),
+    });
+    await expect(new RemediationClient(temporal.client).result('r1')).resolves.toEqual(final);
+    expect(temporal.query).not.toHaveBeenCalled();
+  });
+
+  it('when it ended Failed then it is the final status the RemediationFailed failure carries, not an exception', async () => {
+    const final = status({ phase: 'Failed', reason: 'ExponentialBackoff', blockReason: null });
+    const temporal = fakeTemporal({
+      describes: [{ status: 'FAILED' }],
+      handleResult: () => Promise.reject(remediationFailed(final)),
+    });
+    await expect(new RemediationClient(temporal.client).result('r1')).resolves.toEqual(final);
+    expect(temporal.query).not.toHaveBeenCalled();
+  });
+
+  it('when it was terminated then it rejects with RemediationClosedError saying what Temporal says', async () => {
+    const temporal = fakeTemporal({
+      describes: [{ status: 'TERMINATED', runId: 'run-9' }],
+      handleResult: () => Promise.reject(failed('by hand', new TerminatedFailure('by hand'))),
+    });
+    const e = (await new RemediationClient(temporal.client)
+      .result('r1')
+      .catch((x: unknown) => x)) as RemediationClosedError;
+    expect(e).toBeInstanceOf(RemediationClosedError);
+    expect(e).toMatchObject({
+      runId: 'run-9',
+      temporalStatus: 'TERMINATED',
+      reason: 'by hand',
+      lastStatus: null,
+    });
+  });
+
+  it('when the call itself fails then that error is passed on', async () => {
+    const temporal = fakeTemporal({
+      describes: [{ status: 'RUNNING' }],
+      handleResult: () => Promise.reject(new Error('connection refused')),
+    });
+    await expect(new RemediationClient(temporal.client).result('r1')).rejects.toThrow('connection refused');
+  });
+});
+
+describe("finalStatusOf: the error a failed remediation's workflow result throws", () => {
+  it('unwraps the final status from a WorkflowFailedError caused by RemediationFailed', () => {
+    const final = status({ phase: 'Failed', reason: 'ExecutionFailed', blockReason: null });
+    expect(finalStatusOf(remediationFailed(final))).toEqual(final);
+  });
+
+  it('is null for any other failure', () => {
+    const other = ApplicationFailure.create({
+      type: 'InvalidRequestError',
+      details: [status({ phase: 'Failed' })],
+    });
+    expect(finalStatusOf(failed('Workflow execution failed', other))).toBeNull();
+    expect(finalStatusOf(new Error('boom'))).toBeNull();
+    expect(finalStatusOf(undefined)).toBeNull();
   });
 });
 
