@@ -172,6 +172,10 @@ class SteeredPipelineRuns implements PipelineRuns {
   list(namespace: string, labels: Record<string, string>): Promise<string[]> {
     return this.fake.list(namespace, labels);
   }
+
+  watchConnections(): number {
+    return this.fake.watchConnections();
+  }
 }
 
 type Activities = RemediationActivities;
