@@ -449,11 +449,15 @@ export async function watchConnections(
     started = total;
     log(`  watch: ${total} started (${((Date.now() - t0) / 1000).toFixed(0)}s)`);
     const query = `WorkflowType = 'remediation' AND TaskQueue = '${q}' AND RemediationPhase = 'Executing'`;
+    let executing = 0;
     for (;;) {
-      const { count } = await d.client(q).client.workflow.count(query);
-      if (count >= total) break;
-      if (Date.now() - t0 > 120_000 + total * 300)
-        throw new Error(`only ${count}/${total} remediations reached Executing`);
+      executing = (await d.client(q).client.workflow.count(query)).count;
+      if (executing >= total) break;
+      // A loaded machine may not get there: measure what did (the figure says how many).
+      if (Date.now() - t0 > 120_000 + total * 300) {
+        log(`  watch: only ${executing}/${total} reached Executing in time; measuring those`);
+        break;
+      }
       await sleep(2000);
     }
     // Executing is published before the create; give the last watches time to subscribe.
@@ -467,7 +471,7 @@ export async function watchConnections(
     log(
       `  watch: ${total} executing, worker watches ${workerWatches} (server total ${Math.max(...samples)})`,
     );
-    out.points.push({ executing: total, workerWatches, reachedMs: Date.now() - t0 });
+    out.points.push({ executing, workerWatches, reachedMs: Date.now() - t0 });
   }
   return out;
 }
