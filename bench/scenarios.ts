@@ -405,6 +405,7 @@ export async function memory(
       rssHoldingBytes.push(worker.rssBytes());
       await sleep(500);
     }
+    log(`  memory: ${total} waiting, worker RSS ${(Math.max(...rssHoldingBytes) / 2 ** 20).toFixed(0)} MB`);
     out.points.push({ waiting: total, rssHoldingBytes, waitUntilAllBlockedMs });
   }
   return out;
