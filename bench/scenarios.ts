@@ -389,11 +389,12 @@ export async function memory(
     await pool(namespaces, 32, (ns) => d.client(q).start(d.request({ pipeline, namespace: ns })));
     started = total;
     log(`  memory: ${total} started`);
+    const startsDone = Date.now();
     const query = `WorkflowType = 'remediation' AND TaskQueue = '${q}' AND RemediationPhase = 'Blocked'`;
     for (;;) {
       const { count } = await d.client(q).client.workflow.count(query);
       if (count >= total) break;
-      if (Date.now() - t0 > 60_000 + total * 100)
+      if (Date.now() - startsDone > 60_000 + total * 100)
         throw new Error(`only ${count}/${total} remediations reached Blocked`);
       await sleep(1000);
     }
