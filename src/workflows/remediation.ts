@@ -98,6 +98,8 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   // The verdict as a search attribute of its own (RemediationVerification); earlier histories never upsert it.
   const verdictAttribute = verifies && patched('verification-search-attribute');
   const routesLocally = patched('local-routing-and-create');
+  /** Duplicates counted by this run (local routing): each once, however often it tells. */
+  const countedDuplicates = new Set<string>();
   const router = routesLocally ? localLedger : ledger;
   const creator = routesLocally ? localCreate : tekton;
   let signalResolved: { reason: string | null } | null = null;
@@ -128,6 +130,11 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   setHandler(statusQuery, () => tracker.status());
   setHandler(wakeSignal, () => void wakeups++);
   setHandler(duplicateSignal, ({ remediationId: duplicate }) => {
+    // A duplicate's local routing runs again when its workflow task is retried, and tells again.
+    if (routesLocally) {
+      if (countedDuplicates.has(duplicate)) return;
+      countedDuplicates.add(duplicate);
+    }
     tracker.duplicateRecorded(now(), duplicate);
     // Fired again while the fix is being verified: it did not help.
     if (verifies && tracker.phase === Phase.Verifying) refiredBy ??= duplicate;
