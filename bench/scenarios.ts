@@ -451,7 +451,7 @@ export async function watchConnections(
     started = total;
     log(`  watch: ${total} started (${((Date.now() - t0) / 1000).toFixed(0)}s)`);
     const query = `WorkflowType = 'remediation' AND TaskQueue = '${q}' AND RemediationPhase = 'Executing'`;
-    let executing = 0;
+    let executing: number;
     for (;;) {
       executing = (await d.client(q).client.workflow.count(query)).count;
       if (executing >= total) break;
