@@ -4,7 +4,8 @@
  * millisecond timestamps taken in workflow time, i.e. the server's clock on this same machine).
  */
 import { randomBytes } from 'node:crypto';
-import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
 import { defineSimulatedPipeline } from '../src/dev/simulator/pipelines';
 import { Client, Connection } from '@temporalio/client';
 import { KubernetesLedger } from '../src/adapters/kubernetes-ledger';
@@ -73,6 +74,106 @@ export class Driver {
       .map((pr) => pr.metadata.name);
   }
 
+  /**
+   * When each PipelineRun of the execution namespace was first seen by a watch in this process
+   * (Date.now()): the client side of "start → PipelineRun created", independent of workflow time.
+   */
+  async watchPipelineRunsSeen(): Promise<{ seen: Map<string, number>; stop(): void }> {
+    const seen = new Map<string, number>();
+    let controller: AbortController | undefined;
+    let stopped = false;
+    const path = `/apis/tekton.dev/v1/namespaces/${this.info.executionNamespace}/pipelineruns`;
+    const open = async (): Promise<void> => {
+      if (stopped) return;
+      controller = await new Watch(this.kube).watch(
+        path,
+        // resourceVersion 0: start from now (any cached state), creations after it arrive as ADDED.
+        { resourceVersion: '0', allowWatchBookmarks: true, timeoutSeconds: 600 },
+        (type: string, obj: { metadata?: { name?: string } }) => {
+          const name = obj?.metadata?.name;
+          if ((type === 'ADDED' || type === 'MODIFIED') && name && !seen.has(name))
+            seen.set(name, Date.now());
+        },
+        () => void setTimeout(() => void open(), 100),
+      );
+    };
+    await open();
+    return {
+      seen,
+      stop: () => {
+        stopped = true;
+        controller?.abort();
+      },
+    };
+  }
+
+  /**
+   * Watch requests on PipelineRuns the API server is serving now, from its own metrics
+   * (`apiserver_longrunning_requests{verb="WATCH",resource="pipelineruns"}`): every client's, so
+   * scenarios subtract a reference taken in the same run.
+   */
+  async apiServerPipelineRunWatches(): Promise<number> {
+    const server = new URL(this.kube.getCurrentCluster()!.server);
+    const options: RequestOptions = {
+      hostname: server.hostname,
+      port: server.port,
+      path: '/metrics',
+      method: 'GET',
+    };
+    await this.kube.applyToHTTPSOptions(options);
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest(options, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(body) : reject(new Error(`GET /metrics: ${res.statusCode}`)),
+        );
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    let total = 0;
+    let found = false;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('apiserver_longrunning_requests{')) continue;
+      if (!line.includes('resource="pipelineruns"') || !line.includes('verb="WATCH"')) continue;
+      found = true;
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    if (!found && !text.includes('apiserver_longrunning_requests'))
+      throw new Error('the API server exports no apiserver_longrunning_requests');
+    return total;
+  }
+
+  /** Deletes every PipelineRun of `pipeline` in the execution namespace. */
+  async deletePipelineRunsOf(pipeline: string): Promise<void> {
+    const list = (await this.customObjects.listNamespacedCustomObject({
+      group: 'tekton.dev',
+      version: 'v1',
+      namespace: this.info.executionNamespace,
+      plural: 'pipelineruns',
+    })) as { items: { metadata: { name: string }; spec: { pipelineRef?: { name?: string } } }[] };
+    const names = list.items
+      .filter((pr) => pr.spec.pipelineRef?.name === pipeline)
+      .map((pr) => pr.metadata.name);
+    for (let i = 0; i < names.length; i += 32) {
+      await Promise.all(
+        names.slice(i, i + 32).map((name) =>
+          this.customObjects
+            .deleteNamespacedCustomObject({
+              group: 'tekton.dev',
+              version: 'v1',
+              namespace: this.info.executionNamespace,
+              plural: 'pipelineruns',
+              name,
+            })
+            .catch(() => undefined),
+        ),
+      );
+    }
+  }
+
   /** A valid request on a fresh target (own namespace) with its own fingerprint unless given. */
   request(o: {
     pipeline: string;
@@ -120,12 +221,22 @@ export class Driver {
     throw new Error(`timed out waiting for ${what} on ${id}; last: ${JSON.stringify(last?.phase)}`);
   }
 
-  /** History events and scheduled activities of one remediation's workflow (cost). */
-  async historyCost(taskQueue: string, id: string): Promise<{ events: number; activities: number }> {
+  /**
+   * History events, scheduled (task-queue) activities, local activities (markers) and workflow
+   * tasks of one remediation's workflow: its cost on the server, independent of the machine's load.
+   */
+  async historyCost(
+    taskQueue: string,
+    id: string,
+  ): Promise<{ events: number; activities: number; localActivities: number; workflowTasks: number }> {
     const history = await this.client(taskQueue).handle(id).fetchHistory();
     const events = history.events ?? [];
     const activities = events.filter((e) => e.activityTaskScheduledEventAttributes).length;
-    return { events: events.length, activities };
+    const localActivities = events.filter(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    ).length;
+    const workflowTasks = events.filter((e) => e.workflowTaskCompletedEventAttributes).length;
+    return { events: events.length, activities, localActivities, workflowTasks };
   }
 }
 

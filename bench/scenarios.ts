@@ -12,11 +12,13 @@ import type { WorkerProcess as BenchWorker } from '../src/dev/stack/worker-proce
 export type Log = (line: string) => void;
 
 export interface LatencySamples {
+  /** Client start call → the PipelineRun first seen by a watch in the bench process (client side). */
+  startToSeenMs: number[];
   /** Client start call → the workflow saw its PipelineRun created (timeline `pipelineRunCreated`). */
   startToCreatedMs: number[];
   /** Client start call → the workflow ended Completed. */
   startToCompletedMs: number[];
-  cost: { events: number[]; activities: number[] };
+  cost: { events: number[]; activities: number[]; localActivities: number[]; workflowTasks: number[] };
 }
 
 /** Unblocked path, one remediation at a time on fresh targets: latency without queueing. */
@@ -28,23 +30,36 @@ export async function latency(
   log: Log,
 ): Promise<LatencySamples> {
   const out: LatencySamples = {
+    startToSeenMs: [],
     startToCreatedMs: [],
     startToCompletedMs: [],
-    cost: { events: [], activities: [] },
+    cost: { events: [], activities: [], localActivities: [], workflowTasks: [] },
   };
-  // Two warm-up runs: the first workflow task of a fresh worker pays for isolate and connection setup.
-  for (let i = -2; i < n; i++) {
-    const t0 = Date.now();
-    const { id } = await d.client(q).start(d.request({ pipeline }));
-    const status = await d.result(q, id);
-    expectPhase(status, 'Completed');
-    if (i < 0) continue;
-    out.startToCreatedMs.push(eventAt(status, 'pipelineRunCreated')! - t0);
-    out.startToCompletedMs.push(endAt(status) - t0);
-    const cost = await d.historyCost(q, id);
-    out.cost.events.push(cost.events);
-    out.cost.activities.push(cost.activities);
-    if ((i + 1) % 5 === 0) log(`  latency ${i + 1}/${n}`);
+  // Workflow time does not move while local activities run within one workflow task, so the
+  // timeline's pipelineRunCreated can be earlier than the create: the watch here is the measure.
+  const watch = await d.watchPipelineRunsSeen();
+  try {
+    // Two warm-up runs: the first workflow task of a fresh worker pays for isolate and connection setup.
+    for (let i = -2; i < n; i++) {
+      const t0 = Date.now();
+      const { id } = await d.client(q).start(d.request({ pipeline }));
+      const status = await d.result(q, id);
+      expectPhase(status, 'Completed');
+      if (i < 0) continue;
+      const seenAt = watch.seen.get(status.pipelineRuns[0]!);
+      if (seenAt === undefined) throw new Error(`PipelineRun of ${id} never seen by the bench's watch`);
+      out.startToSeenMs.push(seenAt - t0);
+      out.startToCreatedMs.push(eventAt(status, 'pipelineRunCreated')! - t0);
+      out.startToCompletedMs.push(endAt(status) - t0);
+      const cost = await d.historyCost(q, id);
+      out.cost.events.push(cost.events);
+      out.cost.activities.push(cost.activities);
+      out.cost.localActivities.push(cost.localActivities);
+      out.cost.workflowTasks.push(cost.workflowTasks);
+      if ((i + 1) % 5 === 0) log(`  latency ${i + 1}/${n}`);
+    }
+  } finally {
+    watch.stop();
   }
   return out;
 }
@@ -109,6 +124,13 @@ export interface StormSamples {
   runDurationMs: number;
   /** Pending activities of remediations that had not settled at the timeout ("type:state:attempt"). */
   pendingActivities: Record<string, number>;
+  /** Cost of a sample of the Skipped duplicates (history events, activities, workflow tasks each). */
+  duplicateCost: {
+    events: number[];
+    activities: number[];
+    localActivities: number[];
+    workflowTasks: number[];
+  };
 }
 
 /**
@@ -149,7 +171,21 @@ export async function storm(
   for (const s of settled.open) phases[`open:${s}`] = (phases[`open:${s}`] ?? 0) + 1;
   const pendingActivities = countBy(settled.pending);
   const skipped = finals.filter((f) => f.phase === 'Skipped');
+  const duplicateCost = {
+    events: [] as number[],
+    activities: [] as number[],
+    localActivities: [] as number[],
+    workflowTasks: [] as number[],
+  };
+  for (const f of skipped.slice(0, 20)) {
+    const cost = await d.historyCost(q, f.id);
+    duplicateCost.events.push(cost.events);
+    duplicateCost.activities.push(cost.activities);
+    duplicateCost.localActivities.push(cost.localActivities);
+    duplicateCost.workflowTasks.push(cost.workflowTasks);
+  }
   return {
+    duplicateCost,
     starts,
     startWindowMs,
     settled: settled.unsettled === 0,
@@ -314,49 +350,149 @@ export async function backoffCost(d: Driver, q: string, n: number): Promise<Back
   return out;
 }
 
-export interface MemorySamples {
+export interface MemoryPoint {
   waiting: number;
-  rssIdleBytes: number;
   rssHoldingBytes: number[];
+  /** Start of this step's starts → all of them Blocked. */
   waitUntilAllBlockedMs: number;
 }
 
-/** A fresh worker process holds `n` remediations in durable timer waits (backoff far ahead). */
+export interface MemorySamples {
+  rssIdleBytes: number;
+  points: MemoryPoint[];
+}
+
+/**
+ * A fresh worker process holds durable timer waits (backoff far ahead), sampled at each of
+ * `points` (ascending totals, e.g. 1,000 then 10,000): the cache bounds what it keeps in memory.
+ */
 export async function memory(
   d: Driver,
   q: string,
   worker: BenchWorker,
   pipeline: string,
-  n: number,
+  points: number[],
   log: Log,
 ): Promise<MemorySamples> {
   await sleep(2000); // let start-up garbage settle before the idle figure
   const rssIdleBytes = worker.rssBytes();
-  const until = new Date(Date.now() + 30 * 60_000).toISOString();
-  const namespaces = Array.from({ length: n }, () => uniqueName('mem'));
-  await pool(namespaces, 16, (ns) =>
-    d.ledger.putTarget({ ...emptyTargetState(`${ns}/Deployment/api`), nextAllowedExecution: until }),
-  );
-  log(`  memory: ${n} targets seeded`);
+  const until = new Date(Date.now() + 60 * 60_000).toISOString();
+  const out: MemorySamples = { rssIdleBytes, points: [] };
+  let started = 0;
+  for (const total of points) {
+    const namespaces = Array.from({ length: total - started }, () => uniqueName('mem'));
+    await pool(namespaces, 16, (ns) =>
+      d.ledger.putTarget({ ...emptyTargetState(`${ns}/Deployment/api`), nextAllowedExecution: until }),
+    );
+    log(`  memory: ${namespaces.length} targets seeded`);
+    const t0 = Date.now();
+    await pool(namespaces, 32, (ns) => d.client(q).start(d.request({ pipeline, namespace: ns })));
+    started = total;
+    log(`  memory: ${total} started`);
+    const startsDone = Date.now();
+    const query = `WorkflowType = 'remediation' AND TaskQueue = '${q}' AND RemediationPhase = 'Blocked'`;
+    for (;;) {
+      const { count } = await d.client(q).client.workflow.count(query);
+      if (count >= total) break;
+      if (Date.now() - startsDone > 60_000 + total * 100)
+        throw new Error(`only ${count}/${total} remediations reached Blocked`);
+      await sleep(1000);
+    }
+    const waitUntilAllBlockedMs = Date.now() - t0;
+    log(`  memory: all ${total} blocked after ${(waitUntilAllBlockedMs / 1000).toFixed(1)}s; sampling RSS`);
+    await sleep(3000);
+    const rssHoldingBytes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      rssHoldingBytes.push(worker.rssBytes());
+      await sleep(500);
+    }
+    log(`  memory: ${total} waiting, worker RSS ${(Math.max(...rssHoldingBytes) / 2 ** 20).toFixed(0)} MB`);
+    out.points.push({ waiting: total, rssHoldingBytes, waitUntilAllBlockedMs });
+  }
+  return out;
+}
+
+export interface WatchConnectionPoint {
+  executing: number;
+  /** Watch requests on PipelineRuns the API server serves, minus the reference. */
+  workerWatches: number;
+  /** Until all of them were Executing. */
+  reachedMs: number;
+}
+
+export interface WatchConnectionSamples {
+  /** Before the worker ran anything: the simulator's and the bench's own watches. */
+  reference: number;
+  points: WatchConnectionPoint[];
+}
+
+/**
+ * A fresh worker executes `points` (ascending totals) remediations at once, each with a
+ * PipelineRun that outlasts the measurement; the API server's own count of watch requests on
+ * PipelineRuns, minus the reference taken before, is the worker's.
+ */
+export async function watchConnections(
+  d: Driver,
+  q: string,
+  pipeline: string,
+  points: number[],
+  log: Log,
+): Promise<WatchConnectionSamples> {
+  const reference = await d.apiServerPipelineRunWatches();
+  const out: WatchConnectionSamples = { reference, points: [] };
+  let started = 0;
   const t0 = Date.now();
-  await pool(namespaces, 32, (ns) => d.client(q).start(d.request({ pipeline, namespace: ns })));
-  log(`  memory: ${n} started`);
-  const query = `WorkflowType = 'remediation' AND TaskQueue = '${q}' AND RemediationPhase = 'Blocked'`;
-  for (;;) {
-    const { count } = await d.client(q).client.workflow.count(query);
-    if (count >= n) break;
-    if (Date.now() - t0 > 180_000) throw new Error(`only ${count}/${n} remediations reached Blocked`);
-    await sleep(1000);
+  for (const total of points) {
+    await pool(
+      Array.from({ length: total - started }, () => d.request({ pipeline })),
+      32,
+      (r) => d.client(q).start(r),
+    );
+    started = total;
+    log(`  watch: ${total} started (${((Date.now() - t0) / 1000).toFixed(0)}s)`);
+    const query = `WorkflowType = 'remediation' AND TaskQueue = '${q}' AND RemediationPhase = 'Executing'`;
+    let executing: number;
+    for (;;) {
+      executing = (await d.client(q).client.workflow.count(query)).count;
+      if (executing >= total) break;
+      // A loaded machine may not get there: measure what did (the figure says how many).
+      if (Date.now() - t0 > 120_000 + total * 300) {
+        log(`  watch: only ${executing}/${total} reached Executing in time; measuring those`);
+        break;
+      }
+      await sleep(2000);
+    }
+    // Executing is published before the create; give the last watches time to subscribe.
+    await sleep(5000);
+    const samples: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      samples.push(await d.apiServerPipelineRunWatches());
+      await sleep(1000);
+    }
+    const workerWatches = Math.max(...samples) - reference;
+    log(
+      `  watch: ${total} executing, worker watches ${workerWatches} (server total ${Math.max(...samples)})`,
+    );
+    out.points.push({ executing, workerWatches, reachedMs: Date.now() - t0 });
   }
-  const waitUntilAllBlockedMs = Date.now() - t0;
-  log(`  memory: all ${n} blocked after ${(waitUntilAllBlockedMs / 1000).toFixed(1)}s; sampling RSS`);
-  await sleep(3000);
-  const rssHoldingBytes: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    rssHoldingBytes.push(worker.rssBytes());
-    await sleep(500);
-  }
-  return { waiting: n, rssIdleBytes, rssHoldingBytes, waitUntilAllBlockedMs };
+  return out;
+}
+
+/** Ends what a scenario left running: its remediations terminated, its PipelineRuns deleted. */
+export async function cleanUpPipeline(d: Driver, q: string, pipeline: string): Promise<void> {
+  const open = d.client(q).client.workflow.list({
+    query: `WorkflowType = 'remediation' AND TaskQueue = '${q}' AND ExecutionStatus = 'Running'`,
+  });
+  const ids: string[] = [];
+  for await (const w of open) ids.push(w.workflowId);
+  await pool(ids, 32, (id) =>
+    d
+      .client(q)
+      .client.workflow.getHandle(id)
+      .terminate('bench: scenario over')
+      .catch(() => undefined),
+  );
+  await d.deletePipelineRunsOf(pipeline);
 }
 
 function expectPhase(status: RemediationStatus, phase: string): void {

@@ -193,6 +193,7 @@ export async function runWorker(
   const clientConnection = await Connection.connect(temporal.connectionOptions);
   const client = new Client({ connection: clientConnection, namespace: temporal.namespace });
   const ledger = new KubernetesLedger(kubeConfig, settings.controlNamespace);
+  const pipelineRuns = new KubernetesPipelineRuns(kubeConfig);
   const worker = await createRemediationWorker({
     connection,
     namespace: temporal.namespace,
@@ -205,7 +206,7 @@ export async function runWorker(
     logger,
     deps: {
       ledger,
-      pipelineRuns: new KubernetesPipelineRuns(kubeConfig),
+      pipelineRuns,
       remediations: new TemporalRemediations(client),
       policy,
       catalog,
@@ -252,6 +253,7 @@ export async function runWorker(
     await gauges?.stop();
     await health?.close();
   }
+  pipelineRuns.close();
   await catalog.close();
   await clientConnection.close();
   await connection.close();

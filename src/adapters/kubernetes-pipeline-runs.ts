@@ -2,12 +2,14 @@
  * PipelineRuns on a real Kubernetes API server with Tekton's CRDs: create-or-adopt
  * by deterministic name (adopting only a run whose owner labels match), a server-side dry run of
  * that same create (plus a GET of the referenced Pipeline), classified observation of
- * the run and its child TaskRuns, a watch that survives 410 Gone and API-server restarts and turns
- * a deleted run into a failure, cancel by merge patch. A list or watch the worker may not make
- * (401/403) ends the wait with a KubernetesForbiddenError instead of being retried unseen.
+ * the run and its child TaskRuns, one watch per namespace shared by every wait (it survives 410 Gone
+ * and API-server restarts) that turns a deleted run into a failure, cancel by merge patch. A list or
+ * watch the worker may not make (401/403) ends the waits with a KubernetesForbiddenError instead of
+ * being retried unseen.
  */
 import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { classifyDisappeared, classifyPipelineRun, latestObservation } from '../domain/classifier';
+import { SharedPipelineRunWatch } from './shared-pipeline-run-watch';
 import {
   apiMessage,
   apiStatus,
@@ -40,8 +42,10 @@ import {
 } from '../ports/pipeline-runs';
 
 export interface KubernetesPipelineRunsOptions {
-  /** Server-side end of one watch request; the watch is then re-established. */
+  /** Server-side end of one watch request; the watch then carries on from its last resourceVersion. */
   watchTimeoutSeconds?: number;
+  /** How long a namespace's shared watch stays open after its last wait ended (default 30 s). */
+  watchIdleMs?: number;
   /** First and largest delay before re-listing after a failed watch or list. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -69,6 +73,7 @@ function isFinished(pr: PipelineRun): boolean {
 
 export class KubernetesPipelineRuns implements PipelineRuns {
   private readonly api: CustomObjectsApi;
+  private readonly watches = new Map<string, SharedPipelineRunWatch>();
 
   constructor(
     private readonly kubeConfig: KubeConfig,
@@ -147,14 +152,9 @@ export class KubernetesPipelineRuns implements PipelineRuns {
     },
   ): Promise<PipelineRunOutcome> {
     const { signal, onProgress } = options;
-    const minBackoff = this.opts.minBackoffMs ?? 250;
-    const maxBackoff = this.opts.maxBackoffMs ?? 5_000;
-    const fieldSelector = `metadata.name=${name}`;
-    const path = `/apis/${TEKTON_GROUP}/${TEKTON_VERSION}/namespaces/${namespace}/${TektonPlural.PipelineRun}`;
 
     return new Promise<PipelineRunOutcome>((resolve, reject) => {
       let finished = false;
-      let failures = 0;
       let latest: PipelineRun | undefined;
       /** The TaskRuns read with the last classification, and that classification (not a placeholder). */
       let latestTaskRuns: TaskRun[] = [];
@@ -165,8 +165,8 @@ export class KubernetesPipelineRuns implements PipelineRuns {
         reason: 'Unknown',
         message: `waiting to observe PipelineRun ${namespace}/${name}`,
       };
-      let watch: AbortController | undefined;
-      let retry: NodeJS.Timeout | undefined;
+      /** Set once subscribed; a wait that ends leaves the shared watch. */
+      const subscription: { off?: () => void } = {};
       // Refreshes are serialized so a stale TaskRun list never overwrites a newer one.
       let refreshing: Promise<void> = Promise.resolve();
       let queued = 0;
@@ -175,9 +175,8 @@ export class KubernetesPipelineRuns implements PipelineRuns {
         if (finished) return;
         finished = true;
         clearInterval(heartbeat);
-        clearTimeout(retry);
         signal?.removeEventListener('abort', onAbort);
-        watch?.abort();
+        subscription.off?.();
         settle();
       };
       // RBAC refusals are not outages: retrying inside the wait would hide them (the activity fails
@@ -220,15 +219,15 @@ export class KubernetesPipelineRuns implements PipelineRuns {
       // read with the TaskRuns still there (a child already garbage-collected counts as having run;
       // TaskRuns read earlier may predate the finish). One that had not becomes a PipelineRunDeleted
       // failure, judged with the TaskRuns read last; a child not among them counts as started.
-      const deleted = (pr: PipelineRun) => {
+      const deleted = (pr: PipelineRun | undefined) => {
         refreshing = refreshing.then(async () => {
           if (finished) return;
-          if (isFinished(pr)) {
+          if (pr && isFinished(pr)) {
             const taskRuns = await this.taskRuns(pr).catch((): TaskRun[] => []);
             const outcome = classifyPipelineRun(pr, taskRuns);
             return finish(() => resolve(outcome));
           }
-          observed = latestObservation(observed, classifyPipelineRun(pr, latestTaskRuns));
+          if (pr) observed = latestObservation(observed, classifyPipelineRun(pr, latestTaskRuns));
           disappeared();
         });
       };
@@ -238,64 +237,81 @@ export class KubernetesPipelineRuns implements PipelineRuns {
         if (latest && queued === 0) refresh(latest);
       }, options.heartbeatMs ?? 10_000);
 
-      const schedule = (delay: number) => {
-        retry = setTimeout(() => {
-          cycle().catch((e: unknown) => {
-            if (e instanceof KubernetesForbiddenError) finish(() => reject(e));
-            else if (!finished) schedule(Math.min(maxBackoff, minBackoff * 2 ** failures++));
-          });
-        }, delay);
-      };
-
-      // One list (fresh state and resourceVersion) then one watch from there; any end re-lists.
-      const cycle = async () => {
-        if (finished) return;
-        const list = (await this.api
-          .listNamespacedCustomObject({ ...base, namespace, fieldSelector })
-          .catch((e: unknown) => {
-            throw isForbidden(e)
-              ? KubernetesForbiddenError.of(e, 'list', `${base.plural}.${TEKTON_GROUP}`, namespace)
-              : e;
-          })) as {
-          metadata?: { resourceVersion?: string };
-          items: PipelineRun[];
-        };
-        const pr = list.items[0];
-        if (!pr) return disappeared();
-        failures = 0;
-        refresh(pr);
-        await refreshing;
-        if (finished) return;
-        watch = await new Watch(this.kubeConfig)
-          .watch(
-            path,
-            {
-              fieldSelector,
-              resourceVersion: list.metadata?.resourceVersion,
-              allowWatchBookmarks: true,
-              timeoutSeconds: this.opts.watchTimeoutSeconds ?? 60,
-            },
-            (type: string, obj: PipelineRun) => {
-              if (type === 'ADDED' || type === 'MODIFIED') refresh(obj);
-              else if (type === 'DELETED') deleted(obj);
-              // ERROR (410 Gone included) is followed by the end of the stream, handled below.
-            },
-            (err: unknown) => {
-              if (finished) return;
-              schedule(err ? Math.min(maxBackoff, minBackoff * 2 ** failures++) : 0);
-            },
-          )
-          .catch((e: unknown) => {
-            throw isForbidden(e)
-              ? KubernetesForbiddenError.of(e, 'watch', `${base.plural}.${TEKTON_GROUP}`, namespace)
-              : e;
-          });
-      };
-
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort);
-      schedule(0);
+      // One watch per namespace, shared by every wait in it (src/adapters/shared-pipeline-run-watch.ts).
+      subscription.off = this.sharedWatch(namespace).subscribe(name, {
+        changed: refresh,
+        deleted,
+        failed: (e) => finish(() => reject(e)),
+      });
     });
+  }
+
+  /** Watch connections this adapter holds open now: one per namespace being waited on. */
+  watchConnections(): number {
+    let n = 0;
+    for (const w of this.watches.values()) n += w.connections;
+    return n;
+  }
+
+  /** Stops the shared watches (shutdown, tests); waits still open keep their subscriptions dormant. */
+  close(): void {
+    for (const w of this.watches.values()) w.stop();
+    this.watches.clear();
+  }
+
+  private sharedWatch(namespace: string): SharedPipelineRunWatch {
+    let w = this.watches.get(namespace);
+    if (w) return w;
+    const path = `/apis/${TEKTON_GROUP}/${TEKTON_VERSION}/namespaces/${namespace}/${TektonPlural.PipelineRun}`;
+    const refusal = (e: unknown, verb: string) =>
+      isForbidden(e)
+        ? KubernetesForbiddenError.of(e, verb, `${TektonPlural.PipelineRun}.${TEKTON_GROUP}`, namespace)
+        : e;
+    w = new SharedPipelineRunWatch(
+      {
+        list: async () => {
+          const list = (await this.api
+            .listNamespacedCustomObject({ ...base, namespace })
+            .catch((e: unknown) => {
+              throw refusal(e, 'list');
+            })) as {
+            metadata?: { resourceVersion?: string };
+            items: PipelineRun[];
+          };
+          return { resourceVersion: list.metadata?.resourceVersion, items: list.items };
+        },
+        watch: async (resourceVersion, handlers) => {
+          const controller = await new Watch(this.kubeConfig)
+            .watch(
+              path,
+              {
+                resourceVersion,
+                allowWatchBookmarks: true,
+                timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300,
+              },
+              (type: string, obj: unknown) => handlers.onEvent(type, obj),
+              (err: unknown) => handlers.onEnd(err ? refusal(err, 'watch') : undefined),
+            )
+            .catch((e: unknown) => {
+              throw refusal(e, 'watch');
+            });
+          return { stop: () => controller.abort() };
+        },
+        get: (name) => this.get(namespace, name),
+      },
+      {
+        ...(this.opts.minBackoffMs !== undefined && { minBackoffMs: this.opts.minBackoffMs }),
+        ...(this.opts.maxBackoffMs !== undefined && { maxBackoffMs: this.opts.maxBackoffMs }),
+        ...(this.opts.watchIdleMs !== undefined && { idleMs: this.opts.watchIdleMs }),
+        // RBAC refusals are not outages: the waits fail with the reason (the activity is retried by
+        // Temporal and resumes once the verb is granted) instead of waiting on a watch that never comes.
+        failsWaits: (e) => e instanceof KubernetesForbiddenError,
+      },
+    );
+    this.watches.set(namespace, w);
+    return w;
   }
 
   async cancel(namespace: string, name: string): Promise<void> {

@@ -208,6 +208,12 @@ export interface PipelineRuns {
       onProgress?: (outcome: PipelineRunOutcome) => void;
     },
   ): Promise<PipelineRunOutcome>;
+  /**
+   * Watch connections to the API server held open now for `waitForCompletion`: at most one per
+   * namespace with waits in it, however many waits (one shared watch, each wait subscribed to its
+   * run's events), so executing remediations do not each cost a long-running request.
+   */
+  watchConnections(): number;
   /** Sets spec.status=Cancelled (idempotent; a finished or missing run is left alone). */
   cancel(namespace: string, name: string): Promise<void>;
   /** For tests and audits: names of PipelineRuns carrying all the given labels. */

@@ -64,6 +64,18 @@ const admission = proxyLocalActivities<RemediationActivities>({
   scheduleToCloseTimeout: '10m',
   retry,
 });
+/**
+ * Routing and the create as local activities (patched 'local-routing-and-create'): start → PipelineRun
+ * in one workflow task, and a storm duplicate ends in the task that started it (docs/scale.md).
+ * Both are compare-and-swap transitions that a retry repeats safely, as their regular form does.
+ */
+const localLedger = proxyLocalActivities<RemediationActivities>({ startToCloseTimeout: '1m', retry });
+const localCreate = proxyLocalActivities<RemediationActivities>({
+  startToCloseTimeout: '1m',
+  // As the regular create: a cancel waits for the create's answer, so the cancel path knows the run.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry,
+});
 const tekton = proxyActivities<RemediationActivities>({
   startToCloseTimeout: '3h',
   heartbeatTimeout: '30s',
@@ -87,6 +99,11 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   const verifies = approvesAndDryRuns && patched('verification');
   // The verdict as a search attribute of its own (RemediationVerification); earlier histories never upsert it.
   const verdictAttribute = verifies && patched('verification-search-attribute');
+  const routesLocally = patched('local-routing-and-create');
+  /** Duplicates counted by this run (local routing): each once, however often it tells. */
+  const countedDuplicates = new Set<string>();
+  const router = routesLocally ? localLedger : ledger;
+  const creator = routesLocally ? localCreate : tekton;
   let signalResolved: { reason: string | null } | null = null;
   let refiredBy: string | null = null;
   let ineffective = false;
@@ -115,6 +132,11 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
   setHandler(statusQuery, () => tracker.status());
   setHandler(wakeSignal, () => void wakeups++);
   setHandler(duplicateSignal, ({ remediationId: duplicate }) => {
+    // A duplicate's local routing runs again when its workflow task is retried, and tells again.
+    if (routesLocally) {
+      if (countedDuplicates.has(duplicate)) return;
+      countedDuplicates.add(duplicate);
+    }
     tracker.duplicateRecorded(now(), duplicate);
     // Fired again while the fix is being verified: it did not help.
     if (verifies && tracker.phase === Phase.Verifying) refiredBy ??= duplicate;
@@ -353,7 +375,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       const firstPass = !holdsSharedState;
       // v3: held from before the first pass, so a pass that claimed and then failed still releases.
       if (v3) holdsSharedState = true;
-      const { verdict, fencingToken } = await ledger.route.executeWithOptions(
+      const { verdict, fencingToken } = await router.route.executeWithOptions(
         { summary: `Routing checks, pass ${pass}${overrideActive ? ' (override active)' : ''}` },
         [
           {
@@ -411,7 +433,7 @@ export async function remediation(input: RemediationInput): Promise<RemediationS
       publish();
       if (approvesAndDryRuns && admitted?.mode === ActionMode.DryRun) return dryRun(attempt, fencingToken!);
       if (v3) holding = { fencingToken: fencingToken!, name: null };
-      const start = await tekton.startPipelineRun.executeWithOptions(
+      const start = await creator.startPipelineRun.executeWithOptions(
         { summary: `Create PipelineRun for ${pipelineName} (attempt ${attempt})` },
         [
           {

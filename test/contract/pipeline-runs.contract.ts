@@ -313,6 +313,44 @@ export function pipelineRunsContract(name: string, setup: () => Promise<Pipeline
       await t.runs.cancel(t.namespace, request.name);
     });
 
+    it("when many waits run at once in one namespace → one watch connection, each wait gets its own run's outcome, none left after", async () => {
+      const outcomes = ['succeed', 'fail-step', 'image-pull'] as const;
+      const requests = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => runOf(outcomes[i % 3]!, 200 * (i % 4))),
+      );
+      const hanging = await runOf('hang');
+      for (const r of [...requests, hanging]) await t.runs.create(r);
+      let most = 0;
+      const sample = () => void (most = Math.max(most, t.runs.watchConnections()));
+      const controller = new AbortController();
+      const aborted = t.runs.waitForCompletion(t.namespace, hanging.name, {
+        signal: controller.signal,
+        heartbeatMs: 100,
+        onProgress: sample,
+      });
+      const results = await Promise.all(requests.map((r) => wait(r, sample)));
+      sample();
+      expect(most).toBe(1);
+      results.forEach((outcome, i) => {
+        const expected = outcomes[i % 3]!;
+        if (expected === 'succeed') expect(outcome).toMatchObject({ state: 'succeeded' });
+        else
+          expect(outcome).toMatchObject({
+            state: 'failed',
+            failure: {
+              category: expected === 'fail-step' ? 'StepFailed' : 'ImagePullFailed',
+              wasExecutionFailure: expected === 'fail-step',
+            },
+          });
+      });
+      // The hanging run's wait is still subscribed: the connection stays until it ends.
+      expect(t.runs.watchConnections()).toBe(1);
+      controller.abort();
+      await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+      await t.runs.cancel(t.namespace, hanging.name);
+      expect(t.runs.watchConnections()).toBe(0);
+    });
+
     /** Waits on the run and deletes it as soon as an observation satisfies `when`. */
     async function deleteWhile(
       request: PipelineRunRequest,

@@ -48,12 +48,11 @@ async function deleteRun(name: string): Promise<void> {
   });
 }
 
-pipelineRunsContract('KubernetesPipelineRuns', async () => ({
-  runs: new KubernetesPipelineRuns(kubeConfig()),
-  namespace,
-  definePipeline,
-  deleteRun,
-}));
+pipelineRunsContract('KubernetesPipelineRuns', async () => {
+  // No idle linger: the contract sees the shared watch close when its last wait ends.
+  const runs = new KubernetesPipelineRuns(kubeConfig(), { watchIdleMs: 0 });
+  return { runs, namespace, definePipeline, deleteRun, teardown: async () => runs.close() };
+});
 
 describe('KubernetesPipelineRuns on a real API server', () => {
   it('when the API server refuses the object (invalid name) → PipelineRunRejectedError 422', async () => {
@@ -102,5 +101,6 @@ describe('KubernetesPipelineRuns on a real API server', () => {
     expect(await runs.waitForCompletion(namespace, name, { heartbeatMs: 500 })).toMatchObject({
       state: 'succeeded',
     });
+    runs.close();
   });
 });

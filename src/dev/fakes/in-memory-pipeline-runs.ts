@@ -92,6 +92,7 @@ interface StoredRun {
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
 
 export class InMemoryPipelineRuns implements PipelineRuns {
+  private readonly waitsByNamespace = new Map<string, number>();
   private readonly pipelines = new Map<string, Pipeline>();
   private readonly runs = new Map<string, StoredRun>();
   private readonly rejections = new Map<string, { status: number; message: string }>();
@@ -196,17 +197,36 @@ export class InMemoryPipelineRuns implements PipelineRuns {
   ): Promise<PipelineRunOutcome> {
     const heartbeatMs = options.heartbeatMs ?? 10_000;
     let last: PipelineRunOutcome | undefined;
-    for (;;) {
-      if (options.signal?.aborted) throw abortError(namespace, name);
-      const run = this.runs.get(key(namespace, name));
-      const outcome = run ? await this.observe(namespace, name) : null;
-      // Gone before it finished: what it did is judged from what this wait saw of it.
-      if (!run || !outcome) return { state: 'failed', failure: classifyDisappeared(last) };
-      if (outcome.state !== 'running') return outcome;
-      last = latestObservation(last, outcome);
-      options.onProgress?.(outcome);
-      await this.sleep(Math.min(heartbeatMs, this.untilNextTransition(run)), namespace, name, options.signal);
+    // Every wait in a namespace listens to the one change feed of that namespace (as the real
+    // adapter's shared watch): counted so the contract can hold both to one connection.
+    this.waitsByNamespace.set(namespace, (this.waitsByNamespace.get(namespace) ?? 0) + 1);
+    try {
+      for (;;) {
+        if (options.signal?.aborted) throw abortError(namespace, name);
+        const run = this.runs.get(key(namespace, name));
+        const outcome = run ? await this.observe(namespace, name) : null;
+        // Gone before it finished: what it did is judged from what this wait saw of it.
+        if (!run || !outcome) return { state: 'failed', failure: classifyDisappeared(last) };
+        if (outcome.state !== 'running') return outcome;
+        last = latestObservation(last, outcome);
+        options.onProgress?.(outcome);
+        await this.sleep(
+          Math.min(heartbeatMs, this.untilNextTransition(run)),
+          namespace,
+          name,
+          options.signal,
+        );
+      }
+    } finally {
+      const left = (this.waitsByNamespace.get(namespace) ?? 1) - 1;
+      if (left > 0) this.waitsByNamespace.set(namespace, left);
+      else this.waitsByNamespace.delete(namespace);
     }
+  }
+
+  /** One change feed per namespace with waits on it. */
+  watchConnections(): number {
+    return this.waitsByNamespace.size;
   }
 
   async cancel(namespace: string, name: string): Promise<void> {

@@ -181,6 +181,9 @@ export class FaultyPipelineRuns implements PipelineRuns {
   waitForCompletion(): never {
     throw new Error('the simulation observes; it never blocks on a watch');
   }
+  watchConnections(): number {
+    return this.inner.watchConnections();
+  }
   async cancel(...args: Parameters<PipelineRuns['cancel']>) {
     this.gate();
     this.generation++;

@@ -147,6 +147,7 @@ export class RemediationHarness {
 
   async close(): Promise<void> {
     await this.stopWorkers();
+    this.runs.close();
     await this.catalog?.close();
     await this.connection?.close();
   }

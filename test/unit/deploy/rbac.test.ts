@@ -148,7 +148,7 @@ async function recordWorkerGrants(): Promise<Set<Grant>> {
           signal: abort.signal,
           heartbeatMs: 60_000,
         });
-        // The wait lists, reads the child TaskRuns, then watches: stop once the watch started.
+        // The wait reads its run, the shared watch lists and then watches: stop once the watch started.
         while (watch.mock.calls.length === 0) await new Promise((r) => setTimeout(r, 1));
         abort.abort();
         await waiting.catch(() => undefined);
@@ -157,6 +157,7 @@ async function recordWorkerGrants(): Promise<Set<Grant>> {
       cancel: () => runs.cancel('remediation-runs', 'pr'),
     };
     for (const call of Object.values(runCalls)) await call();
+    runs.close();
 
     // After the PipelineRun wait: its loop above stops at the first watch call.
     const catalog = startKubernetesActionCatalog(kubeConfig, 'remediation-system', { log: () => undefined });
