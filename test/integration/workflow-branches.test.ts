@@ -781,7 +781,8 @@ describe('workflow branches: cancel, deadline, bounded watch, continue-as-new (r
     const startedAt = Date.now();
     const { temporal: closedAs, status } = await w.closed(id);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1_500);
-    expect(closedAs).toBe('COMPLETED');
+    // A remediation that ends Failed fails its workflow (RemediationFailed, status in its details).
+    expect(closedAs).toBe('FAILED');
     expect(status).toMatchObject({
       phase: 'Failed',
       reason: 'ExecutionFailed',
