@@ -160,6 +160,7 @@ class Session {
               address: stack.temporal.address,
               namespace: stack.temporal.namespace,
               source: '.stack/stack.json',
+              ...(stack.temporal.tls && { tls: stack.temporal.tls }),
             }
           : null;
       },
