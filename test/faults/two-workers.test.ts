@@ -31,7 +31,9 @@ describe('fault: two worker processes on one task queue', () => {
     await replacement.ready;
 
     await expectStormSettled(h, requests, ids);
-    const lateness = await expectWaitsEndedOnTime(h, blocked, blockedUntil, 3_000);
+    // A wait whose workflow task was handed to the killed worker's poll is retried only after the
+    // workflow task timeout (10 s): measured 11 s late on the dev server. Never early all the same.
+    const lateness = await expectWaitsEndedOnTime(h, blocked, blockedUntil, 15_000);
     console.log(`waits ended ${lateness.join(', ')} ms after blockedUntil`);
   });
 });

@@ -12,7 +12,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { makePki } from './pki';
@@ -103,6 +103,7 @@ export async function startProductionTemporal(opts: ProductionTemporalOptions): 
   const [pki, postgres] = await Promise.all([
     temporalPki(join(dir, 'temporal', 'pki')),
     preparePostgres(
+      dir,
       join(dir, 'postgres'),
       opts.tools.postgres.binDir,
       ports.postgres,
@@ -285,6 +286,7 @@ interface Postgres {
  * run as root, so as root (CI containers) its commands run as the `postgres` user of Debian's package.
  */
 async function preparePostgres(
+  stackDir: string,
   pgDir: string,
   binDir: string,
   port: number,
@@ -311,17 +313,18 @@ async function preparePostgres(
     mkdirSync(data, { recursive: true, mode: 0o700 });
     if (asRoot) {
       await run('chown', ['postgres:postgres', pgDir, data, socketDir]);
-      // The postgres user must be able to reach its folder: open the stack's folders for traversal.
-      for (let d = resolve(pgDir, '..'); ;) {
-        const probe = await run('runuser', ['-u', 'postgres', '--', 'test', '-x', d]).then(
-          () => true,
-          () => false,
-        );
-        if (probe) break;
-        if (statSync(d).uid !== 0 || d === '/') {
-          throw new Error(`the postgres user cannot enter ${d}; give it search permission (chmod o+x)`);
-        }
-        chmodSync(d, statSync(d).mode | 0o001);
+      // The postgres user must be able to reach its folder: the stack's own folders (a temporary
+      // folder is 0700) are opened for traversal; any folder above the stack's must already be.
+      const ancestors: string[] = [];
+      for (let d = resolve(pgDir, '..'); d !== dirname(d); d = dirname(d)) ancestors.unshift(d);
+      for (const d of ancestors) {
+        const mode = statSync(d).mode;
+        if (mode & 0o001) continue;
+        if (!(d + '/').startsWith(stackDir + '/'))
+          throw new Error(
+            `the postgres user cannot enter ${d}; give it search permission (chmod o+x) or use another --dir`,
+          );
+        chmodSync(d, mode | 0o001);
       }
     }
     await pg('initdb', [

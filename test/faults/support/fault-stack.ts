@@ -7,7 +7,7 @@
  * `faults-production` jest project) the real server's four services on PostgreSQL, over mTLS.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -113,6 +113,8 @@ export class FaultStack {
    */
   async startTemporal(): Promise<void> {
     if (this.serverTools) {
+      // PostgreSQL runs as the postgres user when we are root: it must be able to traverse this 0700 folder.
+      chmodSync(this.dir, 0o711);
       this.temporal = await startProductionTemporal({
         dir: join(this.dir, 'temporal-production'),
         tools: this.serverTools,
