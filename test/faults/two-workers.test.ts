@@ -9,8 +9,10 @@ describe('fault: two worker processes on one task queue', () => {
 
   it('two worker processes (their pollers spread over the task queue partitions), one SIGKILLed mid-storm → one PipelineRun for the storm, duplicates counted once, waits end on time', async () => {
     const { stack, h } = fault;
-    // Long enough that every alert of the storm is handled while the first one's run is going on.
-    const pipeline = await h.definePipeline('succeed', 40_000);
+    // Longer than the killed worker's activities take to be retried elsewhere (their 60 s timeout), so
+    // every alert of the storm is handled while the first one's run is still going on: an alert handled
+    // after it ended is a new remediation, rightly (measured: one resumed 61 s later and ran).
+    const pipeline = await h.definePipeline('succeed', 90_000);
     const quick = await h.definePipeline('succeed');
     workers.push(spawnWorker(stack.info, h.taskQueue), spawnWorker(stack.info, h.taskQueue));
     await Promise.all(workers.map((w) => w.ready));
