@@ -179,7 +179,7 @@ export async function startProductionTemporal(opts: ProductionTemporalOptions): 
         } catch (err) {
           // Only the CLI's own words: the error message repeats the command line.
           const text = (err as { stderr?: string }).stderr ?? '';
-          return /workflow[^\n]*not found|not found[^\n]*workflow/i.test(text) && !/namespace/i.test(text);
+          return /not found/i.test(text) && !/namespace[^\n]*not found/i.test(text);
         }
       },
       { timeoutMs, intervalMs: 250 },
