@@ -34,6 +34,20 @@ module.exports = {
       ...base,
       displayName: 'faults',
       testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
+      // Faults of the production topology's own processes (history, matching, PostgreSQL).
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/faults/production/'],
+      setupFilesAfterEnv: [
+        '<rootDir>/test/support/long-timeout.ts',
+        '<rootDir>/test/faults/support/setup.ts',
+      ],
+    },
+    // The same suite, plus test/faults/production, on the real Temporal server's services on
+    // PostgreSQL over mTLS (`npm run test:faults:production`; tools from provision.sh --profile temporal-server).
+    {
+      ...base,
+      displayName: 'faults-production',
+      testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
+      setupFiles: ['<rootDir>/test/faults/support/production-topology.ts'],
       setupFilesAfterEnv: [
         '<rootDir>/test/support/long-timeout.ts',
         '<rootDir>/test/faults/support/setup.ts',

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { StackInfo } from '../src/dev/stack/stack';
 import { round2 } from './machine';
 import { percentile } from './stats';
+import { clientTlsEnv } from '../src/dev/stack/temporal-production';
 
 export interface Spread {
   samples: number;
@@ -80,6 +81,8 @@ export async function cliStartup(opts: {
     TEMPORAL_ADDRESS: info.temporal.address,
     TEMPORAL_NAMESPACE: info.temporal.namespace,
     TEMPORAL_CONFIG_FILE: configFile,
+    // The production topology's frontend requires the stack's client certificate (mTLS).
+    ...(info.temporal.tls && clientTlsEnv(info.temporal.tls)),
     REMEDIATION_TASK_QUEUE: taskQueue,
   };
   const pairs: [name: string, remediate: string[], temporal: string[]][] = [

@@ -13,6 +13,7 @@ import { RemediationClient } from '../src/client';
 import type { RemediationRequestInput } from '../src/domain/request';
 import type { RemediationStatus } from '../src/shared';
 import type { StackInfo } from '../src/dev/stack/stack';
+import { clientTlsConfig } from '../src/dev/stack/temporal-production';
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
@@ -36,7 +37,8 @@ export class Driver {
   }
 
   async open(): Promise<this> {
-    this.connection = await Connection.connect({ address: this.info.temporal.address });
+    const { address, tls } = this.info.temporal;
+    this.connection = await Connection.connect({ address, ...(tls && { tls: clientTlsConfig(tls) }) });
     this.temporal = new Client({ connection: this.connection, namespace: this.info.temporal.namespace });
     return this;
   }

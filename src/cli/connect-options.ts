@@ -45,6 +45,7 @@ export class ConnectSettings {
               address: stack.temporal.address,
               namespace: stack.temporal.namespace,
               source: '.stack/stack.json',
+              ...(stack.temporal.tls && { tls: stack.temporal.tls }),
             }
           : null;
       },

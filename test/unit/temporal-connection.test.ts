@@ -237,6 +237,57 @@ describe('API key and TLS', () => {
     expect(c.summary).toContain('server name temporal.example');
   });
 
+  describe('the production stack (stack.json with client certificates)', () => {
+    const tls = () => ({
+      serverCaCertPath: file('STACK-CA'),
+      clientCertPath: file('STACK-CERT'),
+      clientKeyPath: file('STACK-KEY'),
+      serverName: 'localhost',
+    });
+    const stackWith = (t = tls()) => ({ address: '127.0.0.1:9999', source: '.stack/stack.json', tls: t });
+
+    it('when the address comes from stack.json then its certificates are used, and the summary says so', () => {
+      const t = tls();
+      const c = resolve({}, { fallback: stackWith(t) });
+      expect(c.connectionOptions).toEqual({
+        address: '127.0.0.1:9999',
+        tls: {
+          serverNameOverride: 'localhost',
+          serverRootCACertificate: Uint8Array.from(Buffer.from('STACK-CA')),
+          clientCertPair: {
+            crt: Uint8Array.from(Buffer.from('STACK-CERT')),
+            key: Uint8Array.from(Buffer.from('STACK-KEY')),
+          },
+        },
+      });
+      expect(c.summary).toContain(`TLS on (client certificate ${t.clientCertPath}`);
+    });
+
+    it('when the address comes from elsewhere then the stack certificates are not sent there', () => {
+      const c = resolve({ TEMPORAL_ADDRESS: 'temporal.internal:7233' }, { fallback: stackWith() });
+      expect(c.connectionOptions).toEqual({ address: 'temporal.internal:7233' });
+    });
+
+    it('when the environment sets TLS then it wins over the stack certificates', () => {
+      const c = resolve({ TEMPORAL_TLS: 'false' }, { fallback: stackWith() });
+      expect(c.connectionOptions.tls).toBeFalsy();
+    });
+
+    it('when a stack certificate is missing then the error names it and stack.json', () => {
+      const error = errorOf(() =>
+        resolve({}, { fallback: stackWith({ ...tls(), clientKeyPath: join(dir, 'no-such-key') }) }),
+      );
+      expect(error.message).toContain(join(dir, 'no-such-key'));
+      expect(error.message).toContain('.stack/stack.json');
+    });
+
+    it('when isolated (npm start) with stack certificates then they are used', () => {
+      const c = resolve({ TEMPORAL_ADDRESS: 'ignored:1' }, { isolated: true, fallback: stackWith() });
+      expect(c.connectionOptions.address).toBe('127.0.0.1:9999');
+      expect(c.connectionOptions.tls).toMatchObject({ serverNameOverride: 'localhost' });
+    });
+  });
+
   it('when TEMPORAL_TLS_DISABLE_HOST_VERIFICATION is set then a warning says the SDK cannot do it', () => {
     const c = resolve({ TEMPORAL_TLS: 'true', TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: 'true' });
     expect(c.warnings.join('\n')).toContain('TEMPORAL_TLS_DISABLE_HOST_VERIFICATION is not supported');

@@ -17,6 +17,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import { alertmanagerConfig, startAlertmanager } from './alertmanager';
 import { DEFAULT_CRDS_DIR, REPO_ROOT, installCrds, kubeRequest } from './kube-api';
+import { makePki } from './pki';
 import { elapsed, freePort, noLog, spawnLogged, waitFor, type Log } from './proc';
 import { CONTROL_NAMESPACE, EXECUTION_NAMESPACE, provision, type StackInfo } from './stack';
 import { startTemporalDevServer } from './temporal';
@@ -641,74 +642,31 @@ export interface ConformancePki {
 
 /** One CA (serving and client certs), an admin client in system:masters, the ServiceAccount signing key. */
 async function conformancePki(dir: string): Promise<ConformancePki> {
-  mkdirSync(dir, { recursive: true });
-  const p = (f: string): string => join(dir, f);
+  const { ca, certs } = await makePki(dir, {
+    caSubject: '/CN=conformance-ca',
+    days: 365,
+    certs: [
+      {
+        name: 'serving',
+        subject: '/CN=kube-apiserver',
+        subjectAltNames: ['IP:127.0.0.1', 'DNS:localhost', 'IP:10.0.0.1', 'DNS:kubernetes.default.svc'],
+        extendedKeyUsage: ['serverAuth'],
+      },
+      { name: 'admin', subject: '/O=system:masters/CN=conformance-admin', extendedKeyUsage: ['clientAuth'] },
+    ],
+  });
   const ossl = (...args: string[]): Promise<unknown> => run('openssl', args, { cwd: dir });
-  await ossl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '365',
-    '-subj',
-    '/CN=conformance-ca',
-  );
-  writeFileSync(
-    p('serving.ext'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n',
-  );
-  writeFileSync(p('admin.ext'), 'extendedKeyUsage=clientAuth\n');
-  for (const [name, subj] of [
-    ['serving', '/CN=kube-apiserver'],
-    ['admin', '/O=system:masters/CN=conformance-admin'],
-  ] as const) {
-    await ossl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      subj,
-    );
-    await ossl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '365',
-      '-extfile',
-      `${name}.ext`,
-    );
-  }
   await ossl('genrsa', '-out', 'sa.key', '2048');
   await ossl('rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
   return {
-    caCert: p('ca.crt'),
-    caKey: p('ca.key'),
-    servingCert: p('serving.crt'),
-    servingKey: p('serving.key'),
-    adminCert: p('admin.crt'),
-    adminKey: p('admin.key'),
-    saPrivateKey: p('sa.key'),
-    saPublicKey: p('sa.pub'),
+    caCert: ca.cert,
+    caKey: ca.key,
+    servingCert: certs.serving.cert,
+    servingKey: certs.serving.key,
+    adminCert: certs.admin.cert,
+    adminKey: certs.admin.key,
+    saPrivateKey: join(dir, 'sa.key'),
+    saPublicKey: join(dir, 'sa.pub'),
   };
 }
 

@@ -3,17 +3,14 @@
  * client-certificate auth (group system:masters is always authorized), and the project's CRDs
  * installed from deploy/crds/.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { request, type RequestOptions } from 'node:https';
 import { get as httpGet } from 'node:http';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { makePki } from './pki';
 import { elapsed, freePort, noLog, portIsFree, spawnLogged, waitFor, type Child, type Log } from './proc';
-
-const run = promisify(execFile);
 
 export interface KubeApiOptions {
   /** State folder: certificates, etcd data, kubeconfig, logs. Reused across restarts. */
@@ -285,74 +282,27 @@ interface Pki {
 
 /** One CA signs the serving cert (127.0.0.1/localhost) and an admin client cert in system:masters. */
 async function ensurePki(dir: string): Promise<Pki> {
-  mkdirSync(dir, { recursive: true });
-  const p = (f: string): string => join(dir, f);
-  const pki: Pki = {
-    caCert: p('ca.crt'),
-    caKey: p('ca.key'),
-    servingCert: p('serving.crt'),
-    servingKey: p('serving.key'),
-    adminCert: p('admin.crt'),
-    adminKey: p('admin.key'),
+  const { ca, certs } = await makePki(dir, {
+    caSubject: '/CN=remediation-stack-ca',
+    reuse: true,
+    certs: [
+      {
+        name: 'serving',
+        subject: '/CN=127.0.0.1',
+        subjectAltNames: ['IP:127.0.0.1', 'IP:::1', 'DNS:localhost'],
+        extendedKeyUsage: ['serverAuth'],
+      },
+      { name: 'admin', subject: '/O=system:masters/CN=stack-admin', extendedKeyUsage: ['clientAuth'] },
+    ],
+  });
+  return {
+    caCert: ca.cert,
+    caKey: ca.key,
+    servingCert: certs.serving.cert,
+    servingKey: certs.serving.key,
+    adminCert: certs.admin.cert,
+    adminKey: certs.admin.key,
   };
-  if (Object.values(pki).every((f) => existsSync(f))) return pki;
-  const ossl = (...args: string[]): Promise<unknown> => run('openssl', args, { cwd: dir });
-  const days = '3650';
-  await ossl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    days,
-    '-subj',
-    '/CN=remediation-stack-ca',
-  );
-  writeFileSync(
-    p('serving.ext'),
-    'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
-  );
-  writeFileSync(p('admin.ext'), 'extendedKeyUsage=clientAuth\n');
-  for (const [name, subj] of [
-    ['serving', '/CN=127.0.0.1'],
-    ['admin', '/O=system:masters/CN=stack-admin'],
-  ] as const) {
-    await ossl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      subj,
-    );
-    await ossl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-days',
-      days,
-      '-extfile',
-      `${name}.ext`,
-    );
-  }
-  return pki;
 }
 
 /** Explicit ports win; otherwise last run's ports (stable kubeconfig) when still free; else fresh ones. */

@@ -6,6 +6,10 @@
  * --temporal-ui-port (STACK_TEMPORAL_UI_PORT, default port+1000), --etcd-port (STACK_ETCD_PORT),
  * --api-port (STACK_API_PORT), --no-simulator (STACK_NO_SIMULATOR=1).
  *
+ * --temporal production (STACK_TEMPORAL) runs the real Temporal server instead of the dev server:
+ * its four services as separate processes on a private PostgreSQL, the frontend over mTLS, and the
+ * Web UI server (src/dev/stack/temporal-production.ts; tools from `provision.sh --profile temporal-server`).
+ *
  * --profile conformance (STACK_PROFILE) starts the conformance stack instead (src/dev/stack/conformance.ts:
  * kube-apiserver, scheduler, controller manager, kwok, Tekton, Alertmanager, Temporal) in
  * .stack-conformance/, building its tools on first use.
@@ -14,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFORMANCE_DIR, startConformanceStack } from './conformance';
-import { startStack, type Stack, type StackOptions } from './stack';
+import { startStack, type Stack, type StackOptions, type TemporalTopology } from './stack';
 
 const log = (line: string): void => {
   process.stderr.write(`[stack] ${line}\n`);
@@ -42,12 +46,13 @@ function options(argv: string[]): StackOptions & { profile: Profile } {
       'api-port': { type: 'string' },
       'no-simulator': { type: 'boolean' },
       profile: { type: 'string' },
+      temporal: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     process.stderr.write(
-      'usage: npm run stack -- [--profile default|conformance] [--dir D] [--temporal-port P] [--temporal-ui-port P] [--etcd-port P] [--api-port P] [--no-simulator]\n',
+      'usage: npm run stack -- [--profile default|conformance] [--temporal dev|production] [--dir D] [--temporal-port P] [--temporal-ui-port P] [--etcd-port P] [--api-port P] [--no-simulator]\n',
     );
     process.exit(0);
   }
@@ -56,8 +61,16 @@ function options(argv: string[]): StackOptions & { profile: Profile } {
     throw new Error(
       `invalid profile ${JSON.stringify(profile)} (--profile): expected default or conformance`,
     );
+  const temporal = values.temporal ?? (process.env.STACK_TEMPORAL || 'dev');
+  if (temporal !== 'dev' && temporal !== 'production')
+    throw new Error(
+      `invalid Temporal topology ${JSON.stringify(temporal)} (--temporal): expected dev or production`,
+    );
+  if (temporal === 'production' && profile === 'conformance')
+    throw new Error('--temporal production is not available with --profile conformance');
   return {
     profile,
+    temporal: temporal satisfies TemporalTopology,
     dir: values.dir ?? (process.env.STACK_DIR || undefined),
     temporalPort: port(values['temporal-port'], 'STACK_TEMPORAL_PORT'),
     temporalUiPort: port(values['temporal-ui-port'], 'STACK_TEMPORAL_UI_PORT'),
@@ -114,7 +127,16 @@ async function main(): Promise<void> {
   log(`Temporal:   ${info.temporal.address} (namespace ${info.temporal.namespace})`);
   log(`Web UI:     ${info.temporal.uiUrl}`);
   log(`KUBECONFIG: ${info.kubeconfig}`);
-  log(`try: ${info.temporal.cli} workflow list --address ${info.temporal.address}`);
+  if (info.temporal.configFile) {
+    log(`Temporal over mTLS: client certificate ${info.temporal.tls?.clientCertPath}`);
+    log(`try: TEMPORAL_CONFIG_FILE=${info.temporal.configFile} ${info.temporal.cli} workflow list`);
+    const pids = Object.entries(stack.productionTemporal?.pids() ?? {})
+      .map(([name, pid]) => `${name} ${pid}`)
+      .join(', ');
+    log(`processes: ${pids}`);
+  } else {
+    log(`try: ${info.temporal.cli} workflow list --address ${info.temporal.address}`);
+  }
   process.stdout.write('stack ready\n');
 }
 

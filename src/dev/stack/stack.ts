@@ -1,6 +1,7 @@
 /**
  * The whole local stack: provisioned binaries, etcd +
- * apiextensions-apiserver with the CRDs, the Temporal dev server, and the Tekton simulator.
+ * apiextensions-apiserver with the CRDs, Temporal (the dev server, or with `temporal: 'production'`
+ * the real server's services on PostgreSQL over mTLS), and the Tekton simulator.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,11 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_CRDS_DIR, REPO_ROOT, startKubeApi } from './kube-api';
 import { elapsed, noLog, type Log } from './proc';
 import { startTemporalDevServer } from './temporal';
+import {
+  startProductionTemporal,
+  type ProductionTemporal,
+  type TemporalServerTools,
+} from './temporal-production';
 
 /** Exactly the `.stack/stack.json` shape the CLI reads (see settings). */
 import type { StackInfo } from '../../settings';
@@ -28,13 +34,23 @@ export interface StackOptions {
   apiPort?: number;
   /** Start the Tekton simulator (src/dev/simulator); default true. */
   withSimulator?: boolean;
-  /** Throwaway stacks (tests): etcd without fsync. */
+  /** Throwaway stacks (tests): etcd (and PostgreSQL) without fsync. */
   ephemeral?: boolean;
+  /**
+   * `dev` (default): `temporal server start-dev` on SQLite. `production`: the Temporal server's
+   * frontend, history, matching and worker services as separate processes on PostgreSQL, frontend
+   * over mTLS, and its Web UI server (tools from `scripts/provision.sh --profile temporal-server`).
+   */
+  temporal?: TemporalTopology;
   log?: Log;
 }
 
+export type TemporalTopology = 'dev' | 'production';
+
 export interface Stack {
   info: StackInfo;
+  /** The production topology's services, to kill and restart one by one (fault tests); absent on the dev server. */
+  productionTemporal?: ProductionTemporal;
   stop(): Promise<void>;
 }
 
@@ -77,7 +93,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     })());
 
   try {
-    const tools = await provision(log);
+    const topology = opts.temporal ?? 'dev';
+    const [tools, serverTools] = await Promise.all([
+      provision(log),
+      topology === 'production' ? provisionTemporalServer(log) : undefined,
+    ]);
     log(`tools ready (${elapsed(t0)})`);
 
     // In parallel; allSettled so that whatever did start is known and can be stopped on failure.
@@ -92,14 +112,24 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         unsafeNoFsync: opts.ephemeral,
         log,
       }),
-      startTemporalDevServer({
-        cli: tools.temporal.path,
-        dbFile: join(dir, 'temporal.db'),
-        port: opts.temporalPort,
-        uiPort: opts.temporalUiPort,
-        logFile: join(dir, 'logs', 'temporal.log'),
-        log,
-      }),
+      serverTools
+        ? startProductionTemporal({
+            dir,
+            tools: serverTools,
+            cli: tools.temporal.path,
+            port: opts.temporalPort,
+            uiPort: opts.temporalUiPort,
+            unsafeNoFsync: opts.ephemeral,
+            log,
+          })
+        : startTemporalDevServer({
+            cli: tools.temporal.path,
+            dbFile: join(dir, 'temporal.db'),
+            port: opts.temporalPort,
+            uiPort: opts.temporalUiPort,
+            logFile: join(dir, 'logs', 'temporal.log'),
+            log,
+          }),
     ]);
     if (kubeR.status === 'fulfilled') started.push({ name: 'kube-api', stop: kubeR.value.stop });
     if (temporalR.status === 'fulfilled') started.push({ name: 'temporal', stop: temporalR.value.stop });
@@ -108,12 +138,23 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const kube = kubeR.value;
     const temporal = temporalR.value;
 
+    const production = serverTools ? (temporal as ProductionTemporal) : undefined;
     const info: StackInfo = {
       temporal: {
         address: temporal.address,
         namespace: temporal.namespace,
         uiUrl: temporal.uiUrl ?? '',
         cli: tools.temporal.path,
+        topology,
+        ...(production && {
+          tls: production.tls,
+          configFile: writeTemporalProfile(
+            join(dir, 'temporal.toml'),
+            temporal.address,
+            temporal.namespace,
+            production,
+          ),
+        }),
       },
       kubeconfig: kube.kubeconfigPath,
       executionNamespace: EXECUTION_NAMESPACE,
@@ -127,7 +168,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
     writeFileSync(stackJson, JSON.stringify(info, null, 2) + '\n');
     log(`stack ready in ${elapsed(t0)}; wrote ${stackJson}`);
-    return { info, stop };
+    return { info, ...(production && { productionTemporal: production }), stop };
   } catch (err) {
     await stop();
     throw err;
@@ -151,6 +192,41 @@ export async function provision(log: Log = noLog, args: string[] = []): Promise<
 }
 
 class ProvisionSigpipe extends Error {}
+
+/** `scripts/provision.sh --profile temporal-server`: the Temporal server, its SQL tool, the UI server, PostgreSQL. */
+export async function provisionTemporalServer(log: Log = noLog): Promise<TemporalServerTools> {
+  return (await provision(log, ['--profile', 'temporal-server'])) as unknown as TemporalServerTools;
+}
+
+/**
+ * A Temporal client profile (the TOML file of the SDKs' environment configuration) for the
+ * production topology, so the worker and the `temporal` CLI reach it with TEMPORAL_CONFIG_FILE alone.
+ */
+function writeTemporalProfile(
+  file: string,
+  address: string,
+  namespace: string,
+  temporal: ProductionTemporal,
+): string {
+  const q = JSON.stringify;
+  writeFileSync(
+    file,
+    [
+      '# Written by the local stack (production topology); TEMPORAL_CONFIG_FILE=<this file>.',
+      '[profile.default]',
+      `address = ${q(address)}`,
+      `namespace = ${q(namespace)}`,
+      '',
+      '[profile.default.tls]',
+      `client_cert_path = ${q(temporal.tls.clientCertPath)}`,
+      `client_key_path = ${q(temporal.tls.clientKeyPath)}`,
+      `server_ca_cert_path = ${q(temporal.tls.serverCaCertPath)}`,
+      `server_name = ${q(temporal.tls.serverName)}`,
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
 
 function provisionOnce(log: Log, args: string[]): Promise<ProvisionResult> {
   return new Promise((resolvePromise, reject) => {

@@ -119,10 +119,10 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   };
 }
 
-type Cli = (...args: string[]) => Promise<{ stdout: string }>;
+export type Cli = (...args: string[]) => Promise<{ stdout: string }>;
 
 /** Idempotent: creates what `list` lacks, then checks every attribute is there with its type. */
-async function ensureSearchAttributes(cli: Cli, log: Log): Promise<void> {
+export async function ensureSearchAttributes(cli: Cli, log: Log): Promise<void> {
   const existing = await listSearchAttributes(cli);
   const missing = Object.entries(SEARCH_ATTRIBUTES).filter(([k]) => !existing.has(k));
   for (const [name, type] of missing) {

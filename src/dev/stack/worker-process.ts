@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './kube-api';
 import type { StackInfo } from './stack';
+import { clientTlsEnv } from './temporal-production';
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -70,6 +71,7 @@ export function spawnWorker(
       TEMPORAL_CONFIG_FILE: temporalConfig,
       TEMPORAL_ADDRESS: stack.temporal.address,
       TEMPORAL_NAMESPACE: stack.temporal.namespace,
+      ...(stack.temporal.tls && clientTlsEnv(stack.temporal.tls)),
       KUBECONFIG: stack.kubeconfig,
       REMEDIATION_TASK_QUEUE: taskQueue,
       REMEDIATION_CONFIG: configPath,

@@ -1,10 +1,13 @@
 /**
  * A private stack per fault-test file whose components can be stopped and restarted one by one on
- * the same ports and the same data (SQLite db, etcd data dir, certificates): what the integration
- * stack (one shared stack per run) cannot offer.
+ * the same ports and the same data (SQLite db or PostgreSQL, etcd data dir, certificates): what the
+ * integration stack (one shared stack per run) cannot offer.
+ *
+ * The Temporal topology is the dev server, or with REMEDIATION_FAULT_TOPOLOGY=production (the
+ * `faults-production` jest project) the real server's four services on PostgreSQL, over mTLS.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -16,24 +19,44 @@ import {
   CONTROL_NAMESPACE,
   EXECUTION_NAMESPACE,
   provision,
+  provisionTemporalServer,
   type ProvisionResult,
   type StackInfo,
+  type TemporalTopology,
 } from '../../../src/dev/stack/stack';
 import { startTemporalDevServer, type TemporalDevServer } from '../../../src/dev/stack/temporal';
+import {
+  startProductionTemporal,
+  type ProductionTemporal,
+  type TemporalServerTools,
+} from '../../../src/dev/stack/temporal-production';
+
+/** The Temporal topology fault tests run on (the `faults-production` project sets production). */
+export function faultTopology(): TemporalTopology {
+  const value = process.env.REMEDIATION_FAULT_TOPOLOGY || 'dev';
+  if (value !== 'dev' && value !== 'production')
+    throw new Error(`REMEDIATION_FAULT_TOPOLOGY must be dev or production, not ${JSON.stringify(value)}`);
+  return value;
+}
 
 export class FaultStack {
   readonly dir = mkdtempSync(join(tmpdir(), 'remediation-faults-'));
+  readonly topology = faultTopology();
   private tools!: ProvisionResult;
+  private serverTools: TemporalServerTools | undefined;
   private ports!: { temporal: number; etcd: number; api: number };
   private kubeApi: KubeApi | undefined;
-  private temporal: TemporalDevServer | undefined;
+  private temporal: TemporalDevServer | ProductionTemporal | undefined;
   private simulator: { stop(): Promise<void> } | undefined;
   info!: StackInfo;
 
   static async start(): Promise<FaultStack> {
     const stack = new FaultStack();
     try {
-      stack.tools = await provision();
+      [stack.tools, stack.serverTools] = await Promise.all([
+        provision(),
+        stack.topology === 'production' ? provisionTemporalServer() : undefined,
+      ]);
       const taken = new Set<number>();
       const port = async (): Promise<number> => {
         for (;;) {
@@ -52,6 +75,8 @@ export class FaultStack {
           namespace: stack.temporal!.namespace,
           uiUrl: '',
           cli: stack.tools.temporal.path,
+          topology: stack.topology,
+          ...('tls' in stack.temporal! && { tls: stack.temporal.tls }),
         },
         kubeconfig: stack.kubeApi!.kubeconfigPath,
         executionNamespace: EXECUTION_NAMESPACE,
@@ -82,8 +107,24 @@ export class FaultStack {
     this.kubeApi = undefined;
   }
 
-  /** Dev server on the same port and SQLite file, so a restart keeps every workflow and timer. */
+  /**
+   * Temporal on the same port and data (the dev server's SQLite file, or PostgreSQL), so a restart
+   * keeps every workflow and timer.
+   */
   async startTemporal(): Promise<void> {
+    if (this.serverTools) {
+      // PostgreSQL runs as the postgres user when we are root: it must be able to traverse this 0700 folder.
+      chmodSync(this.dir, 0o711);
+      this.temporal = await startProductionTemporal({
+        dir: join(this.dir, 'temporal-production'),
+        tools: this.serverTools,
+        cli: this.tools.temporal.path,
+        port: this.ports.temporal,
+        ui: false,
+        unsafeNoFsync: true,
+      });
+      return;
+    }
     this.temporal = await startTemporalDevServer({
       cli: this.tools.temporal.path,
       dbFile: join(this.dir, 'temporal.db'),
@@ -91,6 +132,15 @@ export class FaultStack {
       headless: true,
       logFile: join(this.dir, 'logs', 'temporal.log'),
     });
+  }
+
+  /** The production topology's services and PostgreSQL, one by one; fails on the dev server. */
+  get production(): ProductionTemporal {
+    if (!this.temporal || !('tls' in this.temporal))
+      throw new Error(
+        'this fault test needs the production topology (REMEDIATION_FAULT_TOPOLOGY=production)',
+      );
+    return this.temporal;
   }
 
   async stopTemporal(): Promise<void> {

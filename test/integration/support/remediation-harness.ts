@@ -44,6 +44,7 @@ import type { PipelineRuns } from '../../../src/ports/pipeline-runs';
 import type { RemediationRequestInput } from '../../../src/domain/request';
 import type { RemediationStatus } from '../../../src/shared';
 import type { StackInfo } from '../../../src/dev/stack/stack';
+import { clientTlsConfig, cliTlsArgs } from '../../../src/dev/stack/temporal-production';
 import { createRemediationWorker } from '../../../src/worker';
 import { workflowBundleOptions } from '../../../src/workflow-bundle';
 import { kubeConfig, stackInfo } from '../stack-env';
@@ -92,7 +93,7 @@ export class RemediationHarness {
   }
 
   async open(): Promise<this> {
-    this.connection = await Connection.connect({ address: this.info.temporal.address });
+    this.connection = await Connection.connect(this.connectionOptions());
     const client = new Client({ connection: this.connection, namespace: this.info.temporal.namespace });
     this.client = new RemediationClient(client, {
       taskQueue: this.taskQueue,
@@ -103,6 +104,12 @@ export class RemediationHarness {
     return this;
   }
 
+  /** The stack's frontend, with its client certificate when it requires one (production topology). */
+  connectionOptions(): { address: string; tls?: ReturnType<typeof clientTlsConfig> } {
+    const { address, tls } = this.info.temporal;
+    return { address, ...(tls && { tls: clientTlsConfig(tls) }) };
+  }
+
   /**
    * Starts an in-process worker on this file's task queue with the given policy (src/domain/config.ts keys).
    * `options.pipelineRuns` may wrap the real PipelineRuns adapter (fault tests time an outage with it).
@@ -111,7 +118,7 @@ export class RemediationHarness {
     policy: PolicyConfigInput = {},
     options: { pipelineRuns?: (real: PipelineRuns) => PipelineRuns; auditLog?: AuditLog } = {},
   ): Promise<Worker> {
-    const connection = await NativeConnection.connect({ address: this.info.temporal.address });
+    const connection = await NativeConnection.connect(this.connectionOptions());
     const worker = await createRemediationWorker({
       connection,
       namespace: this.info.temporal.namespace,
@@ -347,7 +354,14 @@ export class RemediationHarness {
     return new Promise((resolve) => {
       execFile(
         cli,
-        [...args, '--address', address, '--namespace', namespace],
+        [
+          ...args,
+          '--address',
+          address,
+          '--namespace',
+          namespace,
+          ...(this.info.temporal.tls ? cliTlsArgs(this.info.temporal.tls) : []),
+        ],
         { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
         (error, stdout, stderr) => {
           const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
