@@ -55,7 +55,9 @@ export function mutate<T>(value: T, mutations: readonly { path: Path; value: unk
     const last = path[path.length - 1];
     if (last === undefined) continue;
     if (next === DELETE) delete node[last];
-    else node[last] = next;
+    // A copy: `constantFrom` hands out the same `[]`/`{}` every time, and a later mutation writing into
+    // it would change that constant for every later run (and could make it contain itself).
+    else node[last] = structuredClone(next);
   }
   return copy;
 }
