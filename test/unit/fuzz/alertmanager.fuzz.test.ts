@@ -225,3 +225,16 @@ describe('fuzz: HTTP intake', () => {
     );
   });
 });
+
+describe('fuzz building blocks', () => {
+  it('when a mutation places a value, later writes into the result leave the value itself alone', () => {
+    const shared: unknown[] = [];
+    const once = mutate({ alerts: [] }, [
+      { path: ['alerts'], value: shared },
+      { path: ['alerts', 0, 'labels', 'cluster'], value: shared },
+    ]) as { alerts: { labels: { cluster: unknown } }[] };
+    expect(shared).toEqual([]);
+    expect(() => JSON.stringify(once)).not.toThrow();
+    expect(once.alerts[0]!.labels.cluster).toEqual([]);
+  });
+});
