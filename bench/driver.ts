@@ -11,7 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import { KubernetesLedger } from '../src/adapters/kubernetes-ledger';
 import { RemediationClient } from '../src/client';
 import type { RemediationRequestInput } from '../src/domain/request';
-import type { RemediationStatus } from '../src/shared';
+import type { RemediationStatus } from '../src/temporal-contract';
 import type { StackInfo } from '../src/dev/stack/stack';
 import { clientTlsConfig } from '../src/dev/stack/temporal-production';
 

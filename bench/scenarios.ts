@@ -4,7 +4,7 @@
  * the same machine clock here, so their differences are real latencies.
  */
 import { emptyTargetState } from '../src/domain/model';
-import type { RemediationStatus } from '../src/shared';
+import type { RemediationStatus } from '../src/temporal-contract';
 import { Driver, endAt, eventAt, uniqueName } from './driver';
 import { pool, sleep } from './stats';
 import type { WorkerProcess as BenchWorker } from '../src/dev/stack/worker-process';

@@ -57,7 +57,7 @@ import {
   type OverrideResult,
   type RemediationInput,
   type RemediationStatus,
-} from './shared';
+} from './temporal-contract';
 
 export interface StartedRemediation {
   id: string;

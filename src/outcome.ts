@@ -5,7 +5,7 @@
  * the workflow with the status as its result, Cancelled cancels it. Pure: the workflow and the
  * client share it.
  */
-import type { RemediationStatus } from './shared';
+import type { RemediationStatus } from './temporal-contract';
 import { Phase, terminalPhases } from './domain/model';
 
 /** The `type` of the workflow failure of a remediation that ended Failed. Stable: clients recognise the outcome by it. */

@@ -1,5 +1,5 @@
 /**
- * A remediation's workflow id and the name of its status query, apart from ./shared.ts (which
+ * A remediation's workflow id and the name of its status query, apart from ./temporal-contract.ts (which
  * loads the workflow and zod modules) so that `remediate status` can ask without them.
  */
 
@@ -12,5 +12,5 @@ export function remediationIdFromWorkflowId(workflowId: string): string {
   return workflowId.startsWith('remediation-') ? workflowId.slice('remediation-'.length) : workflowId;
 }
 
-/** The query every remediation answers with its RemediationStatus (./shared.ts `statusQuery`). */
+/** The query every remediation answers with its RemediationStatus (./temporal-contract.ts `statusQuery`). */
 export const STATUS_QUERY = 'status';

@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InvalidConfigError, parsePolicyConfig, type PolicyConfig } from './domain/config';
 import { toFieldErrors } from './domain/request';
-import { DEFAULT_TASK_QUEUE } from './shared';
+import { DEFAULT_TASK_QUEUE } from './temporal-contract';
 
 import { readStackInfo, type StackInfo, type StackTemporalTls } from './stack-file';
 

@@ -31,7 +31,12 @@ import {
   type PipelineRuns,
 } from '../ports/pipeline-runs';
 import type { Remediations } from '../ports/remediations';
-import { ErrorType, type ActionCatalogView, type ClearTargetInput, type ClearTargetResult } from '../shared';
+import {
+  ErrorType,
+  type ActionCatalogView,
+  type ClearTargetInput,
+  type ClearTargetResult,
+} from '../temporal-contract';
 import { withCas as retryCas, type Sleep } from './cas';
 
 export interface ActivityDeps {

@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Remediations } from '../ports/remediations';
-import { duplicateSignal, wakeSignal, REMEDIATION_WORKFLOW } from '../shared';
+import { duplicateSignal, wakeSignal, REMEDIATION_WORKFLOW } from '../temporal-contract';
 
 /** Remediations over a Temporal client (describe, signal, visibility list). */
 export class TemporalRemediations implements Remediations {

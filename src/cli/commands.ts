@@ -12,7 +12,11 @@ import { operatorInputErrors } from '../domain/operator';
 import { InvalidRequestError, parseRemediationRequest, parseTargetKey } from '../domain/request';
 import { KubeConfigError } from '../k8s/kube-config-error';
 import { TemporalConfigError } from '../temporal-connection';
-import { remediationIdFromWorkflowId, type ClearTargetResult, type RemediationStatus } from '../shared';
+import {
+  remediationIdFromWorkflowId,
+  type ClearTargetResult,
+  type RemediationStatus,
+} from '../temporal-contract';
 import { noPositionals, onePositional, parseFlags, parseKeyValues } from './args';
 import { ConnectSettings, type GlobalValues } from './connect-options';
 import { CliError, UsageError, messageOf } from './errors';

@@ -1,7 +1,7 @@
 /** Human-readable views for the CLI's text mode (`--json` prints the objects as they are). */
 import type { RemediationClosedError, RemediationSummary, TargetView } from '../client';
 import { formatDuration } from '../domain/duration';
-import type { ActionCatalogView, ClearTargetResult, RemediationStatus } from '../shared';
+import type { ActionCatalogView, ClearTargetResult, RemediationStatus } from '../temporal-contract';
 
 const TIMELINE_TAIL = 8;
 const AUDIT_TAIL = 5;

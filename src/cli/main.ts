@@ -6,7 +6,7 @@
  */
 import type { RemediationClient } from '../client';
 import type { Ledger } from '../ports/ledger';
-import type { RemediationStatus } from '../shared';
+import type { RemediationStatus } from '../temporal-contract';
 import { UnreachableError } from './errors';
 import { loadHeavy } from './load-heavy';
 import { loadStatusQuery } from './load-status-query';

@@ -4,7 +4,7 @@
  * output and errors as the command's full path, which `--wait` still takes. The settings, the
  * formatting and the query come from ./status-query.ts, a bundle of their own once built.
  */
-import type { RemediationStatus } from '../shared';
+import type { RemediationStatus } from '../temporal-contract';
 import { onePositional, parseFlags } from './args';
 import { ConfigError } from './errors';
 import { loadStatusQuery } from './load-status-query';

@@ -8,7 +8,7 @@
  */
 import { Client } from '@temporalio/client';
 import { STATUS_QUERY, remediationWorkflowId } from '../remediation-ids';
-import type { RemediationStatus } from '../shared';
+import type { RemediationStatus } from '../temporal-contract';
 import type { TemporalConnectionOptions } from '../temporal-connection';
 import { connectTemporal } from './temporal-connect';
 

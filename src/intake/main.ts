@@ -12,7 +12,7 @@ import { resolveTemporalConnection } from '../temporal-connection';
 import { InvalidConfigError } from '../domain/config';
 import { createLogger, logLevelFromEnv, type Logger } from '../log';
 import { readStackInfo, type StackInfo } from '../settings';
-import { DEFAULT_TASK_QUEUE } from '../shared';
+import { DEFAULT_TASK_QUEUE } from '../temporal-contract';
 import { fieldErrorsOf } from './fields';
 import { loadRoutingConfig } from './routing-config';
 import { DEFAULT_MAX_BODY_BYTES, createIntakeServer, type IntakeLog } from './server';

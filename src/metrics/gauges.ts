@@ -10,7 +10,7 @@ import type { WorkflowClient } from '@temporalio/client';
 import type { MetricGauge, MetricMeter } from '@temporalio/common';
 import { BlockReason, Phase, type TargetState } from '../domain/model';
 import type { Ledger } from '../ports/ledger';
-import { REMEDIATION_WORKFLOW } from '../shared';
+import { REMEDIATION_WORKFLOW } from '../temporal-contract';
 
 /** Open remediations blocked on an approval nobody has given yet (BlockReason is set by the workflow). */
 export const AWAITING_APPROVAL_QUERY =

@@ -6,7 +6,7 @@ import { ApplicationFailure, proxyLocalActivities } from '@temporalio/workflow';
 import type { RemediationActivities } from '../activities';
 import type { ActionAdmission } from '../domain/catalog';
 import { parseRemediationRequest } from '../domain/request';
-import { ErrorType, nonRetryableErrorTypes, type ActionCatalogView } from '../shared';
+import { ErrorType, nonRetryableErrorTypes, type ActionCatalogView } from '../temporal-contract';
 
 const { admitAction, listActions: list } = proxyLocalActivities<RemediationActivities>({
   startToCloseTimeout: '10s',

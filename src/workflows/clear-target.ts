@@ -8,7 +8,7 @@ import {
   nonRetryableErrorTypes,
   type ClearTargetInput,
   type ClearTargetResult,
-} from '../shared';
+} from '../temporal-contract';
 
 const { clearTarget: clear } = proxyActivities<RemediationActivities>({
   startToCloseTimeout: '1m',

@@ -46,7 +46,7 @@ import {
   type ContinuedRemediation,
   type RemediationInput,
   type RemediationStatus,
-} from '../shared';
+} from '../temporal-contract';
 import { RemediationTracker } from './tracker';
 import { now, replaySafeRandom } from './time';
 

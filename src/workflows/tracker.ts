@@ -12,7 +12,7 @@ import {
 } from '../domain/model';
 import type { BudgetBlock } from '../domain/budget';
 import type { RoutingVerdict } from '../domain/routing';
-import type { RemediationStatus, TimelineEntry } from '../shared';
+import type { RemediationStatus, TimelineEntry } from '../temporal-contract';
 
 const TIMELINE_LIMIT = 200;
 

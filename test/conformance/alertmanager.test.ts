@@ -20,7 +20,7 @@ import { provisionConformance } from '../../src/dev/stack/conformance';
 import { freePort } from '../../src/dev/stack/proc';
 import { startTemporalDevServer, type TemporalDevServer } from '../../src/dev/stack/temporal';
 import { TEKTON_GROUP, TEKTON_VERSION, TektonPlural } from '../../src/domain/tekton';
-import { remediationIdFromWorkflowId, type RemediationStatus } from '../../src/shared';
+import { remediationIdFromWorkflowId, type RemediationStatus } from '../../src/temporal-contract';
 import { RemediationHarness, uniqueName } from '../integration/support/remediation-harness';
 import buildIfStale from '../support/build-if-stale';
 import {

@@ -16,7 +16,7 @@ import { defaultPolicyConfig } from '../../src/domain/config';
 import { emptyTargetState, type AuditEntry } from '../../src/domain/model';
 import { targetKey } from '../../src/domain/request';
 import { LedgerConflictError, MAX_AUDIT_ENTRIES } from '../../src/ports/ledger';
-import { CLEAR_TARGET_WORKFLOW, overrideUpdate, remediationWorkflowId } from '../../src/shared';
+import { CLEAR_TARGET_WORKFLOW, overrideUpdate, remediationWorkflowId } from '../../src/temporal-contract';
 import { RemediationHarness, uniqueName } from './support/remediation-harness';
 
 const uniqueTarget = () => `${uniqueName('audit')}/Deployment/api`;

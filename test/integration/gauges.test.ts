@@ -16,7 +16,7 @@ import {
   workerGaugeSources,
   type GaugeLoop,
 } from '../../src/metrics/gauges';
-import type { RemediationStatus } from '../../src/shared';
+import type { RemediationStatus } from '../../src/temporal-contract';
 import { kubeConfig } from './stack-env';
 import { RemediationHarness, uniqueName } from './support/remediation-harness';
 

@@ -16,7 +16,7 @@ import type {
   PipelineRunRequest,
   PipelineRuns,
 } from '../../src/ports/pipeline-runs';
-import { remediationWorkflowId } from '../../src/shared';
+import { remediationWorkflowId } from '../../src/temporal-contract';
 import { RemediationHarness, sleep, uniqueName, workflowBundle } from './support/remediation-harness';
 
 const fixtures = join(__dirname, '../fixtures/histories');

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { targetKey } from '../../src/domain/request';
-import { remediationWorkflowId } from '../../src/shared';
+import { remediationWorkflowId } from '../../src/temporal-contract';
 import { RemediationHarness, uniqueName, workflowBundle } from './support/remediation-harness';
 
 const fixtures = join(__dirname, '../fixtures/histories');

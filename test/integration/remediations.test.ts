@@ -1,6 +1,6 @@
 import { TemporalRemediations } from '../../src/adapters/temporal-remediations';
 import { parseTargetKey } from '../../src/domain/request';
-import { remediationWorkflowId } from '../../src/shared';
+import { remediationWorkflowId } from '../../src/temporal-contract';
 import { remediationsContract } from '../contract/remediations.contract';
 import { RemediationHarness, sleep, uniqueName } from './support/remediation-harness';
 

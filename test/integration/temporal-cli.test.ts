@@ -4,7 +4,7 @@
  * docs/operating.md tells people to paste (the README's "Temporal-level contract", docs/behaviour.md#operator-controls).
  */
 import { execFile } from 'node:child_process';
-import type { RemediationStatus } from '../../src/shared';
+import type { RemediationStatus } from '../../src/temporal-contract';
 import { RemediationHarness, uniqueName } from './support/remediation-harness';
 
 interface CliRun {

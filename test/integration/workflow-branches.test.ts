@@ -26,7 +26,7 @@ import type {
   PipelineRunRequest,
   PipelineRuns,
 } from '../../src/ports/pipeline-runs';
-import { remediationWorkflowId, type RemediationStatus } from '../../src/shared';
+import { remediationWorkflowId, type RemediationStatus } from '../../src/temporal-contract';
 import { stackInfo } from './stack-env';
 import { sleep, uniqueName, workflowBundle } from './support/remediation-harness';
 

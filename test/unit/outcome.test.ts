@@ -9,7 +9,7 @@ import {
   finalStatusFromFailure,
   remediationFailedMessage,
 } from '../../src/outcome';
-import type { RemediationStatus } from '../../src/shared';
+import type { RemediationStatus } from '../../src/temporal-contract';
 
 function finalStatus(overrides: Partial<RemediationStatus> = {}): RemediationStatus {
   return {

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { emptyTargetState } from '../../../src/domain/model';
 import { fingerprintKey, targetKey, type RemediationRequestInput } from '../../../src/domain/request';
-import type { RemediationStatus } from '../../../src/shared';
+import type { RemediationStatus } from '../../../src/temporal-contract';
 import type { RemediationHarness } from '../../integration/support/remediation-harness';
 
 /** PipelineRuns of one fingerprint, from the API server (label of the fingerprint's hash). */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RemediationActionSpecInput } from '../../../src/domain/catalog';
 import { targetKey, type RemediationRequestInput } from '../../../src/domain/request';
-import type { RemediationStatus } from '../../../src/shared';
+import type { RemediationStatus } from '../../../src/temporal-contract';
 import { RemediationHarness, uniqueName } from '../support/remediation-harness';
 
 const exec = promisify(execFile);

@@ -1,7 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { InvalidRequestError, targetKey } from '../../../src/domain/request';
-import { REMEDIATION_WORKFLOW } from '../../../src/shared';
+import { REMEDIATION_WORKFLOW } from '../../../src/temporal-contract';
 import { RemediationHarness, uniqueName } from '../support/remediation-harness';
 
 describe('clean path and idempotency', () => {

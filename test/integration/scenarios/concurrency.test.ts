@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { fingerprintKey, targetKey } from '../../../src/domain/request';
 import { TEKTON_GROUP, TEKTON_VERSION, TektonPlural, type PipelineRun } from '../../../src/domain/tekton';
-import type { RemediationStatus } from '../../../src/shared';
+import type { RemediationStatus } from '../../../src/temporal-contract';
 import { RemediationHarness, sleep, uniqueName } from '../support/remediation-harness';
 import { spawnWorker, type WorkerProcess } from '../../../src/dev/stack/worker-process';
 

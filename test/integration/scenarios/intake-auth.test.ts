@@ -18,7 +18,7 @@ import { remediationIdFor } from '../../../src/intake/mapper';
 import { parseRoutingConfig } from '../../../src/intake/routing-config';
 import { createIntakeServer, type IntakeServer, type IntakeServerOptions } from '../../../src/intake/server';
 import { loadIntakeServerSettings } from '../../../src/intake/settings';
-import { remediationWorkflowId } from '../../../src/shared';
+import { remediationWorkflowId } from '../../../src/temporal-contract';
 import { fixture, requestText, selfSignedCert, type HttpTextReply } from '../../unit/intake/support';
 import { RemediationHarness, uniqueName } from '../support/remediation-harness';
 

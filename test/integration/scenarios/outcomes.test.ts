@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { RemediationStatus } from '../../../src/shared';
+import type { RemediationStatus } from '../../../src/temporal-contract';
 import { RemediationHarness, uniqueName } from '../support/remediation-harness';
 
 const run = promisify(execFile);

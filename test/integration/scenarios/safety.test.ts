@@ -7,7 +7,7 @@
 import type { RemediationClient } from '../../../src/client';
 import { succeededCondition, type PipelineRun } from '../../../src/domain/tekton';
 import { fingerprintKey, targetKey, type RemediationRequestInput } from '../../../src/domain/request';
-import type { RemediationStatus } from '../../../src/shared';
+import type { RemediationStatus } from '../../../src/temporal-contract';
 import { RemediationHarness, sleep, uniqueName } from '../support/remediation-harness';
 
 /** Re-checks of lock and manual waits are quick here, so a terminated holder is noticed within ~1 s. */

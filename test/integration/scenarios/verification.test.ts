@@ -3,14 +3,14 @@
  * intake (bearer token): a firing alert starts the remediation, a resolved one tells it its signal
  * resolved. Verifying holds no lock; an ineffective fix counts against the fingerprint's breaker.
  */
-import { SearchAttributes } from '../../../src/shared';
+import { SearchAttributes } from '../../../src/temporal-contract';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AlertmanagerPayload } from '../../../src/intake/alertmanager';
 import { parseRoutingConfig } from '../../../src/intake/routing-config';
 import { createIntakeServer, type IntakeServer } from '../../../src/intake/server';
 import { targetKey } from '../../../src/domain/request';
-import type { RemediationStatus } from '../../../src/shared';
+import type { RemediationStatus } from '../../../src/temporal-contract';
 import { RemediationHarness, uniqueName } from '../support/remediation-harness';
 
 const TOKEN = uniqueName('intake-token');

@@ -42,7 +42,7 @@ import { catalogApi } from '../../../src/ports/action-catalog';
 import type { AuditLog } from '../../../src/ports/audit-log';
 import type { PipelineRuns } from '../../../src/ports/pipeline-runs';
 import type { RemediationRequestInput } from '../../../src/domain/request';
-import type { RemediationStatus } from '../../../src/shared';
+import type { RemediationStatus } from '../../../src/temporal-contract';
 import type { StackInfo } from '../../../src/dev/stack/stack';
 import { clientTlsConfig, cliTlsArgs } from '../../../src/dev/stack/temporal-production';
 import { createRemediationWorker } from '../../../src/worker';

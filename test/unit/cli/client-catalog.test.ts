@@ -7,7 +7,7 @@ import { TimeoutFailure, TimeoutType } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { RemediationClient } from '../../../src/client';
 import { InvalidRequestError } from '../../../src/domain/request';
-import { CHECK_ACTION_WORKFLOW } from '../../../src/shared';
+import { CHECK_ACTION_WORKFLOW } from '../../../src/temporal-contract';
 
 const request = {
   signal: { fingerprint: 'f1' },

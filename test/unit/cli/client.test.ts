@@ -30,7 +30,7 @@ import {
 import { emptyTargetState, type TargetState } from '../../../src/domain/model';
 import { InvalidRequestError } from '../../../src/domain/request';
 import type { Ledger } from '../../../src/ports/ledger';
-import type { RemediationStatus } from '../../../src/shared';
+import type { RemediationStatus } from '../../../src/temporal-contract';
 
 function status(overrides: Partial<RemediationStatus> = {}): RemediationStatus {
   return {

@@ -11,7 +11,7 @@ import {
 } from '../../../src/client';
 import { UnreachableError } from '../../../src/cli/errors';
 import { run, type CliClient, type ConnectOptions } from '../../../src/cli/run';
-import type { RemediationStatus } from '../../../src/shared';
+import type { RemediationStatus } from '../../../src/temporal-contract';
 
 const NOW = new Date('2026-03-01T12:04:10Z');
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 
 import Ajv2020 from 'ajv/dist/2020';
 
-import { searchAttributeDefinitions } from '../../../src/shared';
+import { searchAttributeDefinitions } from '../../../src/temporal-contract';
 import { readYamlDocuments, repoPath } from './support';
 
 interface Service {
