@@ -196,7 +196,7 @@ interface Crd {
   status?: { conditions?: { type: string; status: string }[] };
 }
 
-interface KubeResponse {
+export interface KubeResponse {
   status: number;
   body: string;
   json: unknown;
@@ -209,6 +209,7 @@ export async function kubeRequest(
   path: string,
   body?: unknown,
   contentType = 'application/json',
+  accept = 'application/json',
 ): Promise<KubeResponse> {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error('kubeconfig has no current cluster');
@@ -216,7 +217,7 @@ export async function kubeRequest(
   const options: RequestOptions = {
     method,
     headers: {
-      Accept: 'application/json',
+      Accept: accept,
       ...(body === undefined ? {} : { 'Content-Type': contentType }),
     },
     timeout: 10_000,

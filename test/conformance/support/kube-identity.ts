@@ -6,55 +6,22 @@
  * server-rendered tables with short names (`kubectl get rtarget`).
  */
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
-import { request, type RequestOptions } from 'node:https';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { readManifests, type Manifest } from '../../../src/dev/stack/conformance';
+import { kubeRequest, type KubeResponse } from '../../../src/dev/stack/kube-api';
 
-export interface ApiResponse {
-  status: number;
-  body: string;
-  json: unknown;
-}
+export type ApiResponse = KubeResponse;
 
 /** One request with the kubeconfig's identity (client certificate or bearer token). */
-export async function apiRequest(
+export function apiRequest(
   kc: KubeConfig,
   method: string,
   path: string,
   opts: { body?: unknown; contentType?: string; accept?: string } = {},
 ): Promise<ApiResponse> {
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) throw new Error('kubeconfig has no current cluster');
-  const options: RequestOptions = {
-    method,
-    headers: {
-      Accept: opts.accept ?? 'application/json',
-      ...(opts.body === undefined ? {} : { 'Content-Type': opts.contentType ?? 'application/json' }),
-    },
-    timeout: 15_000,
-  };
-  await kc.applyToHTTPSOptions(options);
-  return new Promise((resolve, reject) => {
-    const req = request(new URL(path, server), options, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, body: text, json });
-      });
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within 15s`)));
-    req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
-  });
+  return kubeRequest(kc, method, path, opts.body, opts.contentType, opts.accept);
 }
 
 // ------------------------------------------------------------------------------ discovery
