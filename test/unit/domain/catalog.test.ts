@@ -4,6 +4,7 @@
  * differ from the target, or whose ServiceAccount differs from the catalog's.
  */
 import fc from 'fast-check';
+import { createRefusal, type ResolvedAction } from '../../../src/domain/catalog';
 import {
   admitAction,
   globMatches,
@@ -431,5 +432,42 @@ describe('properties: no request escapes the catalog', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('createRefusal: the last gate before a real create, on the action as the catalog says now', () => {
+  const action = (over: Partial<ResolvedAction>): ResolvedAction => ({
+    id: 'restart',
+    catalogued: true,
+    resourceVersion: '7',
+    pipeline: 'restart',
+    params: {},
+    serviceAccountName: null,
+    timeoutMs: null,
+    mode: 'Enforce',
+    approval: { required: false, forbidSelfApproval: false },
+    verification: null,
+    runWhenResolved: false,
+    ...over,
+  });
+  it.each([
+    ['Enforce, no approval needed', action({}), false, null],
+    [
+      'Enforce, approval needed and held',
+      action({ approval: { required: true, forbidSelfApproval: false } }),
+      true,
+      null,
+    ],
+    [
+      'Enforce, approval needed, none held',
+      action({ approval: { required: true, forbidSelfApproval: false } }),
+      false,
+      /now requires an approval/,
+    ],
+    ['DryRun (even with an approval held)', action({ mode: 'DryRun' }), true, /is now a dry run/],
+  ])('%s', (_, resolved, holdsApproval, refusal) => {
+    const answer = createRefusal(resolved, holdsApproval);
+    if (refusal === null) expect(answer).toBeNull();
+    else expect(answer).toMatch(refusal);
   });
 });
