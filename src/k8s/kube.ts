@@ -14,6 +14,7 @@ import {
   type Context,
   type User,
 } from '@kubernetes/client-node';
+import { reuseConnections } from './connection-reuse';
 import { KubeConfigError } from './kube-config-error';
 
 export interface LoadKubeConfigOptions {
@@ -31,7 +32,8 @@ export { KubeConfigError };
  * in-cluster service account. A list merges as kubectl merges it: files that do not exist are
  * skipped, the first file to define a cluster, user or context by name wins (later ones are
  * ignored, not merged), and the first file that sets current-context sets it. `context` then
- * replaces the current-context; an unknown one is an error listing the available ones.
+ * replaces the current-context; an unknown one is an error listing the available ones. API clients
+ * made from it reuse keep-alive connections (./connection-reuse.ts).
  */
 export function loadKubeConfig(path?: string, options: LoadKubeConfigOptions = {}): KubeConfig {
   const env = options.env ?? process.env;
@@ -66,7 +68,7 @@ export function loadKubeConfig(path?: string, options: LoadKubeConfigOptions = {
         `: choose one with --context or KUBE_CONTEXT (available: ${contextNames(kc)})`,
     );
   }
-  return kc;
+  return reuseConnections(kc);
 }
 
 function mergeKubeConfigFiles(files: string[]): KubeConfig {

@@ -18,6 +18,7 @@ import {
 
 /** Exactly the `.stack/stack.json` shape the CLI reads (see settings). */
 import type { StackInfo } from '../../settings';
+import { reuseConnections } from '../../k8s/connection-reuse';
 
 export type { StackInfo };
 
@@ -284,6 +285,8 @@ async function startSimulator(
   }
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(kubeconfigPath);
+  // Keep-alive, as Tekton's own controller (a Go client) talks to the API server.
+  reuseConnections(kubeConfig);
   const t0 = Date.now();
   const sim = await mod.startTektonSimulator({ kubeConfig, log: (l) => log(`[simulator] ${l}`) });
   log(`tekton simulator started (${elapsed(t0)})`);
