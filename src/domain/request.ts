@@ -164,7 +164,7 @@ export type RequestDeadline =
   /** Relative to the remediation's start. */
   | { kind: 'after'; ms: number };
 
-const deadlineSchema = (now?: number) => {
+const deadlineSchema = (clock: () => number | undefined) => {
   // ISO-8601 date-time with an explicit zone, so a deadline never depends on the parser's local time.
   const isoDatetime = z.iso.datetime({ offset: true });
   const union = z.union(
@@ -191,6 +191,7 @@ const deadlineSchema = (now?: number) => {
       }
       return;
     }
+    const now = clock();
     if (now === undefined) return;
     const at = Date.parse(deadline.at);
     if (at <= now) {
@@ -245,7 +246,12 @@ export const targetSchema = () =>
   });
 export type Target = z.output<ReturnType<typeof targetSchema>>;
 
-export const remediationRequestSchema = (options: ParseRequestOptions = {}) =>
+export const remediationRequestSchema = (
+  options: ParseRequestOptions & {
+    /** Read at each parse instead of a fixed `now` (the one schema {@link parseRemediationRequest} keeps). */
+    clock?: () => number | undefined;
+  } = {},
+) =>
   z.strictObject({
     id: keyString(200).optional(),
     signal: z
@@ -267,7 +273,7 @@ export const remediationRequestSchema = (options: ParseRequestOptions = {}) =>
       /** PipelineRun timeout in ms (input: a duration, 1s–24h); the policy default applies when absent. */
       timeout: actionTimeoutSchema().optional(),
     }),
-    deadline: deadlineSchema(options.now).optional(),
+    deadline: deadlineSchema(options.clock ?? (() => options.now)).optional(),
     /** Who asked for it (`start --by`); compared with an approver when self-approval is forbidden. */
     requestedBy: z.string().min(1).max(256).optional(),
   });
@@ -351,10 +357,24 @@ export function parseRemediationRequest(
   input: unknown,
   options: ParseRequestOptions = {},
 ): RemediationRequest {
-  const result = remediationRequestSchema(options).safeParse(input, { reportInput: true });
-  if (!result.success) throw new InvalidRequestError(toFieldErrors(result.error));
-  return result.data;
+  requestSchema ??= remediationRequestSchema({ clock: () => parsingAt });
+  parsingAt = options.now;
+  try {
+    const result = requestSchema.safeParse(input, { reportInput: true });
+    if (!result.success) throw new InvalidRequestError(toFieldErrors(result.error));
+    return result.data;
+  } finally {
+    parsingAt = undefined;
+  }
 }
+
+/**
+ * One schema for every parse: building it costs zod a compile on first use, which was about 4 ms of
+ * every workflow start and every intake alert when it was rebuilt per call. The caller's `now` is
+ * read from {@link parsingAt} while a parse runs (parsing is synchronous, so parses never overlap).
+ */
+let requestSchema: ReturnType<typeof remediationRequestSchema> | undefined;
+let parsingAt: number | undefined;
 
 /**
  * Epoch ms by which the PipelineRun must have started: the request's deadline, or

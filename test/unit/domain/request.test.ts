@@ -104,6 +104,21 @@ describe('parseRemediationRequest (docs/behaviour.md#requests-and-keys)', () => 
       expect(fields(errors)).toEqual([`deadline:${rule}`]);
     });
 
+    it('each parse reads its own clock (one schema serves every parse, and a failed parse leaves no clock behind)', () => {
+      const deadline = '2026-03-01T12:00:00Z';
+      expect(() => parseRemediationRequest({ ...valid(), deadline }, { now })).toThrow(InvalidRequestError);
+      const earlier = now - 60_000;
+      expect(parseRemediationRequest({ ...valid(), deadline }, { now: earlier }).deadline).toEqual({
+        kind: 'at',
+        at: '2026-03-01T12:00:00.000Z',
+      });
+      expect(() => parseRemediationRequest({ ...valid(), deadline }, { now })).toThrow(InvalidRequestError);
+      expect(parseRemediationRequest({ ...valid(), deadline }).deadline).toEqual({
+        kind: 'at',
+        at: '2026-03-01T12:00:00.000Z',
+      });
+    });
+
     it('when it is in the future within 30 days then it is accepted; without a clock it is not checked', () => {
       expect(
         parseRemediationRequest({ ...valid(), deadline: '2026-03-31T12:00:00Z' }, { now }).deadline,
