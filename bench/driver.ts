@@ -10,7 +10,7 @@ import { defineSimulatedPipeline } from '../src/dev/simulator/pipelines';
 import { Client, Connection } from '@temporalio/client';
 import { KubernetesLedger } from '../src/adapters/kubernetes-ledger';
 import { RemediationClient } from '../src/client';
-import type { RemediationRequestInput } from '../src/domain/request';
+import { parseRemediationRequest, type RemediationRequestInput } from '../src/domain/request';
 import type { RemediationStatus } from '../src/temporal-contract';
 import type { StackInfo } from '../src/dev/stack/stack';
 import { clientTlsConfig } from '../src/dev/stack/temporal-production';
@@ -55,6 +55,21 @@ export class Driver {
       this.clients.set(taskQueue, c);
     }
     return c;
+  }
+
+  /**
+   * Starts a remediation as the intake does for an alert: no pre-check of the action (the workflow
+   * admits it itself, and the create checks the catalog again). The SDK's and CLI's pre-check is a
+   * workflow round trip of its own; the latency scenario measures it apart (`latency.preCheck`).
+   */
+  start(taskQueue: string, request: RemediationRequestInput): Promise<{ id: string }> {
+    return this.client(taskQueue).start(request, { checkAction: false });
+  }
+
+  /** The SDK's pre-check of a request's action, as `client.start` does it before starting (a refusal throws). */
+  async preCheck(taskQueue: string, request: RemediationRequestInput): Promise<void> {
+    const admission = await this.client(taskQueue).checkAction(parseRemediationRequest(request));
+    if (!admission) throw new Error('pre-check: no worker answered in time');
   }
 
   /** A Tekton Pipeline whose simulated runs behave as `outcome` says (simulator script annotation). */

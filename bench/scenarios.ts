@@ -18,6 +18,8 @@ export interface LatencySamples {
   startToCreatedMs: number[];
   /** Client start call → the workflow ended Completed. */
   startToCompletedMs: number[];
+  /** The SDK's and CLI's pre-check of the action (`checkAction`), done before each start here and timed apart. */
+  preCheckMs: number[];
   cost: { events: number[]; activities: number[]; localActivities: number[]; workflowTasks: number[] };
 }
 
@@ -33,6 +35,7 @@ export async function latency(
     startToSeenMs: [],
     startToCreatedMs: [],
     startToCompletedMs: [],
+    preCheckMs: [],
     cost: { events: [], activities: [], localActivities: [], workflowTasks: [] },
   };
   // Workflow time does not move while local activities run within one workflow task, so the
@@ -41,13 +44,18 @@ export async function latency(
   try {
     // Two warm-up runs: the first workflow task of a fresh worker pays for isolate and connection setup.
     for (let i = -2; i < n; i++) {
+      const request = d.request({ pipeline });
+      const tCheck = Date.now();
+      await d.preCheck(q, request);
+      const preCheckMs = Date.now() - tCheck;
       const t0 = Date.now();
-      const { id } = await d.client(q).start(d.request({ pipeline }));
+      const { id } = await d.start(q, request);
       const status = await d.result(q, id);
       expectPhase(status, 'Completed');
       if (i < 0) continue;
       const seenAt = watch.seen.get(status.pipelineRuns[0]!);
       if (seenAt === undefined) throw new Error(`PipelineRun of ${id} never seen by the bench's watch`);
+      out.preCheckMs.push(preCheckMs);
       out.startToSeenMs.push(seenAt - t0);
       out.startToCreatedMs.push(eventAt(status, 'pipelineRunCreated')! - t0);
       out.startToCompletedMs.push(endAt(status) - t0);
@@ -86,7 +94,7 @@ export async function throughput(
   const t0 = Date.now();
   const started = await pool(requests, 32, async (r) => ({
     at: Date.now(),
-    id: (await d.client(q).start(r)).id,
+    id: (await d.start(q, r)).id,
   }));
   const startsMs = Date.now() - t0;
   let done = 0;
@@ -157,7 +165,7 @@ export async function storm(
     async (i) => {
       const due = t0 + (i * windowMs) / starts;
       if (due > Date.now()) await sleep(due - Date.now());
-      const { id } = await d.client(q).start(d.request({ pipeline, namespace, fingerprint }));
+      const { id } = await d.start(q, d.request({ pipeline, namespace, fingerprint }));
       if (++done % 250 === 0)
         log(`  storm: ${done}/${starts} started (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
       return id;
@@ -302,7 +310,7 @@ export async function wakeUp(
   const ids = await pool(
     plans,
     8,
-    async (p) => (await d.client(q).start(d.request({ pipeline, namespace: p.namespace }))).id,
+    async (p) => (await d.start(q, d.request({ pipeline, namespace: p.namespace }))).id,
   );
   const finals = await pool(ids, 100, (id) => d.result(q, id));
   const out: WakeSamples = { lateByMs: [], blockedAsExpected: 0 };
@@ -330,7 +338,7 @@ export async function backoffCost(d: Driver, q: string, n: number): Promise<Back
     Array.from({ length: n }, () => uniqueName('late')),
     n,
     async (pipeline) => {
-      const { id } = await d.client(q).start(d.request({ pipeline }));
+      const { id } = await d.start(q, d.request({ pipeline }));
       await d.waitFor(
         q,
         id,
@@ -386,7 +394,7 @@ export async function memory(
     );
     log(`  memory: ${namespaces.length} targets seeded`);
     const t0 = Date.now();
-    await pool(namespaces, 32, (ns) => d.client(q).start(d.request({ pipeline, namespace: ns })));
+    await pool(namespaces, 32, (ns) => d.start(q, d.request({ pipeline, namespace: ns })));
     started = total;
     log(`  memory: ${total} started`);
     const startsDone = Date.now();
@@ -446,7 +454,7 @@ export async function watchConnections(
     await pool(
       Array.from({ length: total - started }, () => d.request({ pipeline })),
       32,
-      (r) => d.client(q).start(r),
+      (r) => d.start(q, r),
     );
     started = total;
     log(`  watch: ${total} started (${((Date.now() - t0) / 1000).toFixed(0)}s)`);
