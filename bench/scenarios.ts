@@ -353,6 +353,10 @@ export async function backoffCost(d: Driver, q: string, n: number): Promise<Back
 export interface MemoryPoint {
   waiting: number;
   rssHoldingBytes: number[];
+  /** Seeding this step's targets' backoff in the ledger (bounded pool of API-server writes). */
+  seedMs: number;
+  /** Issuing this step's start calls. */
+  startsMs: number;
   /** Start of this step's starts → all of them Blocked. */
   waitUntilAllBlockedMs: number;
 }
@@ -381,15 +385,18 @@ export async function memory(
   let started = 0;
   for (const total of points) {
     const namespaces = Array.from({ length: total - started }, () => uniqueName('mem'));
+    const tSeed = Date.now();
     await pool(namespaces, 16, (ns) =>
       d.ledger.putTarget({ ...emptyTargetState(`${ns}/Deployment/api`), nextAllowedExecution: until }),
     );
-    log(`  memory: ${namespaces.length} targets seeded`);
+    const seedMs = Date.now() - tSeed;
+    log(`  memory: ${namespaces.length} targets seeded in ${(seedMs / 1000).toFixed(1)}s`);
     const t0 = Date.now();
     await pool(namespaces, 32, (ns) => d.client(q).start(d.request({ pipeline, namespace: ns })));
     started = total;
-    log(`  memory: ${total} started`);
     const startsDone = Date.now();
+    const startsMs = startsDone - t0;
+    log(`  memory: ${total} started (${namespaces.length} in ${(startsMs / 1000).toFixed(1)}s)`);
     const query = `WorkflowType = 'remediation' AND TaskQueue = '${q}' AND RemediationPhase = 'Blocked'`;
     for (;;) {
       const { count } = await d.client(q).client.workflow.count(query);
@@ -407,7 +414,7 @@ export async function memory(
       await sleep(500);
     }
     log(`  memory: ${total} waiting, worker RSS ${(Math.max(...rssHoldingBytes) / 2 ** 20).toFixed(0)} MB`);
-    out.points.push({ waiting: total, rssHoldingBytes, waitUntilAllBlockedMs });
+    out.points.push({ waiting: total, rssHoldingBytes, seedMs, startsMs, waitUntilAllBlockedMs });
   }
   return out;
 }
