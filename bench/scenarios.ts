@@ -351,13 +351,16 @@ export async function backoffCost(d: Driver, q: string, n: number): Promise<Back
 }
 
 export interface MemoryPoint {
+  /** Remediations started so far (all of them meant to wait). */
   waiting: number;
+  /** How many of them were Blocked when RSS was sampled (fewer only if the wait timed out). */
+  blocked: number;
   rssHoldingBytes: number[];
   /** Seeding this step's targets' backoff in the ledger (bounded pool of API-server writes). */
   seedMs: number;
   /** Issuing this step's start calls. */
   startsMs: number;
-  /** Start of this step's starts → all of them Blocked. */
+  /** Start of this step's starts → all of them Blocked (or the timeout). */
   waitUntilAllBlockedMs: number;
 }
 
@@ -392,21 +395,35 @@ export async function memory(
     const seedMs = Date.now() - tSeed;
     log(`  memory: ${namespaces.length} targets seeded in ${(seedMs / 1000).toFixed(1)}s`);
     const t0 = Date.now();
-    await pool(namespaces, 32, (ns) => d.client(q).start(d.request({ pipeline, namespace: ns })));
+    // Set-up, not the measured path: started as the Alertmanager intake starts them, without the
+    // client's action check (a second workflow per start, which made 10,000 starts take most of an hour).
+    await pool(namespaces, 32, (ns) =>
+      d.client(q).start(d.request({ pipeline, namespace: ns }), { checkAction: false }),
+    );
     started = total;
     const startsDone = Date.now();
     const startsMs = startsDone - t0;
     log(`  memory: ${total} started (${namespaces.length} in ${(startsMs / 1000).toFixed(1)}s)`);
     const query = `WorkflowType = 'remediation' AND TaskQueue = '${q}' AND RemediationPhase = 'Blocked'`;
+    let blocked: number;
+    let lastLog = startsDone;
     for (;;) {
-      const { count } = await d.client(q).client.workflow.count(query);
-      if (count >= total) break;
-      if (Date.now() - startsDone > 60_000 + total * 100)
-        throw new Error(`only ${count}/${total} remediations reached Blocked`);
+      blocked = (await d.client(q).client.workflow.count(query)).count;
+      if (blocked >= total) break;
+      // A loaded machine may not get there: sample what did (the point says how many), so that
+      // one slow step does not lose the rest of the run.
+      if (Date.now() - startsDone > 60_000 + total * 150) {
+        log(`  memory: only ${blocked}/${total} reached Blocked in time; sampling those`);
+        break;
+      }
+      if (Date.now() - lastLog >= 30_000) {
+        lastLog = Date.now();
+        log(`  memory: ${blocked}/${total} blocked (${((Date.now() - t0) / 1000).toFixed(0)}s)`);
+      }
       await sleep(1000);
     }
     const waitUntilAllBlockedMs = Date.now() - t0;
-    log(`  memory: all ${total} blocked after ${(waitUntilAllBlockedMs / 1000).toFixed(1)}s; sampling RSS`);
+    log(`  memory: ${blocked} blocked after ${(waitUntilAllBlockedMs / 1000).toFixed(1)}s; sampling RSS`);
     await sleep(3000);
     const rssHoldingBytes: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -414,7 +431,7 @@ export async function memory(
       await sleep(500);
     }
     log(`  memory: ${total} waiting, worker RSS ${(Math.max(...rssHoldingBytes) / 2 ** 20).toFixed(0)} MB`);
-    out.points.push({ waiting: total, rssHoldingBytes, seedMs, startsMs, waitUntilAllBlockedMs });
+    out.points.push({ waiting: total, blocked, rssHoldingBytes, seedMs, startsMs, waitUntilAllBlockedMs });
   }
   return out;
 }
@@ -450,10 +467,11 @@ export async function watchConnections(
   let started = 0;
   const t0 = Date.now();
   for (const total of points) {
+    // As in memory(): the intake's start, without the client's action check.
     await pool(
       Array.from({ length: total - started }, () => d.request({ pipeline })),
       32,
-      (r) => d.client(q).start(r),
+      (r) => d.client(q).start(r, { checkAction: false }),
     );
     started = total;
     log(`  watch: ${total} started (${((Date.now() - t0) / 1000).toFixed(0)}s)`);
