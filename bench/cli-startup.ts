@@ -1,7 +1,8 @@
 /**
  * CLI start-up, as an operator pays it: wall time of whole processes, from spawn to exit, of
  * `remediate` (bin/remediate.js, i.e. the prebuilt bundle) beside the `temporal` CLI, both against
- * the bench's own Temporal dev server, in turns so that both see the same load:
+ * the bench's own Temporal (the dev server, or the production topology over mTLS), in turns so that
+ * both see the same load:
  *
  *   remediate --help              temporal --help
  *   remediate status ID           temporal workflow describe --workflow-id remediation-ID
@@ -10,7 +11,7 @@
  * `status` answers from the workflow (a query the worker serves), `describe` from the server alone.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StackInfo } from '../src/dev/stack/stack';
@@ -95,25 +96,31 @@ export async function cliStartup(opts: {
     ['list / workflow list', ['list', '--limit', '20'], ['workflow', 'list', '--limit', '20']],
   ];
   const rows: CliStartupRow[] = [];
-  for (const [name, remediateArgs, temporalArgs] of pairs) {
-    const ours: number[] = [];
-    const theirs: number[] = [];
-    // One warm-up each (page cache), then alternate so both see the same load.
-    await timed(process.execPath, [remediateBin, ...remediateArgs], env, cwd);
-    await timed(info.temporal.cli, temporalArgs, env, cwd);
-    for (let i = 0; i < runs; i++) {
-      ours.push(await timed(process.execPath, [remediateBin, ...remediateArgs], env, cwd));
-      theirs.push(await timed(info.temporal.cli, temporalArgs, env, cwd));
+  try {
+    for (const [name, remediateArgs, temporalArgs] of pairs) {
+      const ours: number[] = [];
+      const theirs: number[] = [];
+      // One warm-up each (page cache), then alternate so both see the same load.
+      await timed(process.execPath, [remediateBin, ...remediateArgs], env, cwd);
+      await timed(info.temporal.cli, temporalArgs, env, cwd);
+      for (let i = 0; i < runs; i++) {
+        ours.push(await timed(process.execPath, [remediateBin, ...remediateArgs], env, cwd));
+        theirs.push(await timed(info.temporal.cli, temporalArgs, env, cwd));
+      }
+      const row: CliStartupRow = {
+        name,
+        remediate: { argv: ['remediate', ...remediateArgs], ms: spread(ours) },
+        temporal: { argv: ['temporal', ...temporalArgs], ms: spread(theirs) },
+        ratio: 0,
+      };
+      row.ratio = round2(row.remediate.ms.p50 / row.temporal.ms.p50);
+      opts.log(
+        `cli ${name}: remediate p50 ${row.remediate.ms.p50} ms, temporal p50 ${row.temporal.ms.p50} ms`,
+      );
+      rows.push(row);
     }
-    const row: CliStartupRow = {
-      name,
-      remediate: { argv: ['remediate', ...remediateArgs], ms: spread(ours) },
-      temporal: { argv: ['temporal', ...temporalArgs], ms: spread(theirs) },
-      ratio: 0,
-    };
-    row.ratio = round2(row.remediate.ms.p50 / row.temporal.ms.p50);
-    opts.log(`cli ${name}: remediate p50 ${row.remediate.ms.p50} ms, temporal p50 ${row.temporal.ms.p50} ms`);
-    rows.push(row);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
   }
   return rows;
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ProvisionResult } from '../src/dev/stack/stack';
+import type { TemporalServerTools } from '../src/dev/stack/temporal-production';
 
 export interface MachineFacts {
   cores: number;
@@ -15,13 +16,17 @@ export interface MachineFacts {
   temporalCli: string;
   etcd: string;
   apiserver: string;
+  /** The production topology's server, Web UI server and PostgreSQL, when it was measured. */
+  temporalServer?: string;
+  temporalUi?: string;
+  postgres?: string;
   git: { commit: string; dirty: boolean };
   loadAverageAtStart: number[];
 }
 
 const repoRoot = join(__dirname, '..');
 
-export function machineFacts(tools: ProvisionResult): MachineFacts {
+export function machineFacts(tools: ProvisionResult, serverTools?: TemporalServerTools): MachineFacts {
   return {
     cores: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -32,6 +37,11 @@ export function machineFacts(tools: ProvisionResult): MachineFacts {
     temporalCli: tools.temporal.version,
     etcd: tools.etcd.version,
     apiserver: `apiextensions-apiserver ${tools.apiserver.version}`,
+    ...(serverTools && {
+      temporalServer: serverTools.temporalServer.version,
+      temporalUi: serverTools.temporalUi.version,
+      postgres: serverTools.postgres.version,
+    }),
     git: gitState(),
     loadAverageAtStart: loadavg().map(round2),
   };
