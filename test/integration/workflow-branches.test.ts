@@ -670,12 +670,10 @@ describe('workflow branches: cancel, deadline, bounded watch, continue-as-new (r
     },
   );
 
-  // Known bug (reported, not fixed here): when a create attempt made the PipelineRun but its reply
-  // was lost, and the cancel comes while the create is being retried, the workflow never learns the
-  // run's name: settleOnCancel takes the run for missing and records `{cancelled: true}`, which
-  // frees the lock (forgetting `lock.run`, so no unsettled run either) while the PipelineRun goes
-  // on, and the next remediation on the target runs beside it. Fixed: the stop finds the run
-  // announced on the lock.
+  // Regression: when a create attempt made the PipelineRun but its reply was lost, and the cancel
+  // came while the create was retried, the workflow never learnt the run's name, freed the lock and
+  // let the next remediation run beside that PipelineRun. The stop now finds the run announced on
+  // the lock.
   it('S18/I1: cancel while a create whose first attempt made the PipelineRun (reply lost) is retried → that run is cancelled, and no other remediation on the target runs beside it', async () => {
     let attempts = 0;
     const w = await world(
@@ -877,11 +875,10 @@ describe('workflow branches: cancel, deadline, bounded watch, continue-as-new (r
     expect(await w.ledger.getTarget(key)).toMatchObject({ lock: null, manualReview: null });
   });
 
-  // Known bug (reported, not fixed here): continueAsNew() throws inside routeAndRun, the workflow's
-  // catch takes it for an unexpected error and calls finishRemediation (phase Blocked) before the
-  // hand-over: the waiter leaves the target's queue and drops its fingerprint claim at every
-  // continue-as-new (I8 FIFO, S6 duplicates), though the new run goes on as the same remediation.
-  // Fixed: continuing as new is rethrown before the release.
+  // Regression: continueAsNew() throws inside routeAndRun, and the workflow's catch once took it for
+  // an unexpected error and released before the hand-over: the waiter left the target's queue and
+  // dropped its fingerprint claim at every continue-as-new (I8 FIFO, S6 duplicates). Continuing as
+  // new is now rethrown before any release.
   it('I9/I8: a waiter that continues as new keeps its queue place and its fingerprint claim (no release at the hand-over)', async () => {
     const w = await world({ continueAsNewAfterEvents: 50, lockRecheckInterval: '200ms' });
     const target = { kind: 'Deployment', name: 'api', namespace: uniqueName('ns') };
