@@ -1,6 +1,14 @@
+import { hostname } from 'node:os';
+import { TASK_QUEUE_PARTITIONS } from '../../src/dev/stack/temporal-production';
 import { spawnWorker, type WorkerProcess } from '../../src/dev/stack/worker-process';
 import { uniqueName } from '../integration/support/remediation-harness';
-import { expectStormSettled, expectWaitsEndedOnTime, startBlocked } from './support/checks';
+import {
+  expectStormSettled,
+  expectWaitsEndedOnTime,
+  pollersByPartition,
+  startBlocked,
+  workflowTaskWorkers,
+} from './support/checks';
 import { useFaultStack } from './support/fault-stack';
 
 describe('fault: two worker processes on one task queue', () => {
@@ -33,6 +41,21 @@ describe('fault: two worker processes on one task queue', () => {
     await replacement.ready;
 
     await expectStormSettled(h, requests, ids);
+    // The queue is partitioned and the workers' polls are spread over its partitions: each live
+    // worker polls at least one partition, and not all polls go to one partition.
+    const live = [workers[1]!, replacement].map((w) => `${w.pid}@${hostname()}`);
+    const byPartition = await pollersByPartition(h, h.taskQueue, TASK_QUEUE_PARTITIONS);
+    console.log(
+      `workflow task pollers by partition: ${byPartition.map((p, n) => `${n}: ${p.join(' ') || '-'}`).join('; ')} (live: ${live.join(', ')})`,
+    );
+    for (const identity of live) expect(byPartition.flat()).toContain(identity);
+    expect(byPartition.filter((p) => p.some((identity) => live.includes(identity))).length).toBeGreaterThan(
+      1,
+    );
+    // More than one worker process ran the storm's workflow tasks.
+    const ranStorm = new Set((await Promise.all(ids.map((id) => workflowTaskWorkers(h, id)))).flat());
+    console.log(`the storm's workflow tasks ran on ${[...ranStorm].join(', ')}`);
+    expect(ranStorm.size).toBeGreaterThan(1);
     // A wait whose workflow task was handed to the killed worker's poll is retried only after the
     // workflow task timeout (10 s): measured 11 s late on the dev server. Never early all the same.
     const lateness = await expectWaitsEndedOnTime(h, blocked, blockedUntil, 15_000);

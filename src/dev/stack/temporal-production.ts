@@ -89,6 +89,12 @@ interface Ports {
 
 const SERVER_NAME = 'localhost';
 const HISTORY_SHARDS = 4; // fixed forever once the database is initialised
+/**
+ * Partitions of each task queue. Reads and writes stay equal; to change them on a running cluster,
+ * raise reads before writes and lower writes before reads (a partition that is written and never
+ * read strands its tasks).
+ */
+export const TASK_QUEUE_PARTITIONS = 4;
 
 export async function startProductionTemporal(opts: ProductionTemporalOptions): Promise<ProductionTemporal> {
   const log = opts.log ?? noLog;
@@ -119,7 +125,16 @@ export async function startProductionTemporal(opts: ProductionTemporalOptions): 
   };
   const configFile = join(dir, 'temporal', 'config.yaml');
   const dynamicConfigFile = join(dir, 'temporal', 'dynamicconfig.yaml');
-  writeFileSync(dynamicConfigFile, stringify({ 'limit.maxIDLength': [{ value: 255 }] }));
+  writeFileSync(
+    dynamicConfigFile,
+    stringify({
+      'limit.maxIDLength': [{ value: 255 }],
+      // Every task queue in TASK_QUEUE_PARTITIONS partitions (the server's default, stated so that
+      // it is a setting here): workers' polls and new tasks are spread over them, as on a cluster.
+      'matching.numTaskqueueReadPartitions': [{ value: TASK_QUEUE_PARTITIONS }],
+      'matching.numTaskqueueWritePartitions': [{ value: TASK_QUEUE_PARTITIONS }],
+    }),
+  );
   writeFileSync(
     configFile,
     serverConfig({ ports, password: postgres.password, pki, dynamicConfigFile }),

@@ -1,20 +1,28 @@
 import { targetKey } from '../../../src/domain/request';
 import { spawnWorker, type WorkerProcess } from '../../../src/dev/stack/worker-process';
 import { sleep } from '../../integration/support/remediation-harness';
+import { expectWaitsEndedOnTime, startBlocked } from '../support/checks';
 import { useFaultStack } from '../support/fault-stack';
 
 describe('fault: Temporal matching service killed (production topology)', () => {
   const workers: WorkerProcess[] = [];
   const fault = useFaultStack(() => Promise.all(workers.map((w) => w.stop('SIGKILL'))));
 
-  it('kill -9 of matching while activity tasks are queued → every remediation completes once, one PipelineRun each', async () => {
+  it('kill -9 of matching while activity tasks are queued (and during durable waits) → every remediation completes once, one PipelineRun each, every wait ends on time', async () => {
     const { stack, h } = fault;
     const temporal = stack.production;
     const pipeline = await h.definePipeline('succeed', 1_000);
+    const quick = await h.definePipeline('succeed');
     // One activity at a time: the remediations' activity tasks wait in matching's queues.
     const worker = spawnWorker(stack.info, h.taskQueue, { maxConcurrentActivities: 1 });
     workers.push(worker);
     await worker.ready;
+
+    // Durable waits whose timers fire after matching is back: the workflow task each timer
+    // schedules goes to the worker's sticky queue, whose poll the restarted matching lost.
+    const blockedUntil = Date.now() + 40_000;
+    const blocked = await startBlocked(h, quick, 5, blockedUntil);
+    await Promise.all(blocked.map(({ id }) => h.waitForPhase(id, 'Blocked', 30_000)));
 
     const requests = Array.from({ length: 12 }, () => h.request({ pipeline }));
     const ids = await Promise.all(requests.map((r) => h.start(r)));
@@ -32,6 +40,7 @@ describe('fault: Temporal matching service killed (production topology)', () => 
     await sleep(2_000);
     await temporal.start('matching');
     console.log(`matching down for ${((Date.now() - killedAt) / 1000).toFixed(1)}s, restart included`);
+    expect(Date.now()).toBeLessThan(blockedUntil - 3_000); // the timers fire after the restart
 
     const ends = await Promise.all(ids.map((id) => h.result(id, 240_000)));
     console.log(
@@ -50,5 +59,7 @@ describe('fault: Temporal matching service killed (production topology)', () => 
         lastSuccess: { remediationId: ids[i], pipelineRun: end.pipelineRuns[0] },
       });
     }
+    const lateness = await expectWaitsEndedOnTime(h, blocked, blockedUntil, 3_000);
+    console.log(`waits ended ${lateness.join(', ')} ms after blockedUntil`);
   });
 });

@@ -1,5 +1,6 @@
 /** Assertions shared by the fault tests that hit many remediations at once. */
 import { createHash } from 'node:crypto';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { emptyTargetState } from '../../../src/domain/model';
 import { fingerprintKey, targetKey, type RemediationRequestInput } from '../../../src/domain/request';
 import type { RemediationStatus } from '../../../src/temporal-contract';
@@ -13,6 +14,10 @@ export async function pipelineRunsOfFingerprint(
   const hash = createHash('sha256').update(fingerprintKey(request)).digest('hex').slice(0, 40);
   return h.runs.list(h.info.executionNamespace, { 'remediation.dev/fingerprint-hash': hash });
 }
+
+// temporal.api.enums.v1.TaskQueueKind / TaskQueueType
+const TASK_QUEUE_KIND_NORMAL = 1;
+const TASK_QUEUE_TYPE_WORKFLOW = 1;
 
 /**
  * Remediations on fresh targets, each held in a durable wait (an exponential backoff left by one
@@ -95,4 +100,63 @@ export async function expectStormSettled(
     consecutiveFailures: 0,
   });
   return original;
+}
+
+/**
+ * The pollers of each partition of `taskQueue`'s workflow task queue, by worker identity (the SDK's
+ * default identity is `<pid>@<hostname>`). Partition 0 is the queue's own name; partition n > 0 is
+ * `/_sys/<name>/<n>`. Each partition answers for itself: the frontend routes a partition's describe
+ * to the matching host that owns it.
+ */
+export async function pollersByPartition(
+  h: RemediationHarness,
+  taskQueue: string,
+  partitions: number,
+): Promise<string[][]> {
+  const service = h.client.client.workflowService;
+  return Promise.all(
+    Array.from({ length: partitions }, async (_, n) => {
+      const { pollers } = await service.describeTaskQueue({
+        namespace: h.info.temporal.namespace,
+        taskQueue: { name: n === 0 ? taskQueue : `/_sys/${taskQueue}/${n}`, kind: TASK_QUEUE_KIND_NORMAL },
+        taskQueueType: TASK_QUEUE_TYPE_WORKFLOW,
+      });
+      return [...new Set((pollers ?? []).map((p) => p.identity ?? ''))].sort();
+    }),
+  );
+}
+
+/** Identities of the workers that ran a remediation's workflow tasks (WorkflowTaskStarted). */
+export async function workflowTaskWorkers(h: RemediationHarness, id: string): Promise<string[]> {
+  const history = await h.client.client.workflow.getHandle(`remediation-${id}`).fetchHistory();
+  return [
+    ...new Set(
+      (history.events ?? []).flatMap((e) => {
+        const identity = e.workflowTaskStartedEventAttributes?.identity;
+        return identity ? [identity] : [];
+      }),
+    ),
+  ];
+}
+
+/**
+ * A remediation's first durable timer, from its history: when history recorded it (TimerStarted),
+ * when it was due (recorded + its duration) and when it fired (TimerFired), in ms since the epoch.
+ */
+export async function firstTimer(
+  h: RemediationHarness,
+  id: string,
+): Promise<{ recordedAt: number; dueAt: number; firedAt: number }> {
+  const events = (await h.client.client.workflow.getHandle(`remediation-${id}`).fetchHistory()).events ?? [];
+  const started = events.find((e) => e.timerStartedEventAttributes);
+  const fired = events.find(
+    (e) => e.timerFiredEventAttributes?.timerId === started?.timerStartedEventAttributes?.timerId,
+  );
+  if (!started || !fired) throw new Error(`remediation ${id} has no fired timer`);
+  const recordedAt = tsToMs(started.eventTime);
+  return {
+    recordedAt,
+    dueAt: recordedAt + tsToMs(started.timerStartedEventAttributes!.startToFireTimeout),
+    firedAt: tsToMs(fired.eventTime),
+  };
 }

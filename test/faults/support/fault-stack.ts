@@ -27,6 +27,7 @@ import {
 import { startTemporalDevServer, type TemporalDevServer } from '../../../src/dev/stack/temporal';
 import {
   startProductionTemporal,
+  TASK_QUEUE_PARTITIONS,
   type ProductionTemporal,
   type TemporalServerTools,
 } from '../../../src/dev/stack/temporal-production';
@@ -131,6 +132,11 @@ export class FaultStack {
       port: this.ports.temporal,
       headless: true,
       logFile: join(this.dir, 'logs', 'temporal.log'),
+      // As the production stack: task queues in several partitions (the server's default, stated).
+      dynamicConfig: {
+        'matching.numTaskqueueReadPartitions': TASK_QUEUE_PARTITIONS,
+        'matching.numTaskqueueWritePartitions': TASK_QUEUE_PARTITIONS,
+      },
     });
   }
 
