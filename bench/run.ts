@@ -362,7 +362,7 @@ async function measureTopology(
           lat.preCheckMs,
           {
             notes:
-              'client.checkAction: a one-task workflow that admits the action against the worker\'s catalog; `remediate start` and client.start add it before the start (the intake does not)',
+              "client.checkAction: a one-task workflow that admits the action against the worker's catalog; `remediate start` and client.start add it before the start (the intake does not)",
           },
         ),
         stat(
@@ -627,11 +627,22 @@ async function measureTopology(
           ...(complete(p) && { met: holding.max < 300 * MB }),
           summary: roundSummary(summarize(p.rssHoldingBytes.map((b) => b / MB))),
           notes:
-            `/proc/${workerM.pid}/status VmRSS, 5 samples; this step's targets seeded in ${(p.seedMs / 1000).toFixed(1)} s, ` +
+            `/proc/${workerM.pid}/status VmRSS, 5 samples once RSS stopped falling (${(p.settleMs / 1000).toFixed(0)} s after all blocked; ` +
+            `${round2(summarize(p.rssAfterBurstBytes).median / MB)} MB 3 s after, see memory.rssAfterBurst); this step's targets seeded in ${(p.seedMs / 1000).toFixed(1)} s, ` +
             `started in ${(p.startsMs / 1000).toFixed(1)} s (without the client's action check, as the intake starts them), ` +
             (complete(p)
               ? `all blocked ${(p.waitUntilAllBlockedMs / 1000).toFixed(1)} s after the first start`
               : `NOT all blocked: ${p.blocked} of ${p.waiting} after ${(p.waitUntilAllBlockedMs / 1000).toFixed(1)} s, sampled then`),
+        });
+      }
+      for (const p of mem.points) {
+        metrics.push({
+          id: `memory.rssAfterBurst.n${p.waiting}`,
+          name: `worker RSS 3 s after the starts of ${p.waiting} durable waits (burst)`,
+          unit: 'MB',
+          value: round2(summarize(p.rssAfterBurstBytes).median / MB),
+          summary: roundSummary(summarize(p.rssAfterBurstBytes.map((b) => b / MB))),
+          notes: `before V8 gave back what the burst of starts used; settled ${(p.settleMs / 1000).toFixed(0)} s later`,
         });
       }
       if (mem.points.length > 1) {
