@@ -22,7 +22,7 @@ import { REMEDIATION_FAILED, finalStatusFromFailure } from './outcome';
 import {
   InvalidRequestError,
   fingerprintKey,
-  parseRemediationRequest,
+  createRequestParser,
   parseTargetKey,
   targetKey,
   type RemediationRequest,
@@ -222,6 +222,9 @@ export class RemediationClient {
     } = {},
   ) {}
 
+  /** Each start validates its request; one schema serves them all. */
+  private readonly parseRequest = createRequestParser();
+
   /**
    * Connects with `connection` (from {@link resolveTemporalConnection}: TLS, API key, gRPC metadata),
    * else in plain text to `address`, else as the environment and the Temporal profile say.
@@ -257,7 +260,7 @@ export class RemediationClient {
    */
   async start(input: unknown, options: { checkAction?: boolean } = {}): Promise<StartedRemediation> {
     const now = this.options.now?.() ?? Date.now();
-    const request: RemediationRequest = parseRemediationRequest(input, { now });
+    const request: RemediationRequest = this.parseRequest(input, { now });
     if (options.checkAction !== false) await this.checkAction(request);
     const id = request.id ?? randomUUID();
     const workflowId = remediationWorkflowId(id);

@@ -357,24 +357,34 @@ export function parseRemediationRequest(
   input: unknown,
   options: ParseRequestOptions = {},
 ): RemediationRequest {
-  requestSchema ??= remediationRequestSchema({ clock: () => parsingAt });
-  parsingAt = options.now;
-  try {
-    const result = requestSchema.safeParse(input, { reportInput: true });
-    if (!result.success) throw new InvalidRequestError(toFieldErrors(result.error));
-    return result.data;
-  } finally {
-    parsingAt = undefined;
-  }
+  return parseWith(remediationRequestSchema(options), input);
 }
 
 /**
- * One schema for every parse: building it costs zod a compile on first use, which was about 4 ms of
- * every workflow start and every intake alert when it was rebuilt per call. The caller's `now` is
- * read from {@link parsingAt} while a parse runs (parsing is synchronous, so parses never overlap).
+ * {@link parseRemediationRequest} for a long-lived process (the client, the intake): the schema is
+ * built once, where building it per call cost zod a compile (about 4 ms a request in a profile). The
+ * caller's `now` is read while a parse runs (parsing is synchronous, so parses never overlap).
+ * Workflow code keeps the per-call form: the SDK evaluates workflow modules once per workflow, so a
+ * kept schema would sit in every cached workflow's memory.
  */
-let requestSchema: ReturnType<typeof remediationRequestSchema> | undefined;
-let parsingAt: number | undefined;
+export function createRequestParser(): (input: unknown, options?: ParseRequestOptions) => RemediationRequest {
+  let parsingAt: number | undefined;
+  const schema = remediationRequestSchema({ clock: () => parsingAt });
+  return (input, options = {}) => {
+    parsingAt = options.now;
+    try {
+      return parseWith(schema, input);
+    } finally {
+      parsingAt = undefined;
+    }
+  };
+}
+
+function parseWith(schema: ReturnType<typeof remediationRequestSchema>, input: unknown): RemediationRequest {
+  const result = schema.safeParse(input, { reportInput: true });
+  if (!result.success) throw new InvalidRequestError(toFieldErrors(result.error));
+  return result.data;
+}
 
 /**
  * Epoch ms by which the PipelineRun must have started: the request's deadline, or

@@ -6,13 +6,16 @@
 import { createHash } from 'node:crypto';
 import {
   InvalidRequestError,
-  parseRemediationRequest,
+  createRequestParser,
   requestLimits,
   type FieldError,
   type RemediationRequestInput,
 } from '../domain/request';
 import type { Alert } from './alertmanager';
 import { renderTemplate, routeMatches, type Route, type Template } from './routing-config';
+
+/** One schema for every alert the intake maps (the intake is one long-lived process). */
+const parseRequest = createRequestParser();
 
 /** The notification an alert arrived in: what `{{ .CommonLabels.X }}` and `{{ .CommonAnnotations.X }}` read. */
 export interface AlertGroup {
@@ -153,7 +156,7 @@ export function mapAlert(
   };
   if (missing) return { ok: false, reason: missing };
   try {
-    parseRemediationRequest(input);
+    parseRequest(input);
   } catch (error) {
     if (!(error instanceof InvalidRequestError)) throw error;
     return { ok: false, reason: error.message, fields: error.errors };

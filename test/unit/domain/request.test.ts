@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import {
+  createRequestParser,
   InvalidRequestError,
   fingerprintKey,
   parseRemediationRequest,
@@ -104,19 +105,23 @@ describe('parseRemediationRequest (docs/behaviour.md#requests-and-keys)', () => 
       expect(fields(errors)).toEqual([`deadline:${rule}`]);
     });
 
-    it('each parse reads its own clock (one schema serves every parse, and a failed parse leaves no clock behind)', () => {
+    it('a kept parser (createRequestParser) reads the clock of each parse, and a failed parse leaves no clock behind', () => {
+      const parse = createRequestParser();
       const deadline = '2026-03-01T12:00:00Z';
-      expect(() => parseRemediationRequest({ ...valid(), deadline }, { now })).toThrow(InvalidRequestError);
-      const earlier = now - 60_000;
-      expect(parseRemediationRequest({ ...valid(), deadline }, { now: earlier }).deadline).toEqual({
+      expect(() => parse({ ...valid(), deadline }, { now })).toThrow(InvalidRequestError);
+      expect(parse({ ...valid(), deadline }, { now: now - 60_000 }).deadline).toEqual({
         kind: 'at',
         at: '2026-03-01T12:00:00.000Z',
       });
-      expect(() => parseRemediationRequest({ ...valid(), deadline }, { now })).toThrow(InvalidRequestError);
-      expect(parseRemediationRequest({ ...valid(), deadline }).deadline).toEqual({
+      expect(() => parse({ ...valid(), deadline }, { now })).toThrow(InvalidRequestError);
+      expect(parse({ ...valid(), deadline }).deadline).toEqual({
         kind: 'at',
         at: '2026-03-01T12:00:00.000Z',
       });
+      // The same answers as the per-call form.
+      expect(parse({ ...valid(), deadline: '30m' })).toEqual(
+        parseRemediationRequest({ ...valid(), deadline: '30m' }),
+      );
     });
 
     it('when it is in the future within 30 days then it is accepted; without a clock it is not checked', () => {
