@@ -154,7 +154,9 @@ export function formatValue(value: number | null | undefined, unit: string): str
 function cell(c: MetricColumn | undefined, unit: string): string {
   if (!c) return '—';
   const value = formatValue(c.value, unit);
-  return c.summary && c.summary.samples > 1 && c.summary.p95 !== c.value
+  // A summary of the value itself (its median is the value), not of another quantity (throughput
+  // metrics carry start → Completed in ms beside a rate).
+  return c.summary && c.summary.samples > 1 && c.summary.median === c.value && c.summary.p95 !== c.value
     ? `${value} (p95 ${formatValue(c.summary.p95, unit)})`
     : value;
 }

@@ -257,6 +257,13 @@ describe('markdownTargets', () => {
     );
     expect(rowOf(markdownTargets(r), 'name of a').slice(2, 4)).toEqual(['35 ms (p95 61 ms)', 'n/a']);
   });
+
+  it('shows no p95 from a summary of another quantity (a rate beside start → Completed in ms)', () => {
+    const latencies = { samples: 50, median: 3400, p95: 6800, p99: 7000, min: 900, max: 7100, mean: 3500 };
+    const rate = { ...metric('rate', 7.17, { target: 't', summary: latencies }), unit: '/s' };
+    const r = report(mergeColumns({ dev: [rate] }), ['dev']);
+    expect(rowOf(markdownTargets(r), 'name of rate')[2]).toBe('7.17/s');
+  });
 });
 
 describe('consoleTable', () => {
