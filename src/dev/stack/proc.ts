@@ -3,7 +3,7 @@
  * SIGTERM then SIGKILL, and a last-resort synchronous kill on exit so no server outlives us.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 
@@ -92,7 +92,15 @@ export function spawnLogged(
 }
 
 /** A TCP port free on 127.0.0.1 right now (racy by nature; good enough for local servers). */
-export function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
+  // Below the kernel's ephemeral range: a port taken from inside it (listen on 0) can be handed to
+  // some process's outgoing connection (the API server's to etcd, say) before our server binds it,
+  // which once failed a whole test run with "address already in use". Only listeners live below it.
+  const [low] = ephemeralPortRange();
+  for (let i = 0; i < 50 && low > LOWEST_PORT + 1; i++) {
+    const port = LOWEST_PORT + Math.floor(Math.random() * (low - LOWEST_PORT));
+    if (await portIsFree(port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -103,6 +111,23 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** Well above the ports of well-known services and of what people usually run by hand. */
+const LOWEST_PORT = 20_000;
+
+/** The kernel's range for outgoing connections' local ports (Linux; the usual default elsewhere). */
+export function ephemeralPortRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+  } catch {
+    // not Linux
+  }
+  return [32_768, 60_999];
 }
 
 /** True when nothing listens on 127.0.0.1:port (we can bind it). */
