@@ -471,6 +471,8 @@ async function rssSamples(worker: BenchWorker): Promise<number[]> {
  * arenas that are given back within a minute or so (measured: 480 MB right after 900 starts at
  * 16/s, 293 MB a minute later, same 1,000 waits). Sampled every 10 s until RSS stops falling (two
  * samples in a row within 2 % of each other) or 2 minutes passed; nothing is forced (no GC call).
+ * Known limit: RSS can hold for 10 s before V8 starts giving memory back, and then this stops too
+ * early (the committed baseline stopped 13 s after the last wait began, at the burst's figure).
  */
 async function settledRss(worker: BenchWorker): Promise<number[]> {
   const deadline = Date.now() + 120_000;
