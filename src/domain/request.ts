@@ -248,7 +248,7 @@ export type Target = z.output<ReturnType<typeof targetSchema>>;
 
 export const remediationRequestSchema = (
   options: ParseRequestOptions & {
-    /** Read at each parse instead of a fixed `now` (the one schema {@link parseRemediationRequest} keeps). */
+    /** Read at each parse instead of a fixed `now` (the one schema {@link createRequestParser} keeps). */
     clock?: () => number | undefined;
   } = {},
 ) =>
